@@ -1,0 +1,86 @@
+//! Configuration shared by every binary (SPEC §2). AWS access itself goes
+//! through `aws-config`'s standard chain (`AWS_REGION`, credentials, profiles,
+//! `AWS_ENDPOINT_URL`); this module only adds Wharf's resource names.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::artifacts::Artifacts;
+use crate::queue::Queues;
+use crate::store::TaskStore;
+
+/// Names of the AWS resources Wharf uses. Flattened into each binary's CLI.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ResourceNames {
+    /// DynamoDB table of tasks.
+    #[arg(long, env = "WHARF_TASKS_TABLE", default_value = "wharf-tasks")]
+    pub tasks_table: String,
+    /// DynamoDB table of worker hosts.
+    #[arg(long, env = "WHARF_WORKERS_TABLE", default_value = "wharf-workers")]
+    pub workers_table: String,
+    /// DynamoDB table of registered functions.
+    #[arg(long, env = "WHARF_FUNCTIONS_TABLE", default_value = "wharf-functions")]
+    pub functions_table: String,
+    /// S3 bucket for outputs, logs and large payloads.
+    #[arg(long, env = "WHARF_BUCKET", default_value = "wharf-artifacts")]
+    pub bucket: String,
+    /// Prefix of SQS queue names: queue `default` is `<prefix>default`.
+    #[arg(long, env = "WHARF_QUEUE_PREFIX", default_value = "wharf-")]
+    pub queue_prefix: String,
+    /// Queues, highest priority first.
+    #[arg(
+        long,
+        env = "WHARF_QUEUES",
+        default_value = "default",
+        value_delimiter = ','
+    )]
+    pub queues: Vec<String>,
+}
+
+impl ResourceNames {
+    /// The names used locally when nothing is configured, with a prefix
+    /// applied to every resource (tests use it to keep runs apart).
+    pub fn with_prefix(prefix: &str) -> Self {
+        ResourceNames {
+            tasks_table: format!("{prefix}tasks"),
+            workers_table: format!("{prefix}workers"),
+            functions_table: format!("{prefix}functions"),
+            bucket: format!("{prefix}artifacts"),
+            queue_prefix: prefix.to_owned(),
+            queues: vec!["default".to_owned()],
+        }
+    }
+}
+
+/// Loads the AWS configuration from the standard chain.
+pub async fn load_aws() -> SdkConfig {
+    aws_config::load_defaults(BehaviorVersion::latest()).await
+}
+
+/// The three adapters every Wharf service uses, built once from one config.
+#[derive(Clone)]
+pub struct Backend {
+    pub store: TaskStore,
+    pub queues: Queues,
+    pub artifacts: Artifacts,
+    pub names: ResourceNames,
+}
+
+impl Backend {
+    pub fn new(aws: &SdkConfig, names: ResourceNames) -> Self {
+        Backend {
+            store: TaskStore::new(aws_sdk_dynamodb::Client::new(aws), &names.tasks_table),
+            queues: Queues::new(aws_sdk_sqs::Client::new(aws), &names.queue_prefix),
+            artifacts: Artifacts::new(s3_client(aws), &names.bucket),
+            names,
+        }
+    }
+}
+
+/// An S3 client. Path-style addressing is used whenever an endpoint URL is
+/// configured (moto, LocalStack), since those serve buckets under one host.
+pub fn s3_client(aws: &SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(aws)
+        .force_path_style(aws.endpoint_url().is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}

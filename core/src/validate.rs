@@ -1,0 +1,437 @@
+//! Turning a submitted JSON body into a task that can be stored, or a list of
+//! errors that each name the field at fault (SPEC §3, Rules).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::{
+    ContainerSpec, ProcessSpec, ScriptSpec, TaskRequest, DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_TIMEOUT_SECONDS,
+};
+
+pub const MAX_TIMEOUT_SECONDS: u32 = 43_200;
+pub const MAX_DELAY_SECONDS: u32 = 43_200;
+pub const MAX_ATTEMPTS: u32 = 10;
+/// Payloads up to this size are accepted; above [`INLINE_PAYLOAD_BYTES`] they
+/// are stored in S3 rather than in the task record.
+pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+pub const INLINE_PAYLOAD_BYTES: usize = 64 * 1024;
+const MAX_NAME_CHARS: usize = 256;
+
+/// One thing wrong with a request, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a submission was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// The request is malformed; each error names its field.
+    Invalid(Vec<FieldError>),
+    /// The payload is larger than [`MAX_PAYLOAD_BYTES`].
+    TooLarge { size: usize },
+}
+
+/// A submission that passed validation, with every default filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidTask {
+    pub request: TaskRequest,
+    pub queue: String,
+    pub timeout_seconds: u32,
+    pub max_attempts: u32,
+    pub delay_seconds: u32,
+    /// The payload serialized once, to measure and store it.
+    pub payload_json: String,
+}
+
+/// Parses and validates a submission body against the configured queues.
+pub fn parse_task_request(body: &[u8], queues: &[String]) -> Result<ValidTask, Rejection> {
+    let request = parse_json::<TaskRequest>(body).map_err(|e| Rejection::Invalid(vec![e]))?;
+    validate(request, queues)
+}
+
+/// Deserializes JSON, reporting the path of the first field that does not fit.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, FieldError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." { String::new() } else { path };
+        FieldError::new(field, err.into_inner().to_string())
+    })
+}
+
+/// Checks every rule of SPEC §3 and fills in defaults.
+pub fn validate(request: TaskRequest, queues: &[String]) -> Result<ValidTask, Rejection> {
+    let mut errors = Vec::new();
+
+    if let Some(name) = &request.name {
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            errors.push(FieldError::new(
+                "name",
+                format!("must be 1 to {MAX_NAME_CHARS} characters"),
+            ));
+        } else if name.chars().any(char::is_control) {
+            errors.push(FieldError::new("name", "must not contain control characters"));
+        }
+    }
+
+    let queue = request.queue.clone().unwrap_or_else(|| "default".to_owned());
+    if !queues.contains(&queue) {
+        errors.push(FieldError::new(
+            "queue",
+            format!("unknown queue {queue:?}; configured: {}", queues.join(", ")),
+        ));
+    }
+
+    let spec = &request.spec;
+    let kinds = [
+        spec.process.is_some(),
+        spec.container.is_some(),
+        spec.script.is_some(),
+    ];
+    if kinds.iter().filter(|set| **set).count() != 1 {
+        errors.push(FieldError::new(
+            "spec",
+            "exactly one of process, container or script must be set",
+        ));
+    }
+    if let Some(process) = &spec.process {
+        check_process(process, &mut errors);
+    }
+    if let Some(container) = &spec.container {
+        check_container(container, &mut errors);
+    }
+    if let Some(script) = &spec.script {
+        check_script(script, &mut errors);
+    }
+
+    let timeout_seconds = request.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+    check_range("timeoutSeconds", timeout_seconds, 1, MAX_TIMEOUT_SECONDS, &mut errors);
+    let max_attempts = request.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
+    check_range("maxAttempts", max_attempts, 1, MAX_ATTEMPTS, &mut errors);
+    let delay_seconds = request.delay_seconds.unwrap_or(0);
+    check_range("delaySeconds", delay_seconds, 0, MAX_DELAY_SECONDS, &mut errors);
+
+    for key in request.labels.keys() {
+        if key.is_empty() {
+            errors.push(FieldError::new("labels", "label keys must not be empty"));
+        }
+    }
+
+    let payload = request
+        .payload
+        .clone()
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    if !payload.is_object() {
+        errors.push(FieldError::new("payload", "must be a JSON object"));
+    }
+    if !errors.is_empty() {
+        return Err(Rejection::Invalid(errors));
+    }
+    let payload_json = payload.to_string();
+    if payload_json.len() > MAX_PAYLOAD_BYTES {
+        return Err(Rejection::TooLarge {
+            size: payload_json.len(),
+        });
+    }
+
+    Ok(ValidTask {
+        request,
+        queue,
+        timeout_seconds,
+        max_attempts,
+        delay_seconds,
+        payload_json,
+    })
+}
+
+fn check_range(field: &str, value: u32, min: u32, max: u32, errors: &mut Vec<FieldError>) {
+    if !(min..=max).contains(&value) {
+        errors.push(FieldError::new(
+            field,
+            format!("must be between {min} and {max}, got {value}"),
+        ));
+    }
+}
+
+fn check_command(field: &str, command: &[String], errors: &mut Vec<FieldError>) {
+    if command.is_empty() {
+        errors.push(FieldError::new(field, "must be a non-empty array of strings"));
+    } else if command[0].is_empty() {
+        errors.push(FieldError::new(
+            format!("{field}[0]"),
+            "the program must not be empty",
+        ));
+    }
+}
+
+fn check_env<'a>(
+    field: &str,
+    keys: impl Iterator<Item = &'a String>,
+    errors: &mut Vec<FieldError>,
+) {
+    for key in keys {
+        if key.is_empty() || key.contains('=') || key.contains('\0') {
+            errors.push(FieldError::new(
+                format!("{field}.{key}"),
+                "environment variable names must be non-empty and contain no '=' or NUL",
+            ));
+        } else if key.starts_with("WHARF_") {
+            errors.push(FieldError::new(
+                format!("{field}.{key}"),
+                "WHARF_* variables are reserved for the worker",
+            ));
+        }
+    }
+}
+
+fn check_process(process: &ProcessSpec, errors: &mut Vec<FieldError>) {
+    check_command("spec.process.command", &process.command, errors);
+    check_env("spec.process.env", process.env.keys(), errors);
+}
+
+fn check_container(container: &ContainerSpec, errors: &mut Vec<FieldError>) {
+    if container.image.trim().is_empty() {
+        errors.push(FieldError::new("spec.container.image", "must not be empty"));
+    }
+    if !container.command.is_empty() {
+        check_command("spec.container.command", &container.command, errors);
+    }
+    check_env("spec.container.env", container.env.keys(), errors);
+    if let Some(network) = &container.network {
+        if network != "none" && network != "bridge" {
+            errors.push(FieldError::new(
+                "spec.container.network",
+                "must be \"none\" or \"bridge\"",
+            ));
+        }
+    }
+    if let Some(pid_mode) = &container.pid_mode {
+        let target = pid_mode.strip_prefix("container:").unwrap_or_default();
+        if target.is_empty() {
+            errors.push(FieldError::new(
+                "spec.container.pidMode",
+                "must be \"container:NAME\"",
+            ));
+        }
+    }
+    if let Some(resources) = &container.resources {
+        if resources.memory_mb == Some(0) {
+            errors.push(FieldError::new(
+                "spec.container.resources.memoryMb",
+                "must be positive",
+            ));
+        }
+        if resources.cpus.is_some_and(|cpus| cpus.is_nan() || cpus <= 0.0) {
+            errors.push(FieldError::new(
+                "spec.container.resources.cpus",
+                "must be positive",
+            ));
+        }
+        if resources.pids.is_some_and(|pids| pids <= 0) {
+            errors.push(FieldError::new(
+                "spec.container.resources.pids",
+                "must be positive",
+            ));
+        }
+    }
+}
+
+fn check_script(script: &ScriptSpec, errors: &mut Vec<FieldError>) {
+    match url::Url::parse(&script.url) {
+        Ok(url) if url.scheme() == "https" => {
+            let last = url
+                .path_segments()
+                .and_then(|mut segments| segments.next_back())
+                .unwrap_or_default();
+            if script.name != last {
+                errors.push(FieldError::new(
+                    "spec.script.name",
+                    format!("must equal the URL's last path segment {last:?}"),
+                ));
+            }
+        }
+        Ok(_) => errors.push(FieldError::new("spec.script.url", "must be an https:// URL")),
+        Err(err) => errors.push(FieldError::new(
+            "spec.script.url",
+            format!("not a valid URL: {err}"),
+        )),
+    }
+    if let Some(sha256) = &script.sha256 {
+        if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            errors.push(FieldError::new(
+                "spec.script.sha256",
+                "must be 64 hexadecimal characters",
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn queues() -> Vec<String> {
+        vec!["default".to_owned(), "high".to_owned()]
+    }
+
+    fn parse(body: Value) -> Result<ValidTask, Rejection> {
+        parse_task_request(body.to_string().as_bytes(), &queues())
+    }
+
+    fn fields(body: Value) -> Vec<String> {
+        match parse(body) {
+            Err(Rejection::Invalid(errors)) => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_minimal_process_task_gets_defaults() {
+        let task = parse(json!({"spec": {"process": {"command": ["true"]}}})).unwrap();
+        assert_eq!(task.queue, "default");
+        assert_eq!(task.timeout_seconds, 3600);
+        assert_eq!(task.max_attempts, 3);
+        assert_eq!(task.delay_seconds, 0);
+        assert_eq!(task.payload_json, "{}");
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        assert_eq!(
+            fields(json!({"spec": {"process": {"command": ["true"], "cmd": 1}}})),
+            ["spec.process.cmd"]
+        );
+        assert_eq!(
+            fields(json!({"spec": {"process": {"command": ["true"]}}, "colour": "red"})),
+            ["colour"]
+        );
+    }
+
+    #[test]
+    fn command_must_be_a_non_empty_array_of_strings() {
+        assert_eq!(
+            fields(json!({"spec": {"process": {"command": []}}})),
+            ["spec.process.command"]
+        );
+        assert_eq!(
+            fields(json!({"spec": {"process": {"command": "echo hi"}}})),
+            ["spec.process.command"]
+        );
+        assert_eq!(
+            fields(json!({"spec": {"process": {"command": ["sh", 3]}}})),
+            ["spec.process.command[1]"]
+        );
+    }
+
+    #[test]
+    fn exactly_one_kind_of_spec() {
+        assert_eq!(fields(json!({"spec": {}})), ["spec"]);
+        assert_eq!(
+            fields(json!({"spec": {
+                "process": {"command": ["true"]},
+                "container": {"image": "busybox"}
+            }})),
+            ["spec"]
+        );
+    }
+
+    #[test]
+    fn ranges_are_enforced() {
+        let spec = json!({"process": {"command": ["true"]}});
+        assert_eq!(
+            fields(json!({"spec": spec, "timeoutSeconds": 0})),
+            ["timeoutSeconds"]
+        );
+        assert_eq!(
+            fields(json!({"spec": spec, "timeoutSeconds": 43201})),
+            ["timeoutSeconds"]
+        );
+        assert_eq!(
+            fields(json!({"spec": spec, "maxAttempts": 11})),
+            ["maxAttempts"]
+        );
+        assert_eq!(
+            fields(json!({"spec": spec, "delaySeconds": 50000})),
+            ["delaySeconds"]
+        );
+        assert_eq!(
+            fields(json!({"spec": spec, "timeoutSeconds": -1})),
+            ["timeoutSeconds"]
+        );
+    }
+
+    #[test]
+    fn queue_must_be_configured() {
+        let spec = json!({"process": {"command": ["true"]}});
+        assert_eq!(fields(json!({"spec": spec, "queue": "gpu"})), ["queue"]);
+        assert_eq!(parse(json!({"spec": spec, "queue": "high"})).unwrap().queue, "high");
+    }
+
+    #[test]
+    fn payload_must_be_an_object_of_at_most_one_mebibyte() {
+        let spec = json!({"process": {"command": ["true"]}});
+        assert_eq!(fields(json!({"spec": spec, "payload": [1, 2]})), ["payload"]);
+        let big = "x".repeat(MAX_PAYLOAD_BYTES);
+        assert!(matches!(
+            parse(json!({"spec": spec, "payload": {"big": big}})),
+            Err(Rejection::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn script_rules() {
+        let script = |url: &str, name: &str| json!({"spec": {"script": {"url": url, "name": name}}});
+        assert!(parse(script("https://example.com/jobs/run.py", "run.py")).is_ok());
+        assert_eq!(
+            fields(script("http://example.com/run.py", "run.py")),
+            ["spec.script.url"]
+        );
+        assert_eq!(
+            fields(script("https://example.com/run.py", "other.py")),
+            ["spec.script.name"]
+        );
+        assert_eq!(
+            fields(json!({"spec": {"script": {
+                "url": "https://example.com/run.py", "name": "run.py", "sha256": "abc"
+            }}})),
+            ["spec.script.sha256"]
+        );
+    }
+
+    #[test]
+    fn container_rules() {
+        assert_eq!(
+            fields(json!({"spec": {"container": {"image": "busybox", "network": "host"}}})),
+            ["spec.container.network"]
+        );
+        assert_eq!(
+            fields(json!({"spec": {"container": {"image": "busybox", "pidMode": "host"}}})),
+            ["spec.container.pidMode"]
+        );
+        assert_eq!(
+            fields(json!({"spec": {"container": {"image": "busybox", "pullPolicy": "Sometimes"}}})),
+            ["spec.container.pullPolicy"]
+        );
+    }
+
+    #[test]
+    fn reserved_environment_names_are_refused() {
+        assert_eq!(
+            fields(json!({"spec": {"process": {"command": ["true"], "env": {"WHARF_TASK_ID": "x"}}}})),
+            ["spec.process.env.WHARF_TASK_ID"]
+        );
+    }
+}

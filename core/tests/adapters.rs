@@ -1,0 +1,214 @@
+//! The AWS adapters against a real moto server over HTTP.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+use wharf_core::config::{Backend, ResourceNames};
+use wharf_core::model::{new_task_id, Fence, Status, Task, TaskMessage, TaskSpec};
+use wharf_core::provision::provision;
+use wharf_core::store::CreateError;
+use wharf_core::Error;
+use wharf_testkit::{unique_prefix, Moto};
+
+async fn backend(moto: &Moto) -> Backend {
+    let aws = moto.sdk_config();
+    let names = ResourceNames::with_prefix(&unique_prefix());
+    provision(&aws, &names).await.expect("provision");
+    Backend::new(&aws, names)
+}
+
+fn new_task(name: Option<&str>) -> Task {
+    let now = Utc::now();
+    Task {
+        id: new_task_id(),
+        name: name.map(str::to_owned),
+        queue: "default".into(),
+        spec: TaskSpec::default(),
+        payload: Some(serde_json::json!({"n": 1})),
+        payload_in_s3: false,
+        status: Status::Queued,
+        attempt: 0,
+        max_attempts: 3,
+        timeout_seconds: 60,
+        retry_on_failure: false,
+        delay_seconds: 0,
+        labels: Default::default(),
+        worker_id: None,
+        exit_code: None,
+        reason: None,
+        message: None,
+        result: None,
+        outputs: vec![],
+        created_at: now,
+        started_at: None,
+        finished_at: None,
+        updated_at: now,
+        lease_expires_at: None,
+    }
+}
+
+#[tokio::test]
+async fn provision_is_idempotent_and_wires_the_dead_letter_queue() {
+    let moto = Moto::start().await;
+    let aws = moto.sdk_config();
+    let names = ResourceNames::with_prefix(&unique_prefix());
+    let first = provision(&aws, &names).await.unwrap();
+    assert!(first.iter().all(|p| p.created), "{first:?}");
+    let second = provision(&aws, &names).await.unwrap();
+    assert!(second.iter().all(|p| !p.created), "{second:?}");
+
+    // A message received more than the redrive count moves to the DLQ.
+    let backend = Backend::new(&aws, names);
+    let queues = &backend.queues;
+    queues
+        .send_raw("default", "not a task", Duration::ZERO)
+        .await
+        .unwrap();
+    for _ in 0..wharf_core::provision::MAX_RECEIVE_COUNT {
+        let got = queues
+            .receive("default", 1, Duration::from_secs(1), Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+    }
+    let got = queues
+        .receive("default", 1, Duration::from_secs(1), Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(got.is_empty(), "the message should have been dead-lettered");
+    assert_eq!(queues.dlq_counts("default").await.unwrap().visible, 1);
+}
+
+#[tokio::test]
+async fn the_store_creates_reads_and_replaces_conditionally() {
+    let moto = Moto::start().await;
+    let store = backend(&moto).await.store;
+    let task = new_task(Some("nightly"));
+    store.create(&task, Some("key-1")).await.unwrap();
+    let read = store.get(&task.id).await.unwrap().unwrap();
+    assert_eq!(read.task, task);
+    assert_eq!(read.version, 1);
+    assert!(store.get("missing").await.unwrap().is_none());
+
+    // A second task with the same name is refused, naming the first.
+    match store.create(&new_task(Some("nightly")), None).await {
+        Err(CreateError::NameTaken { existing_id, .. }) => assert_eq!(existing_id, task.id),
+        other => panic!("expected NameTaken, got {other:?}"),
+    }
+    // A reused idempotency key points at the original task.
+    match store.create(&new_task(None), Some("key-1")).await {
+        Err(CreateError::IdempotencyKeyUsed { existing_id }) => assert_eq!(existing_id, task.id),
+        other => panic!("expected IdempotencyKeyUsed, got {other:?}"),
+    }
+
+    // Two writers from the same version: the second one loses.
+    let mut running = read.task.clone();
+    running.status = Status::Running;
+    let won = store.replace(&read, running.clone()).await.unwrap();
+    assert_eq!(won.version, 2);
+    assert!(matches!(
+        store.replace(&read, running).await,
+        Err(Error::Conflict(_))
+    ));
+    assert_eq!(store.get(&task.id).await.unwrap().unwrap().version, 2);
+}
+
+#[tokio::test]
+async fn fenced_updates_stop_once_the_fence_is_lost() {
+    let moto = Moto::start().await;
+    let store = backend(&moto).await.store;
+    let mut task = new_task(None);
+    task.status = Status::Running;
+    task.attempt = 1;
+    task.worker_id = Some("worker-a".into());
+    store.create(&task, None).await.unwrap();
+
+    let fence_a = Fence {
+        worker_id: "worker-a".into(),
+        attempt: 1,
+    };
+    let updated = store
+        .update_fenced(&task.id, &fence_a, |t| t.message = Some("renewed".into()))
+        .await
+        .unwrap();
+    assert_eq!(updated.task.message.as_deref(), Some("renewed"));
+
+    // Worker b takes over as attempt 2; a's late write is rejected.
+    let mut taken = updated.task.clone();
+    taken.worker_id = Some("worker-b".into());
+    taken.attempt = 2;
+    store.replace(&updated, taken).await.unwrap();
+    let late = store
+        .update_fenced(&task.id, &fence_a, |t| t.status = Status::Succeeded)
+        .await;
+    assert!(matches!(late, Err(Error::Conflict(_))), "{late:?}");
+    let stored = store.get(&task.id).await.unwrap().unwrap().task;
+    assert_eq!(stored.status, Status::Running);
+    assert_eq!(stored.worker_id.as_deref(), Some("worker-b"));
+}
+
+#[tokio::test]
+async fn the_queue_sends_receives_hides_and_deletes() {
+    let moto = Moto::start().await;
+    let queues = backend(&moto).await.queues;
+    let message = TaskMessage {
+        task_id: "t1".into(),
+    };
+    queues.send("default", &message, Duration::ZERO).await.unwrap();
+    let got = queues
+        .receive("default", 10, Duration::from_secs(2), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].task_message().unwrap(), message);
+    assert_eq!(got[0].receive_count, 1);
+
+    // Hidden while in flight; visible again at once when released.
+    assert_eq!(queues.counts("default").await.unwrap().in_flight, 1);
+    queues.set_visibility(&got[0], Duration::ZERO).await.unwrap();
+    let again = queues
+        .receive("default", 10, Duration::from_secs(2), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].receive_count, 2);
+    queues.delete(&again[0]).await.unwrap();
+    let counts = queues.counts("default").await.unwrap();
+    assert_eq!((counts.visible, counts.in_flight), (0, 0));
+}
+
+#[tokio::test]
+async fn artifacts_upload_in_parts_and_download_through_presigned_urls() {
+    let moto = Moto::start().await;
+    let artifacts = backend(&moto).await.artifacts;
+    let dir = std::env::temp_dir().join(unique_prefix());
+    std::fs::create_dir_all(&dir).unwrap();
+    // 20 MiB + a bit: three parts.
+    let big: Vec<u8> = (0..20 * 1024 * 1024 + 123)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let path = dir.join("big.bin");
+    std::fs::write(&path, &big).unwrap();
+    artifacts.put_file("tasks/t/outputs/big.bin", &path).await.unwrap();
+
+    let url = artifacts
+        .presign_get("tasks/t/outputs/big.bin", Duration::from_secs(300))
+        .await
+        .unwrap();
+    let downloaded = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(Sha256::digest(&downloaded), Sha256::digest(&big));
+
+    // Ranged reads, for logs.
+    artifacts
+        .put_bytes("tasks/t/logs/1.log", b"hello world".to_vec(), "text/plain")
+        .await
+        .unwrap();
+    let chunk = artifacts.get_from("tasks/t/logs/1.log", 6).await.unwrap().unwrap();
+    assert_eq!(chunk.data, b"world");
+    assert_eq!(chunk.total_size, 11);
+    let end = artifacts.get_from("tasks/t/logs/1.log", 11).await.unwrap().unwrap();
+    assert!(end.data.is_empty());
+    assert!(artifacts.get_from("tasks/t/none", 0).await.unwrap().is_none());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
