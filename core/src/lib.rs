@@ -9,6 +9,7 @@ pub mod model;
 pub mod provision;
 pub mod queue;
 pub mod store;
+pub mod submit;
 pub mod validate;
 
 pub use error::{Error, Result};

@@ -2,8 +2,9 @@
 //! exist, what a worker does with a delivered task, and how an attempt ends.
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
-use crate::model::{Reason, Status, Task};
+use crate::model::{OutputFile, Reason, Status, Task};
 
 /// Whether a task may move from `from` to `to`.
 pub fn can_transition(from: Status, to: Status) -> bool {
@@ -96,6 +97,70 @@ pub fn verdict(exit: Exit, attempt: u32, max_attempts: u32, retry_on_failure: bo
     }
 }
 
+/// The task as claimed by `worker_id` for `attempt`, holding a lease until
+/// `lease_until`. Taking over a lost attempt notes it in `message`.
+pub fn claimed(
+    task: &Task,
+    worker_id: &str,
+    attempt: u32,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Task {
+    let message = (task.status == Status::Running).then(|| {
+        format!(
+            "attempt {} lost its worker {} ({})",
+            task.attempt,
+            task.worker_id.as_deref().unwrap_or("unknown"),
+            Reason::WorkerLost.as_str()
+        )
+    });
+    Task {
+        status: Status::Running,
+        attempt,
+        worker_id: Some(worker_id.to_owned()),
+        lease_expires_at: Some(lease_until),
+        started_at: Some(now),
+        updated_at: now,
+        exit_code: None,
+        reason: None,
+        message,
+        ..task.clone()
+    }
+}
+
+/// How an attempt ended, as recorded on the task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub exit_code: Option<i64>,
+    pub message: Option<String>,
+    pub result: Option<Value>,
+    pub outputs: Vec<OutputFile>,
+}
+
+/// Records a final status on a running task.
+pub fn finish(task: &mut Task, status: Status, reason: Reason, outcome: Outcome, now: DateTime<Utc>) {
+    task.status = status;
+    task.reason = Some(reason);
+    task.exit_code = outcome.exit_code;
+    task.message = outcome.message;
+    task.result = outcome.result;
+    task.outputs = outcome.outputs;
+    task.lease_expires_at = None;
+    task.finished_at = Some(now);
+    task.updated_at = now;
+}
+
+/// Puts a running task back in the queue (a retry, or a worker letting go
+/// of it); the next claim is the next attempt.
+pub fn requeue(task: &mut Task, reason: Option<Reason>, message: String, now: DateTime<Utc>) {
+    task.status = Status::Queued;
+    task.reason = reason;
+    task.message = Some(message);
+    task.worker_id = None;
+    task.lease_expires_at = None;
+    task.updated_at = now;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +243,20 @@ mod tests {
         assert_eq!(on_delivery(&running, now), Delivery::Claim { attempt: 2 });
         running.attempt = 3;
         assert_eq!(on_delivery(&running, now), Delivery::Exhausted);
+    }
+
+    #[test]
+    fn a_takeover_notes_the_lost_attempt() {
+        let now = Utc::now();
+        let mut lost = task(Status::Running, 1);
+        lost.worker_id = Some("w1".into());
+        let next = claimed(&lost, "w2", 2, now, now + Duration::seconds(30));
+        assert_eq!(next.status, Status::Running);
+        assert_eq!(next.attempt, 2);
+        assert_eq!(next.worker_id.as_deref(), Some("w2"));
+        assert!(next.message.unwrap().contains("WorkerLost"));
+        let fresh = claimed(&task(Status::Queued, 0), "w2", 1, now, now);
+        assert_eq!(fresh.message, None);
     }
 
     #[test]

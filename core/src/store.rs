@@ -91,6 +91,31 @@ impl TaskStore {
         Err(Error::Conflict(format!("task {} exists already", task.id)).into())
     }
 
+    /// Deletes a task record and the reservations of its name and
+    /// idempotency key.
+    pub async fn delete(&self, task: &Task, idempotency_key: Option<&str>) -> Result<()> {
+        let keys = std::iter::once(task.id.clone())
+            .chain(task.name.as_ref().map(|name| format!("name#{name}")))
+            .chain(idempotency_key.map(|key| format!("idem#{key}")));
+        let items = keys
+            .map(|key| {
+                aws_sdk_dynamodb::types::Delete::builder()
+                    .table_name(&self.table)
+                    .key(KEY, AttributeValue::S(key))
+                    .build()
+                    .map(|delete| TransactWriteItem::builder().delete(delete).build())
+                    .map_err(|e| Error::aws("TransactWriteItems", e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|e| Error::aws("TransactWriteItems", e))?;
+        Ok(())
+    }
+
     pub async fn get(&self, id: &str) -> Result<Option<Versioned>> {
         let output = self
             .client

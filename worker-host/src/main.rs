@@ -1,1 +1,113 @@
-fn main() {}
+//! `wharf-worker`: the worker host daemon (SPEC §5).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+use wharf_core::config::{load_aws, Backend, ResourceNames};
+use wharf_core::model::ExecutorKind;
+use wharf_worker_host::attempt::Worker;
+use wharf_worker_host::signal::cancel_on_signal;
+use wharf_worker_host::WorkerConfig;
+
+#[derive(Debug, Parser)]
+#[command(name = "wharf-worker", version, about)]
+struct Args {
+    /// Task slots (default: the number of CPUs).
+    #[arg(long, env = "WHARF_CONCURRENCY")]
+    concurrency: Option<usize>,
+    /// Kinds of task this host may run.
+    #[arg(
+        long,
+        env = "WHARF_EXECUTORS",
+        default_value = "process,script,container",
+        value_delimiter = ','
+    )]
+    executors: Vec<ExecutorKind>,
+    /// Heartbeat and lease renewal interval, in seconds.
+    #[arg(long, env = "WHARF_HEARTBEAT_SECS", default_value_t = 5)]
+    heartbeat_secs: u64,
+    /// A lease not renewed for this long is lost, in seconds.
+    #[arg(long, env = "WHARF_LEASE_SECS", default_value_t = 30)]
+    lease_secs: u64,
+    /// How long running tasks may finish on shutdown, in seconds.
+    #[arg(long, env = "WHARF_GRACE_SECS", default_value_t = 30)]
+    grace_secs: u64,
+    /// How long a stopped task may take to exit before SIGKILL, in seconds.
+    #[arg(long, env = "WHARF_KILL_GRACE_SECS", default_value_t = 5)]
+    kill_grace_secs: u64,
+    /// Directory for per-task work directories (default: a temporary one).
+    #[arg(long, env = "WHARF_WORK_DIR")]
+    work_dir: Option<PathBuf>,
+    /// Long-poll wait of each receive, in seconds (at most 20).
+    #[arg(long, env = "WHARF_POLL_WAIT_SECS", default_value_t = 20)]
+    poll_wait_secs: u64,
+    /// Exit after one task.
+    #[arg(long, conflicts_with = "max_tasks")]
+    once: bool,
+    /// Exit after this many tasks.
+    #[arg(long, env = "WHARF_MAX_TASKS")]
+    max_tasks: Option<usize>,
+    /// Exit after this many seconds with nothing to do.
+    #[arg(long, env = "WHARF_EXIT_WHEN_IDLE")]
+    exit_when_idle: Option<u64>,
+    /// Outputs of one attempt may total at most this many bytes.
+    #[arg(long, env = "WHARF_MAX_OUTPUT_BYTES", default_value_t = 10 * 1024 * 1024 * 1024)]
+    max_output_bytes: u64,
+    /// Log as JSON lines.
+    #[arg(long, env = "WHARF_LOG_JSON")]
+    log_json: bool,
+    #[command(flatten)]
+    names: ResourceNames,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let subscriber = tracing_subscriber::fmt().with_env_filter(
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+    );
+    if args.log_json {
+        subscriber.json().init();
+    } else {
+        subscriber.init();
+    }
+    if args.lease_secs <= args.heartbeat_secs {
+        anyhow::bail!("--lease-secs ({}) must be longer than --heartbeat-secs ({})", args.lease_secs, args.heartbeat_secs);
+    }
+    let work_dir = match args.work_dir {
+        Some(dir) => dir,
+        None => std::env::temp_dir().join(format!("wharf-worker-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&work_dir)?;
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "worker".to_owned());
+    let config = WorkerConfig {
+        worker_id: format!("{hostname}-{}", &ulid::Ulid::new().to_string()[20..].to_lowercase()),
+        queues: args.names.queues.clone(),
+        concurrency: args
+            .concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        executors: args.executors,
+        heartbeat: Duration::from_secs(args.heartbeat_secs),
+        lease: Duration::from_secs(args.lease_secs),
+        grace: Duration::from_secs(args.grace_secs),
+        kill_grace: Duration::from_secs(args.kill_grace_secs),
+        work_dir,
+        poll_wait: Duration::from_secs(args.poll_wait_secs.min(20)),
+        max_tasks: if args.once { Some(1) } else { args.max_tasks },
+        exit_when_idle: args.exit_when_idle.map(Duration::from_secs),
+        max_output_bytes: args.max_output_bytes,
+    };
+    let aws = load_aws().await;
+    let worker = Worker {
+        backend: Backend::new(&aws, args.names),
+        config,
+    };
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    wharf_worker_host::run(worker, shutdown).await;
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Bearer tokens (SPEC §4). Tokens are configured only as SHA-256 hashes with
+//! their scopes; a presented token is hashed and compared in constant time
+//! against every configured hash. Tokens are never stored or logged.
+
+use std::str::FromStr;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::problem::Problem;
+use super::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Read,
+    Submit,
+    Admin,
+}
+
+impl FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "read" => Ok(Scope::Read),
+            "submit" => Ok(Scope::Submit),
+            "admin" => Ok(Scope::Admin),
+            other => Err(format!(
+                "unknown scope {other:?} (expected read, submit or admin)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct TokenEntry {
+    hash: [u8; 32],
+    scopes: Vec<Scope>,
+}
+
+/// The configured tokens: `WHARF_API_TOKENS=<sha256 hex>:<scope>+<scope>,…`.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens(Vec<TokenEntry>);
+
+impl FromStr for Tokens {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let entries = s
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .enumerate()
+            .map(|(i, entry)| {
+                let (hash_hex, scopes) = entry
+                    .split_once(':')
+                    .ok_or_else(|| format!("token {}: expected <sha256 hex>:<scopes>", i + 1))?;
+                let mut hash = [0u8; 32];
+                hex::decode_to_slice(hash_hex, &mut hash)
+                    .map_err(|_| format!("token {}: the hash must be 64 hex digits", i + 1))?;
+                let scopes = scopes
+                    .split('+')
+                    .map(Scope::from_str)
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("token {}: {e}", i + 1))?;
+                Ok(TokenEntry { hash, scopes })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Tokens(entries))
+    }
+}
+
+impl Tokens {
+    /// The scopes of a presented token, if it is one of ours.
+    fn scopes_of(&self, token: &str) -> Option<&[Scope]> {
+        let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        // Look at every entry, whatever matches, so timing tells nothing.
+        let mut found = None;
+        for entry in &self.0 {
+            if bool::from(entry.hash.ct_eq(&presented)) {
+                found = Some(entry.scopes.as_slice());
+            }
+        }
+        found
+    }
+}
+
+/// The authenticated caller of a request; extracting it answers `401` when
+/// the request carries no valid token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    scopes: Vec<Scope>,
+}
+
+impl Caller {
+    /// `403` unless the caller has `scope` (`admin` has every scope).
+    pub fn require(&self, scope: Scope) -> Result<(), Problem> {
+        if self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin) {
+            Ok(())
+        } else {
+            Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this token lacks the {scope:?} scope").to_lowercase(),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(Problem::unauthorized)?;
+        let scopes = state
+            .tokens
+            .scopes_of(token.trim())
+            .ok_or_else(Problem::unauthorized)?;
+        Ok(Caller {
+            scopes: scopes.to_vec(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(token: &str) -> String {
+        hex::encode(Sha256::digest(token.as_bytes()))
+    }
+
+    #[test]
+    fn tokens_are_matched_by_hash_with_their_scopes() {
+        let tokens: Tokens = format!("{}:read+submit, {}:admin", hash("alpha"), hash("beta"))
+            .parse()
+            .unwrap();
+        assert_eq!(
+            tokens.scopes_of("alpha"),
+            Some(&[Scope::Read, Scope::Submit][..])
+        );
+        assert_eq!(tokens.scopes_of("beta"), Some(&[Scope::Admin][..]));
+        assert_eq!(tokens.scopes_of("gamma"), None);
+    }
+
+    #[test]
+    fn malformed_configuration_is_refused_clearly() {
+        assert!(Tokens::from_str("abc:read").unwrap_err().contains("64 hex"));
+        let err = Tokens::from_str(&format!("{}:write", hash("a"))).unwrap_err();
+        assert!(err.contains("unknown scope \"write\""), "{err}");
+        assert!(Tokens::from_str("nocolon").is_err());
+        assert!(Tokens::from_str("").unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn admin_has_every_scope() {
+        let caller = Caller {
+            scopes: vec![Scope::Admin],
+        };
+        assert!(caller.require(Scope::Submit).is_ok());
+        let reader = Caller {
+            scopes: vec![Scope::Read],
+        };
+        assert_eq!(
+            reader.require(Scope::Submit).unwrap_err().status,
+            StatusCode::FORBIDDEN
+        );
+    }
+}

@@ -1,0 +1,256 @@
+//! `/v1/tasks`: submit, read, outputs and logs.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use wharf_core::artifacts::{log_key, output_key};
+use wharf_core::model::Task;
+use wharf_core::submit::{submit, SubmitError, Submitted};
+use wharf_core::validate::{parse_task_request, Rejection, MAX_PAYLOAD_BYTES};
+
+use super::auth::{Caller, Scope};
+use super::problem::Problem;
+use super::AppState;
+
+const DEFAULT_URL_EXPIRY_SECONDS: u64 = 3600;
+/// S3 presigned URLs live at most seven days.
+const MAX_URL_EXPIRY_SECONDS: u64 = 7 * 24 * 3600;
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    caller.require(Scope::Submit)?;
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+        status => Problem::new(status, "unreadable-body", rejection.body_text()),
+    })?;
+    let valid = match parse_task_request(&body, &state.backend.names.queues) {
+        Ok(valid) => valid,
+        Err(Rejection::Invalid(errors)) => return Err(Problem::invalid(errors)),
+        Err(Rejection::TooLarge { .. }) => return Err(too_large()),
+    };
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok());
+    match submit(&state.backend, valid, idempotency_key).await {
+        Ok(Submitted::Created(task)) => {
+            tracing::info!(task_id = %task.id, queue = %task.queue, "task submitted");
+            let location = format!("/v1/tasks/{}", task.id);
+            Ok((
+                StatusCode::ACCEPTED,
+                [(header::LOCATION, location)],
+                Json(task),
+            )
+                .into_response())
+        }
+        Ok(Submitted::Existing(task)) => Ok((StatusCode::OK, Json(task)).into_response()),
+        Err(SubmitError::NameTaken { name, existing_id }) => Err(Problem {
+            existing_id: Some(existing_id.clone()),
+            ..Problem::new(
+                StatusCode::CONFLICT,
+                "name-taken",
+                format!("a task named {name:?} exists already: {existing_id}"),
+            )
+        }),
+        Err(SubmitError::Backend(err)) => Err(err.into()),
+    }
+}
+
+fn too_large() -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        format!("the payload may be at most {MAX_PAYLOAD_BYTES} bytes"),
+    )
+}
+
+async fn load(state: &AppState, id: &str) -> Result<Task, Problem> {
+    state
+        .backend
+        .store
+        .get(id)
+        .await?
+        .map(|versioned| versioned.task)
+        .ok_or_else(|| Problem::not_found(format!("no task {id}")))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    caller.require(Scope::Read)?;
+    let task = load(&state, &id).await?;
+    let body = serde_json::to_vec(&task).map_err(|e| wharf_core::Error::Corrupt(e.to_string()))?;
+    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
+    let etag_header = HeaderValue::from_str(&etag).expect("hex digits are a valid header");
+    if if_none_match(&headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header)]).into_response());
+    }
+    Ok((
+        [
+            (header::ETAG, etag_header),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`); weak tags match too.
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == etag || tag == "*")
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExpiryQuery {
+    expires: Option<u64>,
+}
+
+impl ExpiryQuery {
+    fn duration(&self) -> Result<Duration, Problem> {
+        let seconds = self.expires.unwrap_or(DEFAULT_URL_EXPIRY_SECONDS);
+        if !(1..=MAX_URL_EXPIRY_SECONDS).contains(&seconds) {
+            return Err(Problem::invalid(vec![
+                wharf_core::validate::FieldError::new(
+                    "expires",
+                    format!("must be between 1 and {MAX_URL_EXPIRY_SECONDS} seconds"),
+                ),
+            ]));
+        }
+        Ok(Duration::from_secs(seconds))
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputLink {
+    path: String,
+    size: u64,
+    sha256: String,
+    url: String,
+    expires_at: chrono::DateTime<Utc>,
+}
+
+pub async fn outputs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<ExpiryQuery>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    caller.require(Scope::Read)?;
+    let expires = query.duration()?;
+    let task = load(&state, &id).await?;
+    let expires_at = Utc::now() + expires;
+    let mut links = Vec::with_capacity(task.outputs.len());
+    for output in task.outputs {
+        let url = state
+            .backend
+            .artifacts
+            .presign_get(&output_key(&id, &output.path), expires)
+            .await?;
+        links.push(OutputLink {
+            path: output.path,
+            size: output.size,
+            sha256: output.sha256,
+            url,
+            expires_at,
+        });
+    }
+    Ok(Json(serde_json::json!({
+        "taskId": id,
+        "status": task.status,
+        "outputs": links,
+    })))
+}
+
+pub async fn output(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, path)): Path<(String, String)>,
+    Query(query): Query<ExpiryQuery>,
+) -> Result<Redirect, Problem> {
+    caller.require(Scope::Read)?;
+    let expires = query.duration()?;
+    let task = load(&state, &id).await?;
+    if !task.outputs.iter().any(|output| output.path == path) {
+        return Err(Problem::not_found(format!("task {id} has no output {path:?}")));
+    }
+    let url = state
+        .backend
+        .artifacts
+        .presign_get(&output_key(&id, &path), expires)
+        .await?;
+    Ok(Redirect::to(&url))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogQuery {
+    attempt: Option<u32>,
+    #[serde(default)]
+    offset: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogChunk {
+    attempt: u32,
+    data: String,
+    next_offset: u64,
+    /// True once this attempt's log will not grow any more.
+    complete: bool,
+}
+
+/// The log of one attempt (the latest by default) from `offset` on. While a
+/// task runs its worker uploads the log every heartbeat, so it lags by a few
+/// seconds; `complete` turns true once the attempt has ended.
+pub async fn logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> Result<Json<LogChunk>, Problem> {
+    caller.require(Scope::Read)?;
+    let task = load(&state, &id).await?;
+    let attempt = query.attempt.unwrap_or(task.attempt);
+    let ended = attempt < task.attempt || task.status.is_terminal();
+    let chunk = state
+        .backend
+        .artifacts
+        .get_from(&log_key(&id, attempt), query.offset)
+        .await?;
+    let (data, next_offset) = match chunk {
+        Some(chunk) => {
+            let next = query.offset + chunk.data.len() as u64;
+            (String::from_utf8_lossy(&chunk.data).into_owned(), next)
+        }
+        None => (String::new(), query.offset),
+    };
+    Ok(Json(LogChunk {
+        attempt,
+        data,
+        next_offset,
+        complete: ended,
+    }))
+}

@@ -1,0 +1,33 @@
+//! The worker host's settings, built once by `main` from its flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wharf_core::model::ExecutorKind;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// This host's id in task records: `<hostname>-<random>`.
+    pub worker_id: String,
+    /// Queues to serve, highest priority first.
+    pub queues: Vec<String>,
+    /// Task slots.
+    pub concurrency: usize,
+    pub executors: Vec<ExecutorKind>,
+    pub heartbeat: Duration,
+    pub lease: Duration,
+    /// How long running tasks may finish on shutdown.
+    pub grace: Duration,
+    /// How long a stopped task may take to exit before it is killed.
+    pub kill_grace: Duration,
+    /// Where per-attempt directories are made.
+    pub work_dir: PathBuf,
+    /// Long-poll wait of a receive (SQS allows up to 20 s).
+    pub poll_wait: Duration,
+    /// Exit after this many tasks.
+    pub max_tasks: Option<usize>,
+    /// Exit after this long with nothing to do.
+    pub exit_when_idle: Option<Duration>,
+    /// Outputs of one attempt larger than this fail it (`OutputTooLarge`).
+    pub max_output_bytes: u64,
+}

@@ -1,0 +1,109 @@
+//! The process executor: the task's command runs as a child in a process
+//! group of its own, in a clean environment, with stdout and stderr going to
+//! the attempt's log file. Timeout and stop signal the whole group (SIGTERM,
+//! then SIGKILL after the grace period); whatever the group left running
+//! when the main process exits is killed too.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+use wharf_core::lifecycle::Exit;
+use wharf_core::model::ProcessSpec;
+
+use super::{Ended, Run, DEFAULT_PATH};
+
+/// The environment a task sees: `PATH`, `HOME`, the spec's `env` and the
+/// `WHARF_*` variables, nothing of the worker's own.
+pub fn task_env(run: &Run, spec_env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::from([
+        ("PATH".to_owned(), DEFAULT_PATH.to_owned()),
+        ("HOME".to_owned(), run.home.display().to_string()),
+    ]);
+    env.extend(spec_env.clone());
+    env.extend(run.wharf_env.clone());
+    env
+}
+
+pub async fn run_process(spec: &ProcessSpec, run: &Run) -> Ended {
+    let Some((program, first_args)) = spec.command.split_first() else {
+        return Ended::start_failed("command is empty");
+    };
+    let log = match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&run.log_file)
+        .and_then(|file| Ok((file.try_clone()?, file)))
+    {
+        Ok(files) => files,
+        Err(err) => return Ended::start_failed(format!("cannot open the log file: {err}")),
+    };
+    let working_dir = spec
+        .working_dir
+        .as_ref()
+        .map(Into::into)
+        .unwrap_or_else(|| run.home.clone());
+    let child = Command::new(program)
+        .args(first_args)
+        .args(&spec.args)
+        .env_clear()
+        .envs(task_env(run, &spec.env))
+        .current_dir(working_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log.0))
+        .stderr(Stdio::from(log.1))
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn();
+    match child {
+        Ok(child) => supervise(child, run).await,
+        Err(err) => Ended::start_failed(format!("cannot start {program:?}: {err}")),
+    }
+}
+
+/// Races the child's exit against the timeout and the stop signal.
+async fn supervise(mut child: Child, run: &Run) -> Ended {
+    let Some(pgid) = child.id().map(|pid| Pid::from_raw(pid as i32)) else {
+        return Ended::start_failed("the process exited before it could be supervised");
+    };
+    let (exit, message) = tokio::select! {
+        status = child.wait() => match status {
+            Ok(status) => (exit_of(status), None),
+            Err(err) => (Exit::StartFailed, Some(format!("waiting for the process failed: {err}"))),
+        },
+        _ = tokio::time::sleep(run.timeout) => {
+            terminate(&mut child, pgid, run).await;
+            (Exit::TimedOut, Some(format!("timed out after {} s", run.timeout.as_secs())))
+        }
+        _ = run.stop.cancelled() => {
+            let status = terminate(&mut child, pgid, run).await;
+            (status.map(exit_of).unwrap_or(Exit::Signal(Signal::SIGKILL as i32)), Some("stopped by the worker".to_owned()))
+        }
+    };
+    // Children the task left behind in its group go with it.
+    let _ = killpg(pgid, Signal::SIGKILL);
+    Ended { exit, message }
+}
+
+/// SIGTERM to the group, then SIGKILL once the grace period is over.
+async fn terminate(child: &mut Child, pgid: Pid, run: &Run) -> Option<std::process::ExitStatus> {
+    let _ = killpg(pgid, Signal::SIGTERM);
+    match tokio::time::timeout(run.kill_grace, child.wait()).await {
+        Ok(Ok(status)) => Some(status),
+        _ => {
+            let _ = killpg(pgid, Signal::SIGKILL);
+            child.wait().await.ok()
+        }
+    }
+}
+
+fn exit_of(status: std::process::ExitStatus) -> Exit {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Exit::Code(code.into()),
+        (None, Some(signal)) => Exit::Signal(signal),
+        (None, None) => Exit::Code(-1),
+    }
+}
