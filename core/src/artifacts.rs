@@ -168,7 +168,10 @@ impl Artifacts {
                     return Ok(None);
                 }
                 // Reading at or past the end of an object is an empty read.
-                if err.raw_response().is_some_and(|r| r.status().as_u16() == 416) {
+                if err
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 416)
+                {
                     let total_size = self.size(key).await?.unwrap_or(offset);
                     return Ok(Some(Chunk {
                         data: Vec::new(),
@@ -213,8 +216,8 @@ impl Artifacts {
 
     /// A URL anyone can GET the object from until it expires.
     pub async fn presign_get(&self, key: &str, expires: Duration) -> Result<String> {
-        let config = PresigningConfig::expires_in(expires)
-            .map_err(|e| Error::aws("PresignGetObject", e))?;
+        let config =
+            PresigningConfig::expires_in(expires).map_err(|e| Error::aws("PresignGetObject", e))?;
         let request = self
             .client
             .get_object()

@@ -138,7 +138,13 @@ pub struct Outcome {
 }
 
 /// Records a final status on a running task.
-pub fn finish(task: &mut Task, status: Status, reason: Reason, outcome: Outcome, now: DateTime<Utc>) {
+pub fn finish(
+    task: &mut Task,
+    status: Status,
+    reason: Reason,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) {
     task.status = status;
     task.reason = Some(reason);
     task.exit_code = outcome.exit_code;
@@ -199,9 +205,19 @@ mod tests {
 
     #[test]
     fn terminal_states_never_move() {
-        for from in [Status::Succeeded, Status::Failed, Status::TimedOut, Status::Cancelled] {
+        for from in [
+            Status::Succeeded,
+            Status::Failed,
+            Status::TimedOut,
+            Status::Cancelled,
+        ] {
             assert!(from.is_terminal());
-            for to in [Status::Queued, Status::Running, Status::Succeeded, Status::Cancelled] {
+            for to in [
+                Status::Queued,
+                Status::Running,
+                Status::Succeeded,
+                Status::Cancelled,
+            ] {
                 assert!(!can_transition(from, to), "{from} -> {to}");
             }
         }
@@ -220,7 +236,12 @@ mod tests {
 
     #[test]
     fn a_finished_task_is_never_run_again() {
-        for status in [Status::Succeeded, Status::Failed, Status::TimedOut, Status::Cancelled] {
+        for status in [
+            Status::Succeeded,
+            Status::Failed,
+            Status::TimedOut,
+            Status::Cancelled,
+        ] {
             assert_eq!(
                 on_delivery(&task(status, 1), Utc::now()),
                 Delivery::AlreadyFinished

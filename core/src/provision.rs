@@ -119,7 +119,13 @@ async fn create_queue(
     }
     let url = match client.get_queue_url().queue_name(name).send().await {
         Ok(output) => output.queue_url,
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_queue_does_not_exist()) => None,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_queue_does_not_exist()) =>
+        {
+            None
+        }
         Err(err) => return Err(Error::aws("GetQueueUrl", err)),
     };
     if let Some(url) = url {

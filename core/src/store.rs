@@ -228,9 +228,15 @@ fn task_item(task: &Task, version: u64) -> Result<HashMap<String, AttributeValue
     let mut item = HashMap::from([
         (KEY.to_owned(), AttributeValue::S(task.id.clone())),
         ("version".to_owned(), number(version)),
-        ("status".to_owned(), AttributeValue::S(task.status.to_string())),
+        (
+            "status".to_owned(),
+            AttributeValue::S(task.status.to_string()),
+        ),
         ("queue".to_owned(), AttributeValue::S(task.queue.clone())),
-        ("createdAt".to_owned(), AttributeValue::S(task.created_at.to_rfc3339())),
+        (
+            "createdAt".to_owned(),
+            AttributeValue::S(task.created_at.to_rfc3339()),
+        ),
         ("task".to_owned(), AttributeValue::S(json)),
     ]);
     if let Some(name) = &task.name {

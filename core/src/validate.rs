@@ -82,11 +82,17 @@ pub fn validate(request: TaskRequest, queues: &[String]) -> Result<ValidTask, Re
                 format!("must be 1 to {MAX_NAME_CHARS} characters"),
             ));
         } else if name.chars().any(char::is_control) {
-            errors.push(FieldError::new("name", "must not contain control characters"));
+            errors.push(FieldError::new(
+                "name",
+                "must not contain control characters",
+            ));
         }
     }
 
-    let queue = request.queue.clone().unwrap_or_else(|| "default".to_owned());
+    let queue = request
+        .queue
+        .clone()
+        .unwrap_or_else(|| "default".to_owned());
     if !queues.contains(&queue) {
         errors.push(FieldError::new(
             "queue",
@@ -117,11 +123,23 @@ pub fn validate(request: TaskRequest, queues: &[String]) -> Result<ValidTask, Re
     }
 
     let timeout_seconds = request.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
-    check_range("timeoutSeconds", timeout_seconds, 1, MAX_TIMEOUT_SECONDS, &mut errors);
+    check_range(
+        "timeoutSeconds",
+        timeout_seconds,
+        1,
+        MAX_TIMEOUT_SECONDS,
+        &mut errors,
+    );
     let max_attempts = request.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
     check_range("maxAttempts", max_attempts, 1, MAX_ATTEMPTS, &mut errors);
     let delay_seconds = request.delay_seconds.unwrap_or(0);
-    check_range("delaySeconds", delay_seconds, 0, MAX_DELAY_SECONDS, &mut errors);
+    check_range(
+        "delaySeconds",
+        delay_seconds,
+        0,
+        MAX_DELAY_SECONDS,
+        &mut errors,
+    );
 
     for key in request.labels.keys() {
         if key.is_empty() {
@@ -167,7 +185,10 @@ fn check_range(field: &str, value: u32, min: u32, max: u32, errors: &mut Vec<Fie
 
 fn check_command(field: &str, command: &[String], errors: &mut Vec<FieldError>) {
     if command.is_empty() {
-        errors.push(FieldError::new(field, "must be a non-empty array of strings"));
+        errors.push(FieldError::new(
+            field,
+            "must be a non-empty array of strings",
+        ));
     } else if command[0].is_empty() {
         errors.push(FieldError::new(
             format!("{field}[0]"),
@@ -233,7 +254,10 @@ fn check_container(container: &ContainerSpec, errors: &mut Vec<FieldError>) {
                 "must be positive",
             ));
         }
-        if resources.cpus.is_some_and(|cpus| cpus.is_nan() || cpus <= 0.0) {
+        if resources
+            .cpus
+            .is_some_and(|cpus| cpus.is_nan() || cpus <= 0.0)
+        {
             errors.push(FieldError::new(
                 "spec.container.resources.cpus",
                 "must be positive",
@@ -262,7 +286,10 @@ fn check_script(script: &ScriptSpec, errors: &mut Vec<FieldError>) {
                 ));
             }
         }
-        Ok(_) => errors.push(FieldError::new("spec.script.url", "must be an https:// URL")),
+        Ok(_) => errors.push(FieldError::new(
+            "spec.script.url",
+            "must be an https:// URL",
+        )),
         Err(err) => errors.push(FieldError::new(
             "spec.script.url",
             format!("not a valid URL: {err}"),
@@ -377,13 +404,19 @@ mod tests {
     fn queue_must_be_configured() {
         let spec = json!({"process": {"command": ["true"]}});
         assert_eq!(fields(json!({"spec": spec, "queue": "gpu"})), ["queue"]);
-        assert_eq!(parse(json!({"spec": spec, "queue": "high"})).unwrap().queue, "high");
+        assert_eq!(
+            parse(json!({"spec": spec, "queue": "high"})).unwrap().queue,
+            "high"
+        );
     }
 
     #[test]
     fn payload_must_be_an_object_of_at_most_one_mebibyte() {
         let spec = json!({"process": {"command": ["true"]}});
-        assert_eq!(fields(json!({"spec": spec, "payload": [1, 2]})), ["payload"]);
+        assert_eq!(
+            fields(json!({"spec": spec, "payload": [1, 2]})),
+            ["payload"]
+        );
         let big = "x".repeat(MAX_PAYLOAD_BYTES);
         assert!(matches!(
             parse(json!({"spec": spec, "payload": {"big": big}})),
@@ -393,7 +426,8 @@ mod tests {
 
     #[test]
     fn script_rules() {
-        let script = |url: &str, name: &str| json!({"spec": {"script": {"url": url, "name": name}}});
+        let script =
+            |url: &str, name: &str| json!({"spec": {"script": {"url": url, "name": name}}});
         assert!(parse(script("https://example.com/jobs/run.py", "run.py")).is_ok());
         assert_eq!(
             fields(script("http://example.com/run.py", "run.py")),
@@ -430,7 +464,9 @@ mod tests {
     #[test]
     fn reserved_environment_names_are_refused() {
         assert_eq!(
-            fields(json!({"spec": {"process": {"command": ["true"], "env": {"WHARF_TASK_ID": "x"}}}})),
+            fields(
+                json!({"spec": {"process": {"command": ["true"], "env": {"WHARF_TASK_ID": "x"}}}})
+            ),
             ["spec.process.env.WHARF_TASK_ID"]
         );
     }

@@ -155,9 +155,17 @@ async fn the_queue_sends_receives_hides_and_deletes() {
     let message = TaskMessage {
         task_id: "t1".into(),
     };
-    queues.send("default", &message, Duration::ZERO).await.unwrap();
+    queues
+        .send("default", &message, Duration::ZERO)
+        .await
+        .unwrap();
     let got = queues
-        .receive("default", 10, Duration::from_secs(2), Duration::from_secs(30))
+        .receive(
+            "default",
+            10,
+            Duration::from_secs(2),
+            Duration::from_secs(30),
+        )
         .await
         .unwrap();
     assert_eq!(got.len(), 1);
@@ -166,9 +174,17 @@ async fn the_queue_sends_receives_hides_and_deletes() {
 
     // Hidden while in flight; visible again at once when released.
     assert_eq!(queues.counts("default").await.unwrap().in_flight, 1);
-    queues.set_visibility(&got[0], Duration::ZERO).await.unwrap();
+    queues
+        .set_visibility(&got[0], Duration::ZERO)
+        .await
+        .unwrap();
     let again = queues
-        .receive("default", 10, Duration::from_secs(2), Duration::from_secs(30))
+        .receive(
+            "default",
+            10,
+            Duration::from_secs(2),
+            Duration::from_secs(30),
+        )
         .await
         .unwrap();
     assert_eq!(again.len(), 1);
@@ -190,7 +206,10 @@ async fn artifacts_upload_in_parts_and_download_through_presigned_urls() {
         .collect();
     let path = dir.join("big.bin");
     std::fs::write(&path, &big).unwrap();
-    artifacts.put_file("tasks/t/outputs/big.bin", &path).await.unwrap();
+    artifacts
+        .put_file("tasks/t/outputs/big.bin", &path)
+        .await
+        .unwrap();
 
     let url = artifacts
         .presign_get("tasks/t/outputs/big.bin", Duration::from_secs(300))
@@ -204,11 +223,23 @@ async fn artifacts_upload_in_parts_and_download_through_presigned_urls() {
         .put_bytes("tasks/t/logs/1.log", b"hello world".to_vec(), "text/plain")
         .await
         .unwrap();
-    let chunk = artifacts.get_from("tasks/t/logs/1.log", 6).await.unwrap().unwrap();
+    let chunk = artifacts
+        .get_from("tasks/t/logs/1.log", 6)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(chunk.data, b"world");
     assert_eq!(chunk.total_size, 11);
-    let end = artifacts.get_from("tasks/t/logs/1.log", 11).await.unwrap().unwrap();
+    let end = artifacts
+        .get_from("tasks/t/logs/1.log", 11)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(end.data.is_empty());
-    assert!(artifacts.get_from("tasks/t/none", 0).await.unwrap().is_none());
+    assert!(artifacts
+        .get_from("tasks/t/none", 0)
+        .await
+        .unwrap()
+        .is_none());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -62,9 +62,13 @@ impl Moto {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(REGION))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"),
-            ))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        ACCESS_KEY, SECRET_KEY, None, None, "test",
+                    ),
+                ),
+            )
             .build()
     }
 
@@ -90,24 +94,6 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .expect("testkit lives inside the workspace")
         .to_path_buf()
-}
-
-/// The path of a binary built from this workspace (`cargo build` puts them
-/// next to the test executables' parent directory).
-pub fn workspace_binary(name: &str) -> PathBuf {
-    let test_exe = std::env::current_exe().expect("the test executable has a path");
-    // target/debug/deps/<test> → target/debug/<name>
-    let dir = test_exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test executables live in target/<profile>/deps");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} not found: build it first (`cargo build --workspace`)",
-        path.display()
-    );
-    path
 }
 
 fn free_port() -> u16 {

@@ -106,7 +106,8 @@ impl Worker {
             }
             Delivery::Claim { attempt } => {
                 let lease_until = now + self.config.lease;
-                let next = lifecycle::claimed(task, &self.config.worker_id, attempt, now, lease_until);
+                let next =
+                    lifecycle::claimed(task, &self.config.worker_id, attempt, now, lease_until);
                 match self.backend.store.replace(&current, next).await {
                     Ok(claimed) => {
                         let span = tracing::info_span!("attempt", attempt);
@@ -116,7 +117,9 @@ impl Worker {
                         Handled::Ran
                     }
                     Err(Error::Conflict(_)) => {
+                        // The winner holds the lease now; look again after it.
                         tracing::info!("another worker claimed the task first");
+                        self.set_visibility(&message, self.config.lease).await;
                         Handled::Skipped
                     }
                     Err(err) => {
@@ -140,7 +143,13 @@ impl Worker {
             result: None,
             outputs: Vec::new(),
         };
-        lifecycle::finish(&mut failed, Status::Failed, Reason::WorkerLost, outcome, now);
+        lifecycle::finish(
+            &mut failed,
+            Status::Failed,
+            Reason::WorkerLost,
+            outcome,
+            now,
+        );
         match self.backend.store.replace(current, failed).await {
             Ok(_) => self.delete(message).await,
             Err(err) => tracing::warn!(error = %err, "cannot fail the exhausted task"),
@@ -153,7 +162,10 @@ impl Worker {
             attempt: task.attempt,
         };
         tracing::info!("attempt started");
-        let home = self.config.work_dir.join(format!("{}-{}", task.id, task.attempt));
+        let home = self
+            .config
+            .work_dir
+            .join(format!("{}-{}", task.id, task.attempt));
         let stop = stop_all.child_token();
         let run = Run {
             output_dir: home.join("output"),
@@ -220,14 +232,15 @@ impl Worker {
             .map_err(|e| format!("cannot create {}: {e}", run.output_dir.display()))?;
         let payload = match &task.payload {
             Some(payload) => payload.to_string().into_bytes(),
-            None if task.payload_in_s3 => self
-                .backend
-                .artifacts
-                .get_from(&payload_key(&task.id), 0)
-                .await
-                .map_err(|e| format!("cannot fetch the payload: {e}"))?
-                .ok_or("the payload is missing from S3")?
-                .data,
+            None if task.payload_in_s3 => {
+                self.backend
+                    .artifacts
+                    .get_from(&payload_key(&task.id), 0)
+                    .await
+                    .map_err(|e| format!("cannot fetch the payload: {e}"))?
+                    .ok_or("the payload is missing from S3")?
+                    .data
+            }
             None => b"{}".to_vec(),
         };
         tokio::fs::write(&run.payload_file, payload)
@@ -237,7 +250,14 @@ impl Worker {
 
     /// Uploads the log and outputs, then writes the final state (or queues a
     /// retry) and deletes the message.
-    async fn record(&self, task: &Task, fence: &Fence, run: &Run, ended: Ended, message: &Received) {
+    async fn record(
+        &self,
+        task: &Task,
+        fence: &Fence,
+        run: &Run,
+        ended: Ended,
+        message: &Received,
+    ) {
         let upload = self.upload(task, run).await;
         let exit_code = match ended.exit {
             Exit::Code(code) => Some(code),
@@ -251,14 +271,38 @@ impl Worker {
                     None
                 });
                 notes.extend(found.notes.iter().cloned());
-                let verdict = verdict(ended.exit, task.attempt, task.max_attempts, task.retry_on_failure);
+                let verdict = verdict(
+                    ended.exit,
+                    task.attempt,
+                    task.max_attempts,
+                    task.retry_on_failure,
+                );
                 let outputs = found.files.into_iter().map(|c| c.file).collect();
-                (verdict, Outcome { exit_code, message: None, result, outputs })
+                (
+                    verdict,
+                    Outcome {
+                        exit_code,
+                        message: None,
+                        result,
+                        outputs,
+                    },
+                )
             }
             Err((reason, note)) => {
                 notes.push(note);
-                let verdict = Verdict::Final { status: Status::Failed, reason };
-                (verdict, Outcome { exit_code, message: None, result: None, outputs: Vec::new() })
+                let verdict = Verdict::Final {
+                    status: Status::Failed,
+                    reason,
+                };
+                (
+                    verdict,
+                    Outcome {
+                        exit_code,
+                        message: None,
+                        result: None,
+                        outputs: Vec::new(),
+                    },
+                )
             }
         };
         let outcome = Outcome {
@@ -276,7 +320,11 @@ impl Worker {
                 Verdict::Retry { reason } => lifecycle::requeue(
                     t,
                     Some(reason),
-                    format!("attempt {} ended with {}; retrying", t.attempt, reason.as_str()),
+                    format!(
+                        "attempt {} ended with {}; retrying",
+                        t.attempt,
+                        reason.as_str()
+                    ),
                     now,
                 ),
             })
@@ -287,7 +335,10 @@ impl Worker {
                 self.delete(message).await;
             }
             (Ok(_), Verdict::Retry { reason }) => {
-                tracing::info!(reason = reason.as_str(), "attempt failed; the task is queued again");
+                tracing::info!(
+                    reason = reason.as_str(),
+                    "attempt failed; the task is queued again"
+                );
                 self.set_visibility(message, Duration::ZERO).await;
             }
             (Err(err), _) => {
@@ -308,8 +359,18 @@ impl Worker {
         let dir = run.output_dir.clone();
         let found = tokio::task::spawn_blocking(move || outputs::collect(&dir))
             .await
-            .map_err(|e| (Reason::UploadFailed, format!("collecting outputs failed: {e}")))?
-            .map_err(|e| (Reason::UploadFailed, format!("collecting outputs failed: {e}")))?;
+            .map_err(|e| {
+                (
+                    Reason::UploadFailed,
+                    format!("collecting outputs failed: {e}"),
+                )
+            })?
+            .map_err(|e| {
+                (
+                    Reason::UploadFailed,
+                    format!("collecting outputs failed: {e}"),
+                )
+            })?;
         if found.total_size() > self.config.max_output_bytes {
             return Err((
                 Reason::OutputTooLarge,
@@ -322,7 +383,10 @@ impl Worker {
         }
         for collected in &found.files {
             artifacts
-                .put_file(&output_key(&task.id, &collected.file.path), &collected.source)
+                .put_file(
+                    &output_key(&task.id, &collected.file.path),
+                    &collected.source,
+                )
                 .await
                 .map_err(|e| {
                     (
@@ -351,14 +415,18 @@ impl Worker {
         match self
             .backend
             .store
-            .update_fenced(&task.id, fence, |t| lifecycle::requeue(t, None, note.clone(), now))
+            .update_fenced(&task.id, fence, |t| {
+                lifecycle::requeue(t, None, note.clone(), now)
+            })
             .await
         {
             Ok(_) => {
                 tracing::info!("attempt released for other workers");
                 self.set_visibility(message, Duration::ZERO).await;
             }
-            Err(err) => tracing::warn!(error = %err, "cannot release the task; it will be taken over when its lease expires"),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot release the task; it will be taken over when its lease expires")
+            }
         }
     }
 
@@ -369,7 +437,12 @@ impl Worker {
     }
 
     async fn set_visibility(&self, message: &Received, visibility: Duration) {
-        if let Err(err) = self.backend.queues.set_visibility(message, visibility).await {
+        if let Err(err) = self
+            .backend
+            .queues
+            .set_visibility(message, visibility)
+            .await
+        {
             tracing::warn!(error = %err, "cannot change the message's visibility");
         }
     }
@@ -385,7 +458,9 @@ fn not_due_for(task: &Task, now: DateTime<Utc>) -> Option<Duration> {
 async fn execute(spec: &TaskSpec, run: &Run) -> Ended {
     match (&spec.process, &spec.container, &spec.script) {
         (Some(process), _, _) => process::run_process(process, run).await,
-        (_, Some(_), _) => Ended::start_failed("container tasks are not supported by this worker yet"),
+        (_, Some(_), _) => {
+            Ended::start_failed("container tasks are not supported by this worker yet")
+        }
         (_, _, Some(_)) => Ended::start_failed("script tasks are not supported by this worker yet"),
         _ => Ended::start_failed("the spec names no executor"),
     }
@@ -436,7 +511,12 @@ async fn heartbeat(job: HeartbeatJob) {
             Err(err) => tracing::warn!(error = %err, "lease renewal failed; will retry"),
         }
         let visibility = job.lease + job.every;
-        if let Err(err) = job.backend.queues.set_visibility(&job.message, visibility).await {
+        if let Err(err) = job
+            .backend
+            .queues
+            .set_visibility(&job.message, visibility)
+            .await
+        {
             tracing::warn!(error = %err, "cannot extend the message's visibility");
         }
         uploaded_log_size = upload_log_if_grown(&job, uploaded_log_size).await;
@@ -459,5 +539,8 @@ async fn upload_log_if_grown(job: &HeartbeatJob, uploaded: u64) -> u64 {
 }
 
 async fn file_size(path: &Path) -> u64 {
-    tokio::fs::metadata(path).await.map(|m| m.len()).unwrap_or(0)
+    tokio::fs::metadata(path)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0)
 }

@@ -74,7 +74,11 @@ async fn main() -> anyhow::Result<()> {
         subscriber.init();
     }
     if args.lease_secs <= args.heartbeat_secs {
-        anyhow::bail!("--lease-secs ({}) must be longer than --heartbeat-secs ({})", args.lease_secs, args.heartbeat_secs);
+        anyhow::bail!(
+            "--lease-secs ({}) must be longer than --heartbeat-secs ({})",
+            args.lease_secs,
+            args.heartbeat_secs
+        );
     }
     let work_dir = match args.work_dir {
         Some(dir) => dir,
@@ -85,7 +89,10 @@ async fn main() -> anyhow::Result<()> {
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "worker".to_owned());
     let config = WorkerConfig {
-        worker_id: format!("{hostname}-{}", &ulid::Ulid::new().to_string()[20..].to_lowercase()),
+        worker_id: format!(
+            "{hostname}-{}",
+            &ulid::Ulid::new().to_string()[20..].to_lowercase()
+        ),
         queues: args.names.queues.clone(),
         concurrency: args
             .concurrency

@@ -48,9 +48,9 @@ pub fn collect(dir: &Path) -> std::io::Result<Found> {
             let target = match path.canonicalize() {
                 Ok(target) if target.starts_with(&root) => target,
                 _ => {
-                    found
-                        .notes
-                        .push(format!("skipped {relative}: it points outside the output directory"));
+                    found.notes.push(format!(
+                        "skipped {relative}: it points outside the output directory"
+                    ));
                     continue;
                 }
             };
@@ -100,7 +100,8 @@ pub fn read_result(found: &Found) -> Result<Option<Value>, String> {
             result.file.size
         ));
     }
-    let text = std::fs::read(&result.source).map_err(|e| format!("cannot read result.json: {e}"))?;
+    let text =
+        std::fs::read(&result.source).map_err(|e| format!("cannot read result.json: {e}"))?;
     serde_json::from_slice(&text)
         .map(Some)
         .map_err(|e| format!("result.json is not valid JSON ({e}); it is kept as an output only"))
@@ -131,7 +132,10 @@ mod tests {
         );
         assert_eq!(found.notes.len(), 1, "{:?}", found.notes);
         assert!(found.notes[0].contains("leak"));
-        assert_eq!(read_result(&found), Ok(Some(serde_json::json!({"ok": true}))));
+        assert_eq!(
+            read_result(&found),
+            Ok(Some(serde_json::json!({"ok": true})))
+        );
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -110,7 +110,12 @@ struct Handler {
 fn spawn_handler(tracker: &TaskTracker, handler: Handler) {
     let max_tasks = handler.worker.config.max_tasks;
     tracker.spawn(async move {
-        if handler.worker.handle(handler.message, &handler.stop_all).await == Handled::Ran {
+        if handler
+            .worker
+            .handle(handler.message, &handler.stop_all)
+            .await
+            == Handled::Ran
+        {
             let count = handler.ran.fetch_add(1, Ordering::SeqCst) + 1;
             if max_tasks.is_some_and(|max| count >= max) {
                 handler.enough.cancel();
@@ -128,7 +133,11 @@ async fn receive(worker: &Worker, max: usize) -> wharf_core::Result<Vec<Received
     let visibility = Duration::from_secs(QUEUE_VISIBILITY_SECONDS.into()).max(config.lease);
     for (i, queue) in config.queues.iter().enumerate() {
         let last = i + 1 == config.queues.len();
-        let wait = if last { config.poll_wait } else { Duration::ZERO };
+        let wait = if last {
+            config.poll_wait
+        } else {
+            Duration::ZERO
+        };
         let messages = worker
             .backend
             .queues
@@ -148,9 +157,16 @@ async fn drain(tracker: &TaskTracker, stop_all: &CancellationToken, grace: Durat
     if tracker.is_empty() {
         return;
     }
-    tracing::info!(running = tracker.len(), grace_secs = grace.as_secs(), "waiting for running tasks");
+    tracing::info!(
+        running = tracker.len(),
+        grace_secs = grace.as_secs(),
+        "waiting for running tasks"
+    );
     if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-        tracing::warn!(running = tracker.len(), "grace period over; stopping and releasing running tasks");
+        tracing::warn!(
+            running = tracker.len(),
+            "grace period over; stopping and releasing running tasks"
+        );
         stop_all.cancel();
         tracker.wait().await;
     }

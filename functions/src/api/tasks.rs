@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -190,19 +190,21 @@ pub async fn output(
     caller: Caller,
     Path((id, path)): Path<(String, String)>,
     Query(query): Query<ExpiryQuery>,
-) -> Result<Redirect, Problem> {
+) -> Result<Response, Problem> {
     caller.require(Scope::Read)?;
     let expires = query.duration()?;
     let task = load(&state, &id).await?;
     if !task.outputs.iter().any(|output| output.path == path) {
-        return Err(Problem::not_found(format!("task {id} has no output {path:?}")));
+        return Err(Problem::not_found(format!(
+            "task {id} has no output {path:?}"
+        )));
     }
     let url = state
         .backend
         .artifacts
         .presign_get(&output_key(&id, &path), expires)
         .await?;
-    Ok(Redirect::to(&url))
+    Ok((StatusCode::FOUND, [(header::LOCATION, url)]).into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,7 +15,12 @@ struct Args {
     listen: SocketAddr,
     /// Accepted tokens as `<sha256 hex>:<scope>+<scope>,…` (mint one with
     /// `wharf admin token`).
-    #[arg(long, env = "WHARF_API_TOKENS", default_value = "", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "WHARF_API_TOKENS",
+        default_value = "",
+        hide_env_values = true
+    )]
     tokens: Tokens,
     /// Set by the Lambda runtime; when present the API serves Lambda events.
     #[arg(long, env = "AWS_LAMBDA_RUNTIME_API", hide = true)]
@@ -29,8 +34,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let under_lambda = args.lambda_runtime_api.is_some();
     let subscriber = tracing_subscriber::fmt().with_env_filter(
-        tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| "info".into()),
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
     );
     if under_lambda {
         subscriber.json().without_time().init();
