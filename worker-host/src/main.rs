@@ -85,6 +85,8 @@ async fn main() -> anyhow::Result<()> {
         None => std::env::temp_dir().join(format!("wharf-worker-{}", std::process::id())),
     };
     std::fs::create_dir_all(&work_dir)?;
+    // Tasks run in their own directories: every path they get is absolute.
+    let work_dir = work_dir.canonicalize()?;
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "worker".to_owned());

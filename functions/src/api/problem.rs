@@ -8,9 +8,10 @@ use wharf_core::validate::FieldError;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
+    /// The problem type, served as `https://wharf.dev/problems/<slug>`.
+    #[serde(rename = "type", serialize_with = "serialize_type")]
+    pub slug: &'static str,
+    pub title: &'static str,
     #[serde(serialize_with = "serialize_status")]
     pub status: StatusCode,
     pub detail: String,
@@ -21,15 +22,19 @@ pub struct Problem {
     pub existing_id: Option<String>,
 }
 
+fn serialize_type<S: serde::Serializer>(slug: &&str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("https://wharf.dev/problems/{slug}"))
+}
+
 fn serialize_status<S: serde::Serializer>(status: &StatusCode, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u16(status.as_u16())
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, slug: &str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, slug: &'static str, detail: impl Into<String>) -> Self {
         Problem {
-            kind: format!("https://wharf.dev/problems/{slug}"),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            slug,
+            title: status.canonical_reason().unwrap_or("Error"),
             status,
             detail: detail.into(),
             errors: Vec::new(),
