@@ -8,13 +8,32 @@ MOTO := $(VENV)/bin/moto_server
 # plain `cargo test` works too where nextest is missing.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),cargo nextest run --no-fail-fast,cargo test)
 
-.PHONY: demo test lint build release clean
+# Container tests and the demo's container sample use this locally built image.
+TEST_IMAGE := wharf-test-busybox:latest
+BUSYBOX := $(firstword $(wildcard /bin/busybox /usr/bin/busybox))
+DOCKER_UP := $(shell docker info >/dev/null 2>&1 && echo yes)
 
-demo: $(MOTO) build
+.PHONY: demo test lint build release clean test-images
+
+demo: $(MOTO) build test-images
 	./scripts/demo.sh
 
-test: $(MOTO) build
+test: $(MOTO) build test-images
 	$(TEST_RUNNER) --workspace
+
+# Builds the busybox test image when a Docker engine answers (container tests
+# then run; under CI=true they fail rather than skip without an engine).
+test-images:
+ifeq ($(DOCKER_UP),yes)
+ifeq ($(BUSYBOX),)
+	$(error busybox not found: install Debian's busybox-static (apt-get install busybox-static))
+endif
+	@tmp=$$(mktemp -d) && cp $(BUSYBOX) worker-host/tests/images/busybox/Dockerfile $$tmp/ && \
+	  docker build --quiet --tag $(TEST_IMAGE) $$tmp >/dev/null && rm -rf $$tmp && \
+	  echo "built $(TEST_IMAGE)"
+else
+	@echo "no Docker engine answers: container tests and the container sample are skipped"
+endif
 
 lint:
 	cargo fmt --all -- --check

@@ -30,13 +30,21 @@ impl Error {
     /// Wraps an SDK error, keeping the whole chain of causes in the message
     /// (the SDK's top-level `Display` alone is often just "service error").
     pub fn aws(operation: &'static str, err: impl StdError) -> Self {
-        let mut message = err.to_string();
-        let mut source = err.source();
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
+        Error::Aws {
+            operation,
+            message: error_chain(&err),
         }
-        Error::Aws { operation, message }
     }
+}
+
+/// An error's message followed by each of its causes.
+pub fn error_chain(err: &dyn StdError) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
 }

@@ -247,6 +247,16 @@ fn check_container(container: &ContainerSpec, errors: &mut Vec<FieldError>) {
             ));
         }
     }
+    for (i, mount) in container.mounts.iter().enumerate() {
+        for (name, path) in [("source", &mount.source), ("target", &mount.target)] {
+            if !path.starts_with('/') {
+                errors.push(FieldError::new(
+                    format!("spec.container.mounts[{i}].{name}"),
+                    "must be an absolute path",
+                ));
+            }
+        }
+    }
     if let Some(resources) = &container.resources {
         if resources.memory_mb == Some(0) {
             errors.push(FieldError::new(

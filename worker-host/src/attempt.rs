@@ -2,7 +2,7 @@
 //! run it, claim it, run it while heartbeating, upload what it left, record
 //! the outcome, and only then delete the message.
 
-use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,12 +14,14 @@ use tracing::Instrument;
 use wharf_core::artifacts::{log_key, output_key, payload_key};
 use wharf_core::config::Backend;
 use wharf_core::lifecycle::{self, on_delivery, verdict, Delivery, Exit, Outcome, Verdict};
-use wharf_core::model::{Fence, Reason, Status, Task, TaskSpec};
+use wharf_core::model::{ExecutorKind, Fence, Reason, Status, Task, TaskSpec};
 use wharf_core::queue::Received;
 use wharf_core::store::Versioned;
 use wharf_core::Error;
 
 use crate::config::WorkerConfig;
+use crate::executor::container::ContainerHost;
+use crate::executor::script::ScriptFetcher;
 use crate::executor::{process, Ended, Run};
 use crate::outputs::{self, Found};
 
@@ -35,6 +37,9 @@ pub enum Handled {
 pub struct Worker {
     pub backend: Backend,
     pub config: WorkerConfig,
+    /// The Docker engine, when this host runs containers.
+    pub containers: Option<ContainerHost>,
+    pub scripts: ScriptFetcher,
 }
 
 impl Worker {
@@ -77,9 +82,14 @@ impl Worker {
         let task = &current.task;
         let now = Utc::now();
         if let Some(kind) = task.spec.kind() {
-            if !self.config.executors.contains(&kind) {
-                tracing::info!(%kind, "this host does not run this kind of task; releasing it");
-                self.set_visibility(&message, Duration::ZERO).await;
+            if !self.can_run(kind).await {
+                // Back off a little more on each delivery, so a capable
+                // worker gets its chance; if none exists, SQS dead-letters
+                // the message after its redrive count.
+                tracing::info!(%kind, receive_count = message.receive_count, "this host cannot run this kind of task now; releasing it");
+                let wait =
+                    Duration::from_secs(message.receive_count.saturating_sub(1).min(5).into());
+                self.set_visibility(&message, wait).await;
                 return Handled::Skipped;
             }
         }
@@ -131,6 +141,31 @@ impl Worker {
         }
     }
 
+    /// Whether this host may, and now can, run tasks of `kind`.
+    async fn can_run(&self, kind: ExecutorKind) -> bool {
+        if !self.config.executors.contains(&kind) {
+            return false;
+        }
+        match (kind, &self.containers) {
+            (ExecutorKind::Container, Some(host)) => host.available().await,
+            (ExecutorKind::Container, None) => false,
+            _ => true,
+        }
+    }
+
+    /// Runs the spec with the executor of its kind.
+    async fn execute(&self, spec: &TaskSpec, run: &Run) -> Ended {
+        match (&spec.process, &spec.container, &spec.script) {
+            (Some(process), _, _) => process::run_process(process, run).await,
+            (_, Some(container), _) => match &self.containers {
+                Some(host) => host.run(container, run).await,
+                None => Ended::start_failed("this host has no Docker engine"),
+            },
+            (_, _, Some(script)) => self.scripts.run(script, run).await,
+            _ => Ended::start_failed("the spec names no executor"),
+        }
+    }
+
     async fn fail_exhausted(&self, current: &Versioned, message: &Received, now: DateTime<Utc>) {
         let mut failed = current.task.clone();
         let note = format!(
@@ -162,28 +197,15 @@ impl Worker {
             attempt: task.attempt,
         };
         tracing::info!("attempt started");
-        let home = self
-            .config
-            .work_dir
-            .join(format!("{}-{}", task.id, task.attempt));
         let stop = stop_all.child_token();
         let run = Run {
-            output_dir: home.join("output"),
-            payload_file: home.join("payload.json"),
-            log_file: home.join("attempt.log"),
-            wharf_env: BTreeMap::from([
-                ("WHARF_TASK_ID".to_owned(), task.id.clone()),
-                ("WHARF_ATTEMPT".to_owned(), task.attempt.to_string()),
-                (
-                    "WHARF_PAYLOAD".to_owned(),
-                    home.join("payload.json").display().to_string(),
-                ),
-                (
-                    "WHARF_OUTPUT_DIR".to_owned(),
-                    home.join("output").display().to_string(),
-                ),
-            ]),
-            home,
+            task_id: task.id.clone(),
+            attempt: task.attempt,
+            worker_id: self.config.worker_id.clone(),
+            dir: self
+                .config
+                .work_dir
+                .join(format!("{}-{}", task.id, task.attempt)),
             timeout: Duration::from_secs(task.timeout_seconds.into()),
             kill_grace: self.config.kill_grace,
             stop: stop.clone(),
@@ -197,7 +219,7 @@ impl Worker {
                 task_id: task.id.clone(),
                 fence: fence.clone(),
                 message: message.clone(),
-                log_file: run.log_file.clone(),
+                log_file: run.log_file(),
                 every: self.config.heartbeat,
                 lease: self.config.lease,
                 stop: stop.clone(),
@@ -207,7 +229,7 @@ impl Worker {
             .in_current_span(),
         );
         let ended = match self.prepare(&task, &run).await {
-            Ok(()) => execute(&task.spec, &run).await,
+            Ok(()) => self.execute(&task.spec, &run).await,
             Err(message) => Ended::start_failed(message),
         };
         heartbeat_done.cancel();
@@ -220,16 +242,22 @@ impl Worker {
         } else {
             self.record(&task, &fence, &run, ended, &message).await;
         }
-        if let Err(err) = tokio::fs::remove_dir_all(&run.home).await {
+        if let Err(err) = tokio::fs::remove_dir_all(&run.dir).await {
             tracing::warn!(error = %err, "cannot remove the attempt directory");
         }
     }
 
     /// Makes the attempt's directories and writes the payload file.
     async fn prepare(&self, task: &Task, run: &Run) -> Result<(), String> {
-        tokio::fs::create_dir_all(&run.output_dir)
+        for dir in [run.home(), run.output_dir()] {
+            tokio::fs::create_dir_all(&dir)
+                .await
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        // A container may run as any user: let it write its outputs.
+        tokio::fs::set_permissions(&run.output_dir(), std::fs::Permissions::from_mode(0o777))
             .await
-            .map_err(|e| format!("cannot create {}: {e}", run.output_dir.display()))?;
+            .map_err(|e| format!("cannot open up the output directory: {e}"))?;
         let payload = match &task.payload {
             Some(payload) => payload.to_string().into_bytes(),
             None if task.payload_in_s3 => {
@@ -243,7 +271,7 @@ impl Worker {
             }
             None => b"{}".to_vec(),
         };
-        tokio::fs::write(&run.payload_file, payload)
+        tokio::fs::write(run.payload_file(), payload)
             .await
             .map_err(|e| format!("cannot write the payload file: {e}"))
     }
@@ -350,13 +378,13 @@ impl Worker {
     /// Uploads the log, then every output file, or says why it could not.
     async fn upload(&self, task: &Task, run: &Run) -> Result<Found, (Reason, String)> {
         let artifacts = &self.backend.artifacts;
-        if run.log_file.exists() {
+        if run.log_file().exists() {
             artifacts
-                .put_file(&log_key(&task.id, task.attempt), &run.log_file)
+                .put_file(&log_key(&task.id, task.attempt), &run.log_file())
                 .await
                 .map_err(|e| (Reason::UploadFailed, format!("log upload failed: {e}")))?;
         }
-        let dir = run.output_dir.clone();
+        let dir = run.output_dir();
         let found = tokio::task::spawn_blocking(move || outputs::collect(&dir))
             .await
             .map_err(|e| {
@@ -400,11 +428,11 @@ impl Worker {
 
     /// Gives a stopped attempt back to the queue for another worker.
     async fn release(&self, task: &Task, fence: &Fence, run: &Run, message: &Received) {
-        if run.log_file.exists() {
+        if run.log_file().exists() {
             let _ = self
                 .backend
                 .artifacts
-                .put_file(&log_key(&task.id, task.attempt), &run.log_file)
+                .put_file(&log_key(&task.id, task.attempt), &run.log_file())
                 .await;
         }
         let note = format!(
@@ -452,18 +480,6 @@ impl Worker {
 fn not_due_for(task: &Task, now: DateTime<Utc>) -> Option<Duration> {
     let due = task.created_at + chrono::Duration::seconds(task.delay_seconds.into());
     (due > now).then(|| (due - now).to_std().unwrap_or_default())
-}
-
-/// Runs the spec with the executor of its kind.
-async fn execute(spec: &TaskSpec, run: &Run) -> Ended {
-    match (&spec.process, &spec.container, &spec.script) {
-        (Some(process), _, _) => process::run_process(process, run).await,
-        (_, Some(_), _) => {
-            Ended::start_failed("container tasks are not supported by this worker yet")
-        }
-        (_, _, Some(_)) => Ended::start_failed("script tasks are not supported by this worker yet"),
-        _ => Ended::start_failed("the spec names no executor"),
-    }
 }
 
 struct HeartbeatJob {

@@ -8,6 +8,8 @@ use tokio_util::sync::CancellationToken;
 use wharf_core::config::{load_aws, Backend, ResourceNames};
 use wharf_core::model::ExecutorKind;
 use wharf_worker_host::attempt::Worker;
+use wharf_worker_host::executor::container::{ContainerHost, RegistryAuth};
+use wharf_worker_host::executor::script::ScriptFetcher;
 use wharf_worker_host::signal::cancel_on_signal;
 use wharf_worker_host::WorkerConfig;
 
@@ -55,6 +57,22 @@ struct Args {
     /// Outputs of one attempt may total at most this many bytes.
     #[arg(long, env = "WHARF_MAX_OUTPUT_BYTES", default_value_t = 10 * 1024 * 1024 * 1024)]
     max_output_bytes: u64,
+    /// PEM bundle trusted in addition to the system roots (script downloads).
+    #[arg(long, env = "WHARF_EXTRA_CA_FILE")]
+    extra_ca_file: Option<PathBuf>,
+    /// Scripts larger than this many bytes are refused.
+    #[arg(long, env = "WHARF_MAX_SCRIPT_BYTES", default_value_t = 16 * 1024 * 1024)]
+    max_script_bytes: u64,
+    /// Script downloads taking longer than this many seconds fail.
+    #[arg(long, env = "WHARF_SCRIPT_TIMEOUT_SECS", default_value_t = 60)]
+    script_timeout_secs: u64,
+    /// Host paths container tasks may mount (and what lies below them).
+    #[arg(long, env = "WHARF_ALLOWED_MOUNTS", value_delimiter = ',')]
+    allowed_mounts: Vec<PathBuf>,
+    /// JSON file of registry credentials for image pulls:
+    /// `[{"server": "ghcr.io", "username": "…", "password": "…"}]`.
+    #[arg(long, env = "WHARF_REGISTRY_AUTH_FILE")]
+    registry_auth_file: Option<PathBuf>,
     /// Log as JSON lines.
     #[arg(long, env = "WHARF_LOG_JSON")]
     log_json: bool,
@@ -110,13 +128,41 @@ async fn main() -> anyhow::Result<()> {
         exit_when_idle: args.exit_when_idle.map(Duration::from_secs),
         max_output_bytes: args.max_output_bytes,
     };
+    let scripts = ScriptFetcher::new(
+        args.extra_ca_file.as_deref(),
+        Duration::from_secs(args.script_timeout_secs),
+        args.max_script_bytes,
+    )?;
+    let containers = if config.executors.contains(&ExecutorKind::Container) {
+        let registry_auth = match &args.registry_auth_file {
+            Some(path) => read_registry_auth(path)?,
+            None => Vec::new(),
+        };
+        Some(ContainerHost::connect(&hostname, args.allowed_mounts, registry_auth).await?)
+    } else {
+        None
+    };
     let aws = load_aws().await;
     let worker = Worker {
         backend: Backend::new(&aws, args.names),
         config,
+        containers,
+        scripts,
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     wharf_worker_host::run(worker, shutdown).await;
     Ok(())
+}
+
+fn read_registry_auth(path: &std::path::Path) -> anyhow::Result<Vec<RegistryAuth>> {
+    use anyhow::Context;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} must hold [{{\"server\", \"username\", \"password\"}}, …]",
+            path.display()
+        )
+    })
 }

@@ -34,6 +34,7 @@ pub async fn run(worker: Worker, shutdown: CancellationToken) {
     let mut backoff = Duration::from_millis(200);
     let mut last_busy = Instant::now();
     tracing::info!(worker_id = %config.worker_id, queues = ?config.queues, slots = config.concurrency, "worker started");
+    let sweeper = tokio::spawn(sweep_containers(worker.clone(), shutdown.clone()));
 
     loop {
         let mut permits = tokio::select! {
@@ -94,6 +95,7 @@ pub async fn run(worker: Worker, shutdown: CancellationToken) {
     }
 
     drain(&tracker, &stop_all, config.grace).await;
+    sweeper.abort();
     tracing::info!(tasks_run = ran.load(Ordering::SeqCst), "worker stopped");
 }
 
@@ -148,6 +150,23 @@ async fn receive(worker: &Worker, max: usize) -> wharf_core::Result<Vec<Received
         }
     }
     Ok(Vec::new())
+}
+
+/// Removes leftover containers at start-up and then every lease period: a
+/// crashed run of this host leaves its containers behind.
+async fn sweep_containers(worker: Arc<Worker>, shutdown: CancellationToken) {
+    let Some(containers) = &worker.containers else {
+        return;
+    };
+    loop {
+        if let Err(err) = containers.sweep(&worker.backend.store).await {
+            tracing::warn!(error = %err, "container sweep failed; will retry");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(worker.config.lease) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
 }
 
 /// Waits up to `grace` for running attempts, then stops the rest (they

@@ -20,10 +20,13 @@ use super::{Ended, Run, DEFAULT_PATH};
 pub fn task_env(run: &Run, spec_env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut env = BTreeMap::from([
         ("PATH".to_owned(), DEFAULT_PATH.to_owned()),
-        ("HOME".to_owned(), run.home.display().to_string()),
+        ("HOME".to_owned(), run.home().display().to_string()),
     ]);
     env.extend(spec_env.clone());
-    env.extend(run.wharf_env.clone());
+    env.extend(run.wharf_env(
+        &run.payload_file().display().to_string(),
+        &run.output_dir().display().to_string(),
+    ));
     env
 }
 
@@ -31,10 +34,8 @@ pub async fn run_process(spec: &ProcessSpec, run: &Run) -> Ended {
     let Some((program, first_args)) = spec.command.split_first() else {
         return Ended::start_failed("command is empty");
     };
-    let log = match std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&run.log_file)
+    let log = match run
+        .open_log()
         .and_then(|file| Ok((file.try_clone()?, file)))
     {
         Ok(files) => files,
@@ -44,7 +45,7 @@ pub async fn run_process(spec: &ProcessSpec, run: &Run) -> Ended {
         .working_dir
         .as_ref()
         .map(Into::into)
-        .unwrap_or_else(|| run.home.clone());
+        .unwrap_or_else(|| run.home());
     let child = Command::new(program)
         .args(first_args)
         .args(&spec.args)

@@ -1,0 +1,425 @@
+//! The container executor, on the Docker Engine API through `bollard`.
+//!
+//! Each attempt runs in a fresh container named `wharf-<task>-<attempt>`,
+//! labelled with its task, attempt, worker and host, never privileged, with
+//! no host mounts but the attempt's `io/` directory at `/wharf` and those the
+//! host allows. Logs stream into the attempt log as the container runs. Timeout
+//! and stop go through Docker's stop (SIGTERM, then SIGKILL after the grace
+//! period); the container is removed afterwards in every case.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bollard::auth::DockerCredentials;
+use bollard::errors::Error as DockerError;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+use wharf_core::lifecycle::Exit;
+use wharf_core::model::{ContainerSpec, Mount, PullPolicy};
+use wharf_core::store::TaskStore;
+
+use super::{Ended, Run};
+
+pub const LABEL_TASK: &str = "wharf.task-id";
+pub const LABEL_ATTEMPT: &str = "wharf.attempt";
+pub const LABEL_WORKER: &str = "wharf.worker-id";
+pub const LABEL_HOST: &str = "wharf.host";
+
+/// Credentials for pulling from one registry.
+#[derive(Clone, serde::Deserialize)]
+pub struct RegistryAuth {
+    pub server: String,
+    pub username: String,
+    pub password: String,
+}
+
+/// A Docker engine and this host's rules for containers.
+#[derive(Clone)]
+pub struct ContainerHost {
+    pub docker: Docker,
+    /// Containers of this host carry `wharf.host=<host>`.
+    pub host: String,
+    /// Host paths (and what lies below them) that tasks may mount.
+    pub allowed_mounts: Vec<PathBuf>,
+    pub registry_auth: Vec<RegistryAuth>,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the password.
+        f.debug_struct("RegistryAuth")
+            .field("server", &self.server)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ContainerHost {
+    /// Connects to the local engine (`DOCKER_HOST` or the default socket)
+    /// and agrees on an API version. An engine that does not answer yet is
+    /// not an error: container tasks are released until it does.
+    pub async fn connect(
+        host: &str,
+        allowed_mounts: Vec<PathBuf>,
+        registry_auth: Vec<RegistryAuth>,
+    ) -> Result<Self, DockerError> {
+        let docker = Docker::connect_with_local_defaults()?;
+        let docker = match docker.clone().negotiate_version().await {
+            Ok(negotiated) => negotiated,
+            Err(err) => {
+                tracing::warn!(error = %err, "the Docker engine does not answer; container tasks wait for it");
+                docker
+            }
+        };
+        Ok(ContainerHost {
+            docker,
+            host: host.to_owned(),
+            allowed_mounts,
+            registry_auth,
+        })
+    }
+
+    /// Whether the engine answers now.
+    pub async fn available(&self) -> bool {
+        self.docker.ping().await.is_ok()
+    }
+
+    pub async fn run(&self, spec: &ContainerSpec, run: &Run) -> Ended {
+        if let Err(message) = self.ensure_image(spec).await {
+            return Ended::start_failed(message);
+        }
+        let binds = match self.binds(spec, run) {
+            Ok(binds) => binds,
+            Err(message) => return Ended::start_failed(message),
+        };
+        let name = format!("wharf-{}-{}", run.task_id, run.attempt);
+        let create = self
+            .docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                self.container_body(spec, run, binds),
+            )
+            .await;
+        if let Err(err) = create {
+            return Ended::start_failed(format!("cannot create the container: {err}"));
+        }
+        let ended = self.start_and_supervise(&name, run).await;
+        let removed = self
+            .docker
+            .remove_container(
+                &name,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+            )
+            .await;
+        if let Err(err) = removed {
+            tracing::warn!(container = %name, error = %err, "cannot remove the container; the sweep will");
+        }
+        ended
+    }
+
+    async fn start_and_supervise(&self, name: &str, run: &Run) -> Ended {
+        if let Err(err) = self.docker.start_container(name, None).await {
+            return Ended::start_failed(format!("cannot start the container: {err}"));
+        }
+        let logs = tokio::spawn(stream_logs(
+            self.docker.clone(),
+            name.to_owned(),
+            run.log_file(),
+        ));
+        let mut wait = self.docker.wait_container(name, None);
+        let (exit, message) = tokio::select! {
+            waited = wait.next() => match waited {
+                Some(Ok(response)) => (Exit::Code(response.status_code), None),
+                Some(Err(DockerError::DockerContainerWaitError { code, .. })) => (Exit::Code(code), None),
+                Some(Err(err)) => (Exit::StartFailed, Some(format!("waiting for the container failed: {err}"))),
+                None => (Exit::StartFailed, Some("the engine ended the wait without a status".to_owned())),
+            },
+            _ = tokio::time::sleep(run.timeout) => {
+                self.stop(name, run.kill_grace).await;
+                (Exit::TimedOut, Some(format!("timed out after {} s", run.timeout.as_secs())))
+            }
+            _ = run.stop.cancelled() => {
+                self.stop(name, run.kill_grace).await;
+                (Exit::Signal(15), Some("stopped by the worker".to_owned()))
+            }
+        };
+        let oom_killed = self
+            .docker
+            .inspect_container(name, None)
+            .await
+            .ok()
+            .and_then(|info| info.state)
+            .and_then(|state| state.oom_killed)
+            .unwrap_or(false);
+        // The log stream ends with the container; do not wait forever for it.
+        let _ = tokio::time::timeout(Duration::from_secs(5), logs).await;
+        if oom_killed && exit != Exit::TimedOut {
+            return Ended {
+                exit: Exit::OomKilled,
+                message: Some(
+                    "the kernel killed the container for exceeding its memory limit".to_owned(),
+                ),
+            };
+        }
+        Ended { exit, message }
+    }
+
+    /// Docker's stop: SIGTERM, then SIGKILL after `grace`.
+    async fn stop(&self, name: &str, grace: Duration) {
+        let options = StopContainerOptionsBuilder::default()
+            .t(grace.as_secs() as i32)
+            .build();
+        if let Err(err) = self.docker.stop_container(name, Some(options)).await {
+            tracing::warn!(container = %name, error = %err, "cannot stop the container");
+        }
+    }
+
+    /// Pulls the image as its pull policy says.
+    async fn ensure_image(&self, spec: &ContainerSpec) -> Result<(), String> {
+        let policy = spec.pull_policy.unwrap_or(PullPolicy::IfNotPresent);
+        let present = self.docker.inspect_image(&spec.image).await.is_ok();
+        match policy {
+            PullPolicy::Never if !present => Err(format!(
+                "image {} is not present on this host and pullPolicy is Never",
+                spec.image
+            )),
+            PullPolicy::Never | PullPolicy::IfNotPresent if present => Ok(()),
+            _ => self.pull(&spec.image).await,
+        }
+    }
+
+    async fn pull(&self, image: &str) -> Result<(), String> {
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .build();
+        let credentials = self.credentials_for(image);
+        let mut progress = self.docker.create_image(Some(options), None, credentials);
+        while let Some(step) = progress.next().await {
+            step.map_err(|err| format!("cannot pull image {image}: {err}"))?;
+        }
+        Ok(())
+    }
+
+    fn credentials_for(&self, image: &str) -> Option<DockerCredentials> {
+        let registry = registry_of(image);
+        self.registry_auth
+            .iter()
+            .find(|auth| auth.server == registry)
+            .map(|auth| DockerCredentials {
+                username: Some(auth.username.clone()),
+                password: Some(auth.password.clone()),
+                serveraddress: Some(auth.server.clone()),
+                ..Default::default()
+            })
+    }
+
+    /// `/wharf` plus the mounts the spec asks for, each of which must lie
+    /// under a path this host allows.
+    fn binds(&self, spec: &ContainerSpec, run: &Run) -> Result<Vec<String>, String> {
+        let mut binds = vec![format!("{}:/wharf", run.io_dir().display())];
+        for mount in &spec.mounts {
+            if !mount_allowed(&self.allowed_mounts, mount) {
+                return Err(format!(
+                    "mount of {} is not allowed on this host (allowed: {})",
+                    mount.source,
+                    self.allowed_mounts
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            let mode = if mount.read_only { "ro" } else { "rw" };
+            binds.push(format!("{}:{}:{mode}", mount.source, mount.target));
+        }
+        Ok(binds)
+    }
+
+    fn container_body(
+        &self,
+        spec: &ContainerSpec,
+        run: &Run,
+        binds: Vec<String>,
+    ) -> ContainerCreateBody {
+        let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env.extend(
+            run.wharf_env("/wharf/payload.json", "/wharf/output")
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}")),
+        );
+        let labels = HashMap::from([
+            (LABEL_TASK.to_owned(), run.task_id.clone()),
+            (LABEL_ATTEMPT.to_owned(), run.attempt.to_string()),
+            (LABEL_WORKER.to_owned(), run.worker_id.clone()),
+            (LABEL_HOST.to_owned(), self.host.clone()),
+        ]);
+        let resources = spec.resources.clone().unwrap_or_default();
+        let memory = resources.memory_mb.map(|mb| (mb * 1024 * 1024) as i64);
+        ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: (!spec.command.is_empty()).then(|| spec.command.clone()),
+            cmd: (!spec.args.is_empty()).then(|| spec.args.clone()),
+            env: Some(env),
+            working_dir: spec.working_dir.clone(),
+            user: spec.user.clone(),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                binds: Some(binds),
+                memory,
+                // No swap beyond the memory limit, so the limit holds.
+                memory_swap: memory,
+                nano_cpus: resources.cpus.map(|cpus| (cpus * 1e9) as i64),
+                pids_limit: resources.pids,
+                network_mode: Some(spec.network.clone().unwrap_or_else(|| "bridge".to_owned())),
+                pid_mode: spec.pid_mode.clone(),
+                privileged: Some(false),
+                security_opt: Some(vec!["no-new-privileges".to_owned()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// Removes containers of this host whose attempt no longer holds its
+    /// task (the worker crashed, the lease passed, the task finished).
+    /// Returns how many were removed.
+    pub async fn sweep(&self, store: &TaskStore) -> Result<usize, DockerError> {
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![format!("{LABEL_HOST}={}", self.host)],
+        )]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let mut removed = 0;
+        for container in self.docker.list_containers(Some(options)).await? {
+            let labels = container.labels.unwrap_or_default();
+            let (Some(task_id), Some(worker_id), Some(attempt)) = (
+                labels.get(LABEL_TASK),
+                labels.get(LABEL_WORKER),
+                labels
+                    .get(LABEL_ATTEMPT)
+                    .and_then(|a| a.parse::<u32>().ok()),
+            ) else {
+                continue;
+            };
+            let held = match store.get(task_id).await {
+                Ok(Some(current)) => {
+                    let task = current.task;
+                    task.status == wharf_core::model::Status::Running
+                        && task.worker_id.as_deref() == Some(worker_id.as_str())
+                        && task.attempt == attempt
+                        && task
+                            .lease_expires_at
+                            .is_some_and(|lease| lease > chrono::Utc::now())
+                }
+                Ok(None) => false,
+                // Cannot tell: leave it for the next sweep.
+                Err(_) => true,
+            };
+            if held {
+                continue;
+            }
+            let Some(id) = container.id else { continue };
+            let options = RemoveContainerOptionsBuilder::default().force(true).build();
+            match self.docker.remove_container(&id, Some(options)).await {
+                Ok(()) => {
+                    tracing::info!(container = %id, task_id = %task_id, "removed a leftover container");
+                    removed += 1;
+                }
+                Err(err) => {
+                    tracing::warn!(container = %id, error = %err, "cannot remove a leftover container")
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Appends the container's stdout and stderr to the log file as they come.
+async fn stream_logs(docker: Docker, name: String, log_file: PathBuf) {
+    let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_file)
+    else {
+        tracing::warn!(path = %log_file.display(), "cannot open the log file");
+        return;
+    };
+    let options = LogsOptionsBuilder::default()
+        .follow(true)
+        .stdout(true)
+        .stderr(true)
+        .build();
+    let mut stream = docker.logs(&name, Some(options));
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(output) => {
+                if let Err(err) = file.write_all(&output.into_bytes()) {
+                    tracing::warn!(error = %err, "cannot write the log file");
+                    return;
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "the container's log stream broke off");
+                return;
+            }
+        }
+    }
+}
+
+/// The registry an image reference names (`docker.io` when none).
+fn registry_of(image: &str) -> String {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            first.to_owned()
+        }
+        _ => "docker.io".to_owned(),
+    }
+}
+
+fn mount_allowed(allowed: &[PathBuf], mount: &Mount) -> bool {
+    let source = Path::new(&mount.source);
+    source.is_absolute()
+        && !source
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        && allowed.iter().any(|root| source.starts_with(root))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registries_are_read_from_image_references() {
+        assert_eq!(registry_of("busybox:latest"), "docker.io");
+        assert_eq!(registry_of("library/busybox"), "docker.io");
+        assert_eq!(registry_of("ghcr.io/org/tool:1"), "ghcr.io");
+        assert_eq!(registry_of("localhost:5000/tool"), "localhost:5000");
+    }
+
+    #[test]
+    fn only_allowed_host_paths_may_be_mounted() {
+        let allowed = vec![PathBuf::from("/srv/data")];
+        let mount = |source: &str| Mount {
+            source: source.to_owned(),
+            target: "/data".to_owned(),
+            read_only: true,
+        };
+        assert!(mount_allowed(&allowed, &mount("/srv/data")));
+        assert!(mount_allowed(&allowed, &mount("/srv/data/set1")));
+        assert!(!mount_allowed(&allowed, &mount("/srv/database")));
+        assert!(!mount_allowed(&allowed, &mount("/srv/data/../../etc")));
+        assert!(!mount_allowed(&allowed, &mount("relative")));
+        assert!(!mount_allowed(&[], &mount("/srv/data")));
+    }
+}

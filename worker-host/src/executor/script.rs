@@ -1,0 +1,191 @@
+//! The script executor (the RPA-worker standby mode): download the script
+//! over https (size limit, timeout, optional SHA-256), then run it as a
+//! process with its interpreter, exactly like a process task.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use wharf_core::error::error_chain;
+use wharf_core::model::{ProcessSpec, ScriptSpec};
+
+use super::{process, Ended, Run};
+
+/// Downloads scripts: https only, with this host's trusted roots.
+#[derive(Clone)]
+pub struct ScriptFetcher {
+    http: reqwest::Client,
+    max_bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetcherError {
+    #[error("cannot read the CA bundle {path}: {source}")]
+    ReadCa {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the CA bundle {path} holds no usable certificate: {source}")]
+    ParseCa {
+        path: String,
+        source: reqwest::Error,
+    },
+    #[error("cannot build the HTTPS client: {0}")]
+    Client(reqwest::Error),
+}
+
+impl ScriptFetcher {
+    /// A fetcher trusting the system roots plus, when given, the PEM bundle
+    /// at `extra_ca_file`.
+    pub fn new(
+        extra_ca_file: Option<&Path>,
+        timeout: Duration,
+        max_bytes: u64,
+    ) -> Result<Self, FetcherError> {
+        let mut builder = reqwest::Client::builder()
+            .https_only(true)
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)));
+        if let Some(path) = extra_ca_file {
+            let pem = std::fs::read(path).map_err(|source| FetcherError::ReadCa {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| {
+                FetcherError::ParseCa {
+                    path: path.display().to_string(),
+                    source,
+                }
+            })?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        Ok(ScriptFetcher {
+            http: builder.build().map_err(FetcherError::Client)?,
+            max_bytes,
+        })
+    }
+
+    pub async fn run(&self, spec: &ScriptSpec, run: &Run) -> Ended {
+        let path = run.home().join(&spec.name);
+        if let Err(message) = self.download(spec, &path).await {
+            return Ended::start_failed(message);
+        }
+        let mut command = interpreter(spec).map(|i| vec![i]).unwrap_or_default();
+        command.push(path.display().to_string());
+        let process = ProcessSpec {
+            command,
+            args: spec.args.clone(),
+            ..ProcessSpec::default()
+        };
+        process::run_process(&process, run).await
+    }
+
+    /// Fetches the script to `path`, enforcing the size limit and checking
+    /// the SHA-256 when the spec gives one.
+    async fn download(&self, spec: &ScriptSpec, path: &Path) -> Result<(), String> {
+        let fail = |what: &str, err: &dyn std::fmt::Display| {
+            format!("script download from {} {what}: {err}", spec.url)
+        };
+        let response = self
+            .http
+            .get(&spec.url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| fail("failed", &error_chain(&e)))?;
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_bytes)
+        {
+            return Err(fail(
+                "refused",
+                &format!("larger than {} bytes", self.max_bytes),
+            ));
+        }
+        let mut file = tokio::fs::File::create(path)
+            .await
+            .map_err(|e| fail("cannot be saved", &e))?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| fail("broke off", &error_chain(&e)))?;
+            size += chunk.len() as u64;
+            if size > self.max_bytes {
+                return Err(fail(
+                    "refused",
+                    &format!("larger than {} bytes", self.max_bytes),
+                ));
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| fail("cannot be saved", &e))?;
+        }
+        file.flush()
+            .await
+            .map_err(|e| fail("cannot be saved", &e))?;
+        let digest = hex::encode(hasher.finalize());
+        if let Some(expected) = &spec.sha256 {
+            if !expected.eq_ignore_ascii_case(&digest) {
+                return Err(format!(
+                    "script sha256 mismatch: expected {expected}, downloaded {digest}"
+                ));
+            }
+        }
+        tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+            .await
+            .map_err(|e| fail("cannot be made executable", &e))
+    }
+}
+
+/// The interpreter: the spec's, else by extension; `None` runs the script
+/// itself (its `#!` line decides).
+fn interpreter(spec: &ScriptSpec) -> Option<String> {
+    if let Some(interpreter) = &spec.interpreter {
+        return Some(interpreter.clone());
+    }
+    let extension = Path::new(&spec.name).extension()?.to_str()?;
+    let interpreter = match extension {
+        "py" => "python3",
+        "sh" => "sh",
+        "bash" => "bash",
+        "js" | "mjs" => "node",
+        "rb" => "ruby",
+        "pl" => "perl",
+        "ps1" => "pwsh",
+        _ => return None,
+    };
+    Some(interpreter.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, interpreter: Option<&str>) -> ScriptSpec {
+        ScriptSpec {
+            url: format!("https://example.com/{name}"),
+            name: name.to_owned(),
+            interpreter: interpreter.map(str::to_owned),
+            ..ScriptSpec::default()
+        }
+    }
+
+    #[test]
+    fn the_interpreter_follows_the_extension_unless_given() {
+        assert_eq!(
+            interpreter(&spec("job.py", None)).as_deref(),
+            Some("python3")
+        );
+        assert_eq!(interpreter(&spec("job.sh", None)).as_deref(), Some("sh"));
+        assert_eq!(
+            interpreter(&spec("job.py", Some("pypy3"))).as_deref(),
+            Some("pypy3")
+        );
+        assert_eq!(interpreter(&spec("job", None)), None);
+    }
+}

@@ -1,0 +1,371 @@
+//! Container tasks on the real Docker engine, with the locally built busybox
+//! image (`make test-images`). Without an engine these tests skip, except
+//! under CI (`CI` set), where they fail.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use bollard::Docker;
+use serde_json::{json, Value};
+use support::Stack;
+use wharf_worker_host::executor::container::{LABEL_ATTEMPT, LABEL_HOST, LABEL_TASK, LABEL_WORKER};
+
+const IMAGE: &str = "wharf-test-busybox:latest";
+const WAIT: Duration = Duration::from_secs(90);
+
+/// The engine, or `None` (skip) when none answers outside CI.
+async fn docker() -> Option<Docker> {
+    let answer = match Docker::connect_with_local_defaults() {
+        Ok(docker) => docker.negotiate_version().await.map_err(|e| e.to_string()),
+        Err(err) => Err(err.to_string()),
+    };
+    match answer {
+        Ok(docker) => {
+            assert!(
+                docker.inspect_image(IMAGE).await.is_ok(),
+                "{IMAGE} is missing: run `make test-images`"
+            );
+            Some(docker)
+        }
+        Err(err) if std::env::var_os("CI").is_some() => {
+            panic!("CI is set but no Docker engine answers: {err}")
+        }
+        Err(err) => {
+            eprintln!("skipping: no Docker engine answers ({err})");
+            None
+        }
+    }
+}
+
+fn container_task(script: &str) -> Value {
+    json!({"spec": {"container": {
+        "image": IMAGE,
+        "command": ["sh", "-c"],
+        "args": [script],
+        "pullPolicy": "Never"
+    }}})
+}
+
+async fn run(stack: &Stack, task: Value) -> Value {
+    let id = stack.submit(task).await["id"].as_str().unwrap().to_owned();
+    stack.wait(&id, WAIT).await
+}
+
+/// Containers (running or not) labelled with this task id.
+async fn containers_of(docker: &Docker, task_id: &str) -> usize {
+    let filters = HashMap::from([("label".to_owned(), vec![format!("{LABEL_TASK}={task_id}")])]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    docker.list_containers(Some(options)).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn a_container_task_writes_an_output_downloaded_through_its_presigned_url() {
+    let Some(docker) = docker().await else { return };
+    let stack = Stack::start().await;
+    let _worker = stack.spawn_worker();
+    let mut task = container_task(
+        r#"echo "hello from the container, attempt $WHARF_ATTEMPT"
+           cp "$WHARF_PAYLOAD" "$WHARF_OUTPUT_DIR/payload.json"
+           echo container-output > /wharf/output/out.txt
+           env > /wharf/output/env.txt"#,
+    );
+    task["payload"] = json!({"n": 7});
+    task["spec"]["container"]["env"] = json!({"GREETING": "hi"});
+    let done = run(&stack, task).await;
+    let id = done["id"].as_str().unwrap();
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(stack.download(id, "out.txt").await, b"container-output\n");
+    let payload: Value = serde_json::from_slice(&stack.download(id, "payload.json").await).unwrap();
+    assert_eq!(payload, json!({"n": 7}));
+    let env = String::from_utf8(stack.download(id, "env.txt").await).unwrap();
+    assert!(
+        env.contains("GREETING=hi") && env.contains(&format!("WHARF_TASK_ID={id}")),
+        "{env}"
+    );
+    assert!(
+        !env.contains("AWS_"),
+        "the worker's credentials leaked: {env}"
+    );
+
+    let logs: Value = stack
+        .get(&format!("/v1/tasks/{id}/logs"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        logs["data"]
+            .as_str()
+            .unwrap()
+            .contains("hello from the container, attempt 1"),
+        "{logs}"
+    );
+    assert_eq!(
+        containers_of(&docker, id).await,
+        0,
+        "the container was not removed"
+    );
+}
+
+#[tokio::test]
+async fn a_container_exit_code_is_recorded() {
+    let Some(_docker) = docker().await else {
+        return;
+    };
+    let stack = Stack::start().await;
+    let _worker = stack.spawn_worker();
+    let done = run(&stack, container_task("exit 7")).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["reason"], "NonZeroExit");
+    assert_eq!(done["exitCode"], 7);
+}
+
+#[tokio::test]
+async fn exceeding_the_memory_limit_is_oom_killed() {
+    let Some(_docker) = docker().await else {
+        return;
+    };
+    let stack = Stack::start().await;
+    let _worker = stack.spawn_worker();
+    let mut task = container_task("head -c 200000000 /dev/zero | tail > /dev/null");
+    task["spec"]["container"]["resources"] = json!({"memoryMb": 16});
+    let done = run(&stack, task).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["reason"], "OOMKilled", "{done}");
+}
+
+#[tokio::test]
+async fn network_none_has_no_network_and_the_pids_limit_holds_against_a_fork_loop() {
+    let Some(_docker) = docker().await else {
+        return;
+    };
+    let stack = Stack::start().await;
+    let _worker = stack.spawn_worker();
+    let mut task = container_task(
+        r#"ls /sys/class/net > /wharf/output/interfaces
+           (for i in $(seq 200); do sleep 30 & done)
+           set -- /proc/[0-9]*
+           echo $# > /wharf/output/processes"#,
+    );
+    task["spec"]["container"]["network"] = json!("none");
+    task["spec"]["container"]["resources"] = json!({"pids": 20});
+    let done = run(&stack, task).await;
+    let id = done["id"].as_str().unwrap();
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(stack.download(id, "interfaces").await, b"lo\n");
+    let processes: usize = String::from_utf8(stack.download(id, "processes").await)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(processes <= 20, "{processes} processes despite pids=20");
+    let logs: Value = stack
+        .get(&format!("/v1/tasks/{id}/logs"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        logs["data"].as_str().unwrap().contains("can't fork"),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn a_timed_out_container_is_stopped_and_removed() {
+    let Some(docker) = docker().await else { return };
+    let stack = Stack::start().await;
+    let _worker = stack.spawn_worker();
+    let mut task = container_task("sleep 300");
+    task["timeoutSeconds"] = json!(2);
+    let done = run(&stack, task).await;
+    assert_eq!(done["status"], "timed_out", "{done}");
+    assert_eq!(done["reason"], "Timeout");
+    assert_eq!(
+        containers_of(&docker, done["id"].as_str().unwrap()).await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn pid_mode_runs_the_task_in_another_containers_pid_namespace() {
+    let Some(docker) = docker().await else { return };
+    let stack = Stack::start().await;
+    let _worker = stack.spawn_worker();
+    let main = format!("wharf-test-main-{}", std::process::id());
+    docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(&main).build()),
+            ContainerCreateBody {
+                image: Some(IMAGE.to_owned()),
+                cmd: Some(vec!["sleep".into(), "300".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    docker.start_container(&main, None).await.unwrap();
+
+    let mut task = container_task("cat /proc/1/cmdline | tr '\\0' ' ' > /wharf/output/pid1");
+    task["spec"]["container"]["pidMode"] = json!(format!("container:{main}"));
+    let done = run(&stack, task).await;
+    let remove = RemoveContainerOptionsBuilder::default().force(true).build();
+    docker.remove_container(&main, Some(remove)).await.unwrap();
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let pid1 = stack.download(done["id"].as_str().unwrap(), "pid1").await;
+    assert_eq!(String::from_utf8(pid1).unwrap().trim(), "sleep 300");
+}
+
+#[tokio::test]
+async fn pull_policy_never_with_a_missing_image_fails_to_start() {
+    let Some(_docker) = docker().await else {
+        return;
+    };
+    let stack = Stack::start().await;
+    let _worker = stack.spawn_worker();
+    let mut task = container_task("true");
+    task["spec"]["container"]["image"] = json!("wharf-no-such-image:1");
+    let done = run(&stack, task).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["reason"], "StartFailed");
+    assert!(
+        done["message"].as_str().unwrap().contains("not present"),
+        "{done}"
+    );
+    assert_eq!(done["attempt"], 1, "a start failure is not retried");
+}
+
+#[tokio::test]
+async fn a_mount_outside_the_allowed_paths_fails_to_start() {
+    let Some(_docker) = docker().await else {
+        return;
+    };
+    let stack = Stack::start().await;
+    let _worker = stack
+        .worker_command()
+        .arg("--allowed-mounts=/srv/wharf-data")
+        .spawn()
+        .unwrap();
+    let mut task = container_task("cat /host/passwd");
+    task["spec"]["container"]["mounts"] = json!([{"source": "/etc", "target": "/host"}]);
+    let done = run(&stack, task).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["reason"], "StartFailed");
+    assert!(
+        done["message"].as_str().unwrap().contains("not allowed"),
+        "{done}"
+    );
+}
+
+#[tokio::test]
+async fn the_worker_removes_containers_left_behind_by_a_crashed_run() {
+    let Some(docker) = docker().await else { return };
+    let stack = Stack::start().await;
+    let hostname = nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let leftover = format!("wharf-test-leftover-{}", std::process::id());
+    let labels = HashMap::from([
+        (LABEL_TASK.to_owned(), "01-no-such-task".to_owned()),
+        (LABEL_ATTEMPT.to_owned(), "1".to_owned()),
+        (LABEL_WORKER.to_owned(), "crashed-worker".to_owned()),
+        (LABEL_HOST.to_owned(), hostname),
+    ]);
+    docker
+        .create_container(
+            Some(
+                CreateContainerOptionsBuilder::default()
+                    .name(&leftover)
+                    .build(),
+            ),
+            ContainerCreateBody {
+                image: Some(IMAGE.to_owned()),
+                cmd: Some(vec!["sleep".into(), "300".into()]),
+                labels: Some(labels),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    docker.start_container(&leftover, None).await.unwrap();
+
+    let _worker = stack.spawn_worker();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while containers_of(&docker, "01-no-such-task").await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the leftover container is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_worker_without_the_container_executor_leaves_container_tasks_to_one_with_it() {
+    let Some(_docker) = docker().await else {
+        return;
+    };
+    let stack = Stack::start().await;
+    let _process_only = stack
+        .worker_command()
+        .arg("--executors=process")
+        .spawn()
+        .unwrap();
+    let id = stack.submit(container_task("echo ran")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        stack.task(&id).await["status"],
+        "queued",
+        "the process-only worker took it"
+    );
+
+    let _capable = stack.spawn_worker();
+    let done = stack.wait(&id, WAIT).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["attempt"], 1);
+}
+
+#[tokio::test]
+async fn a_task_no_worker_can_run_ends_in_the_dead_letter_queue() {
+    let Some(_docker) = docker().await else {
+        return;
+    };
+    let stack = Stack::start().await;
+    let _process_only = stack
+        .worker_command()
+        .arg("--executors=process")
+        .spawn()
+        .unwrap();
+    let id = stack.submit(container_task("echo ran")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while stack
+        .backend
+        .queues
+        .dlq_counts("default")
+        .await
+        .unwrap()
+        .visible
+        == 0
+    {
+        assert!(Instant::now() < deadline, "never dead-lettered");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert_eq!(stack.messages_left().await, 0);
+    assert_eq!(stack.task(&id).await["status"], "queued", "nothing ran it");
+}
