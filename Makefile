@@ -24,15 +24,15 @@ test: $(MOTO) build test-images
 # Builds the busybox test image when a Docker engine answers (container tests
 # then run; under CI=true they fail rather than skip without an engine).
 test-images:
-ifeq ($(DOCKER_UP),yes)
-ifeq ($(BUSYBOX),)
-	$(error busybox not found: install Debian's busybox-static (apt-get install busybox-static))
-endif
-	@tmp=$$(mktemp -d) && cp $(BUSYBOX) worker-host/tests/images/busybox/Dockerfile $$tmp/ && \
-	  docker build --quiet --tag $(TEST_IMAGE) $$tmp >/dev/null && rm -rf $$tmp && \
-	  echo "built $(TEST_IMAGE)"
-else
+ifneq ($(DOCKER_UP),yes)
 	@echo "no Docker engine answers: container tests and the container sample are skipped"
+else ifeq ($(BUSYBOX),)
+	@echo "busybox not found (apt-get install busybox-static): cannot build $(TEST_IMAGE)"
+	@test -z "$$CI"
+else
+	@tmp=$$(mktemp -d) && cp $(BUSYBOX) worker-host/tests/images/busybox/Dockerfile $$tmp/ && \
+	  docker build --quiet --tag $(TEST_IMAGE) $$tmp >$$tmp/build.log 2>&1 || { cat $$tmp/build.log; exit 1; }; \
+	  rm -rf $$tmp; echo "built $(TEST_IMAGE)"
 endif
 
 lint:

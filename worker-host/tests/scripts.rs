@@ -1,0 +1,208 @@
+//! Script tasks: scripts served over HTTPS by a local server whose
+//! certificate comes from a private CA made in the test; the worker trusts
+//! that CA through `--extra-ca-file`.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use support::Stack;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+const GOOD_SCRIPT: &str = r#"#!/bin/sh
+echo "script args: $*"
+cp "$WHARF_PAYLOAD" "$WHARF_OUTPUT_DIR/received.json"
+"#;
+
+/// An HTTPS server on 127.0.0.1 serving `files` by path, and the PEM of the
+/// CA that signed its certificate.
+struct ScriptServer {
+    base_url: String,
+    ca_file: std::path::PathBuf,
+}
+
+async fn serve(files: HashMap<&'static str, &'static str>) -> ScriptServer {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    let ca_file = std::env::temp_dir().join(format!("{}ca.pem", wharf_testkit::unique_prefix()));
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+
+    let config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(leaf.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+        )
+        .unwrap();
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            let files = files.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut request = vec![0u8; 4096];
+                let n = tls.read(&mut request).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&request[..n]);
+                let path = request.split_whitespace().nth(1).unwrap_or("/");
+                let response = match files.get(path) {
+                    Some(body) => format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    ),
+                    None => {
+                        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                            .to_owned()
+                    }
+                };
+                let _ = tls.write_all(response.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    ScriptServer { base_url, ca_file }
+}
+
+fn script_task(url: &str, name: &str, sha256: Option<String>) -> Value {
+    let mut script = json!({"url": url, "name": name, "args": ["first", "second"]});
+    if let Some(sha256) = sha256 {
+        script["sha256"] = json!(sha256);
+    }
+    json!({"spec": {"script": script}, "payload": {"invoice": 17}})
+}
+
+#[tokio::test]
+async fn a_downloaded_script_runs_with_its_args_and_payload() {
+    let server = serve(HashMap::from([("/jobs/job.sh", GOOD_SCRIPT)])).await;
+    let stack = Stack::start().await;
+    let _worker = stack
+        .worker_command()
+        .arg(format!("--extra-ca-file={}", server.ca_file.display()))
+        .spawn()
+        .unwrap();
+    let sha = hex::encode(Sha256::digest(GOOD_SCRIPT.as_bytes()));
+    let url = format!("{}/jobs/job.sh", server.base_url);
+    let id = stack.submit(script_task(&url, "job.sh", Some(sha))).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = stack.wait(&id, WAIT).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let received: Value =
+        serde_json::from_slice(&stack.download(&id, "received.json").await).unwrap();
+    assert_eq!(received, json!({"invoice": 17}));
+    let logs: Value = stack
+        .get(&format!("/v1/tasks/{id}/logs"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        logs["data"]
+            .as_str()
+            .unwrap()
+            .contains("script args: first second"),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn a_sha256_mismatch_fails_the_task_without_running_the_script() {
+    let server = serve(HashMap::from([("/job.sh", GOOD_SCRIPT)])).await;
+    let stack = Stack::start().await;
+    let _worker = stack
+        .worker_command()
+        .arg(format!("--extra-ca-file={}", server.ca_file.display()))
+        .spawn()
+        .unwrap();
+    let url = format!("{}/job.sh", server.base_url);
+    let wrong = hex::encode(Sha256::digest(b"something else"));
+    let id = stack.submit(script_task(&url, "job.sh", Some(wrong))).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = stack.wait(&id, WAIT).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["reason"], "StartFailed");
+    assert!(
+        done["message"]
+            .as_str()
+            .unwrap()
+            .contains("sha256 mismatch"),
+        "{done}"
+    );
+    assert!(
+        done["outputs"].as_array().unwrap().is_empty(),
+        "the script ran: {done}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_outside_the_trusted_roots_is_refused() {
+    let server = serve(HashMap::from([("/job.sh", GOOD_SCRIPT)])).await;
+    let stack = Stack::start().await;
+    let _worker = stack.spawn_worker(); // no --extra-ca-file
+    let url = format!("{}/job.sh", server.base_url);
+    let id = stack.submit(script_task(&url, "job.sh", None)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = stack.wait(&id, WAIT).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["reason"], "StartFailed");
+    assert!(
+        done["message"].as_str().unwrap().contains("certificate"),
+        "{done}"
+    );
+}
+
+#[tokio::test]
+async fn insecure_or_misnamed_scripts_are_refused_at_submission() {
+    let stack = Stack::start().await;
+    let submit = |task: Value| {
+        stack
+            .http
+            .post(format!("{}/v1/tasks", stack.api_url))
+            .bearer_auth(support::TOKEN)
+            .json(&task)
+            .send()
+    };
+    let http = submit(script_task("http://127.0.0.1/job.sh", "job.sh", None))
+        .await
+        .unwrap();
+    assert_eq!(http.status(), 400);
+    let problem: Value = http.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "spec.script.url");
+
+    let misnamed = submit(script_task("https://127.0.0.1/job.sh", "other.sh", None))
+        .await
+        .unwrap();
+    assert_eq!(misnamed.status(), 400);
+    let problem: Value = misnamed.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "spec.script.name");
+    assert_eq!(stack.messages_left().await, 0);
+}
