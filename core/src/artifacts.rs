@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
 use aws_sdk_s3::Client;
 use tokio::io::AsyncReadExt;
 
@@ -24,6 +24,11 @@ pub fn output_key(task_id: &str, path: &str) -> String {
 
 pub fn log_key(task_id: &str, attempt: u32) -> String {
     format!("tasks/{task_id}/logs/{attempt}.log")
+}
+
+/// Every object of a task lives under this prefix.
+pub fn task_prefix(task_id: &str) -> String {
+    format!("tasks/{task_id}/")
 }
 
 pub fn payload_key(task_id: &str) -> String {
@@ -70,7 +75,7 @@ impl Artifacts {
         if size <= MULTIPART_PART_BYTES {
             let body = ByteStream::from_path(path)
                 .await
-                .map_err(|e| Error::aws("PutObject", e))?;
+                .map_err(|e| Error::Io(std::io::Error::other(e)))?;
             self.client
                 .put_object()
                 .bucket(&self.bucket)
@@ -193,7 +198,11 @@ impl Artifacts {
             .body
             .collect()
             .await
-            .map_err(|e| Error::aws("GetObject", e))?
+            .map_err(|e| Error::Aws {
+                operation: "GetObject",
+                message: crate::error::error_chain(&e),
+                transient: true,
+            })?
             .to_vec();
         Ok(Some(Chunk { data, total_size }))
     }
@@ -214,10 +223,48 @@ impl Artifacts {
         }
     }
 
+    /// Deletes every object whose key starts with `prefix`; returns how many.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<usize> {
+        let mut deleted = 0;
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Error::aws("ListObjectsV2", e))?;
+            let objects = page
+                .contents()
+                .iter()
+                .filter_map(|object| object.key())
+                .map(|key| ObjectIdentifier::builder().key(key).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| Error::request("DeleteObjects", e))?;
+            if objects.is_empty() {
+                continue;
+            }
+            deleted += objects.len();
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .build()
+                .map_err(|e| Error::request("DeleteObjects", e))?;
+            self.client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| Error::aws("DeleteObjects", e))?;
+        }
+        Ok(deleted)
+    }
+
     /// A URL anyone can GET the object from until it expires.
     pub async fn presign_get(&self, key: &str, expires: Duration) -> Result<String> {
-        let config =
-            PresigningConfig::expires_in(expires).map_err(|e| Error::aws("PresignGetObject", e))?;
+        let config = PresigningConfig::expires_in(expires)
+            .map_err(|e| Error::request("PresignGetObject", e))?;
         let request = self
             .client
             .get_object()

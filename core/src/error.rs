@@ -3,6 +3,9 @@
 
 use std::error::Error as StdError;
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A conditional write found the record in another state than expected
@@ -11,9 +14,17 @@ pub enum Error {
     Conflict(String),
     #[error("not found: {0}")]
     NotFound(String),
-    /// A call to AWS failed; `operation` names it.
+    /// A call to AWS failed; `operation` names it. `transient` failures
+    /// (network, timeouts, throttling, 5xx) are worth retrying.
     #[error("{operation} failed: {message}")]
     Aws {
+        operation: &'static str,
+        message: String,
+        transient: bool,
+    },
+    /// A request could not even be built (a bug or bad input, not an outage).
+    #[error("{operation} could not be built: {message}")]
+    Request {
         operation: &'static str,
         message: String,
     },
@@ -29,11 +40,44 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Wraps an SDK error, keeping the whole chain of causes in the message
     /// (the SDK's top-level `Display` alone is often just "service error").
-    pub fn aws(operation: &'static str, err: impl StdError) -> Self {
+    pub fn aws<E: StdError + 'static>(
+        operation: &'static str,
+        err: SdkError<E, HttpResponse>,
+    ) -> Self {
+        let transient = match &err {
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(service) => {
+                let status = service.raw().status().as_u16();
+                status >= 500 || status == 429
+            }
+            _ => false,
+        };
         Error::Aws {
             operation,
             message: error_chain(&err),
+            transient,
         }
+    }
+
+    /// A request that could not be built.
+    pub fn request(operation: &'static str, err: impl StdError) -> Self {
+        Error::Request {
+            operation,
+            message: error_chain(&err),
+        }
+    }
+
+    /// Whether trying again later may succeed (an outage, not a refusal).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Aws {
+                transient: true,
+                ..
+            }
+        )
     }
 }
 

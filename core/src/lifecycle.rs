@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::model::{OutputFile, Reason, Status, Task};
+use crate::model::{AttemptRecord, OutputFile, Reason, Status, Task};
 
 /// Whether a task may move from `from` to `to`.
 pub fn can_transition(from: Status, to: Status) -> bool {
@@ -28,6 +28,9 @@ pub enum Delivery {
     Claim { attempt: u32 },
     /// Another worker holds a live lease: leave the message until it expires.
     HeldElsewhere { lease_expires_at: DateTime<Utc> },
+    /// This very worker runs (or is recording) the attempt; its lease may
+    /// have lapsed during an outage, but it is not lost.
+    HeldHere,
     /// The task has finished already (a duplicate or leftover delivery):
     /// delete the message, run nothing.
     AlreadyFinished,
@@ -35,12 +38,13 @@ pub enum Delivery {
     Exhausted,
 }
 
-/// Decides what to do with a delivered task at time `now`.
-pub fn on_delivery(task: &Task, now: DateTime<Utc>) -> Delivery {
+/// Decides what worker `worker_id` does with a delivered task at `now`.
+pub fn on_delivery(task: &Task, worker_id: &str, now: DateTime<Utc>) -> Delivery {
     match task.status {
         Status::Queued => Delivery::Claim {
             attempt: task.attempt + 1,
         },
+        Status::Running if task.worker_id.as_deref() == Some(worker_id) => Delivery::HeldHere,
         Status::Running => match task.lease_expires_at {
             Some(lease) if lease > now => Delivery::HeldElsewhere {
                 lease_expires_at: lease,
@@ -97,8 +101,50 @@ pub fn verdict(exit: Exit, attempt: u32, max_attempts: u32, retry_on_failure: bo
     }
 }
 
+/// Notes how the running attempt ended in the task's `attempts` history.
+fn note_attempt(
+    task: &mut Task,
+    reason: Option<Reason>,
+    exit_code: Option<i64>,
+    now: DateTime<Utc>,
+) {
+    if task.status == Status::Running {
+        task.attempts.push(AttemptRecord {
+            attempt: task.attempt,
+            worker_id: task.worker_id.clone(),
+            reason,
+            exit_code,
+            started_at: task.started_at,
+            ended_at: now,
+        });
+    }
+}
+
+/// The task ended with a final status.
+fn end(
+    task: &Task,
+    (status, reason): (Status, Reason),
+    exit_code: Option<i64>,
+    message: Option<String>,
+    now: DateTime<Utc>,
+) -> Task {
+    let mut next = task.clone();
+    note_attempt(&mut next, Some(reason), exit_code, now);
+    Task {
+        status,
+        reason: Some(reason),
+        exit_code,
+        message,
+        lease_expires_at: None,
+        finished_at: Some(now),
+        updated_at: now,
+        ..next
+    }
+}
+
 /// The task as claimed by `worker_id` for `attempt`, holding a lease until
-/// `lease_until`. Taking over a lost attempt notes it in `message`.
+/// `lease_until`. Taking over a running task records its lost attempt as
+/// `WorkerLost`.
 pub fn claimed(
     task: &Task,
     worker_id: &str,
@@ -106,14 +152,8 @@ pub fn claimed(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
 ) -> Task {
-    let message = (task.status == Status::Running).then(|| {
-        format!(
-            "attempt {} lost its worker {} ({})",
-            task.attempt,
-            task.worker_id.as_deref().unwrap_or("unknown"),
-            Reason::WorkerLost.as_str()
-        )
-    });
+    let mut next = task.clone();
+    note_attempt(&mut next, Some(Reason::WorkerLost), None, now);
     Task {
         status: Status::Running,
         attempt,
@@ -123,8 +163,8 @@ pub fn claimed(
         updated_at: now,
         exit_code: None,
         reason: None,
-        message,
-        ..task.clone()
+        message: None,
+        ..next
     }
 }
 
@@ -145,22 +185,77 @@ pub fn finish(
     outcome: Outcome,
     now: DateTime<Utc>,
 ) {
-    task.status = status;
-    task.reason = Some(reason);
-    task.exit_code = outcome.exit_code;
-    task.message = outcome.message;
-    task.result = outcome.result;
-    task.outputs = outcome.outputs;
-    task.lease_expires_at = None;
-    task.finished_at = Some(now);
-    task.updated_at = now;
+    *task = Task {
+        result: outcome.result,
+        outputs: outcome.outputs,
+        ..end(
+            task,
+            (status, reason),
+            outcome.exit_code,
+            outcome.message,
+            now,
+        )
+    };
+}
+
+/// Fails a task whose last attempt lost its worker.
+pub fn lost_for_good(task: &Task, now: DateTime<Utc>) -> Task {
+    let message = format!(
+        "attempt {} lost its worker {} and no attempts are left",
+        task.attempt,
+        task.worker_id.as_deref().unwrap_or("unknown")
+    );
+    end(
+        task,
+        (Status::Failed, Reason::WorkerLost),
+        None,
+        Some(message),
+        now,
+    )
+}
+
+/// Cancels a queued or running task; a finished one cannot be cancelled.
+pub fn cancel(task: &Task, now: DateTime<Utc>) -> Option<Task> {
+    let message = "cancelled on request".to_owned();
+    (!task.status.is_terminal()).then(|| {
+        end(
+            task,
+            (Status::Cancelled, Reason::Cancelled),
+            None,
+            Some(message),
+            now,
+        )
+    })
+}
+
+/// Marks a task whose message was dead-lettered; a finished task stays as
+/// it is.
+pub fn dead_lettered(task: &Task, now: DateTime<Utc>) -> Option<Task> {
+    let message = "its message could not be processed and went to the dead-letter queue".to_owned();
+    (!task.status.is_terminal()).then(|| {
+        end(
+            task,
+            (Status::Failed, Reason::DeadLettered),
+            None,
+            Some(message),
+            now,
+        )
+    })
 }
 
 /// Puts a running task back in the queue (a retry, or a worker letting go
 /// of it); the next claim is the next attempt.
-pub fn requeue(task: &mut Task, reason: Option<Reason>, message: String, now: DateTime<Utc>) {
+pub fn requeue(
+    task: &mut Task,
+    reason: Option<Reason>,
+    exit_code: Option<i64>,
+    message: String,
+    now: DateTime<Utc>,
+) {
+    note_attempt(task, reason, exit_code, now);
     task.status = Status::Queued;
     task.reason = reason;
+    task.exit_code = exit_code;
     task.message = Some(message);
     task.worker_id = None;
     task.lease_expires_at = None;
@@ -195,6 +290,7 @@ mod tests {
             message: None,
             result: None,
             outputs: vec![],
+            attempts: vec![],
             created_at: now,
             started_at: None,
             finished_at: None,
@@ -229,7 +325,7 @@ mod tests {
     #[test]
     fn a_queued_task_is_claimed_as_the_next_attempt() {
         assert_eq!(
-            on_delivery(&task(Status::Queued, 0), Utc::now()),
+            on_delivery(&task(Status::Queued, 0), "w", Utc::now()),
             Delivery::Claim { attempt: 1 }
         );
     }
@@ -243,7 +339,7 @@ mod tests {
             Status::Cancelled,
         ] {
             assert_eq!(
-                on_delivery(&task(status, 1), Utc::now()),
+                on_delivery(&task(status, 1), "w", Utc::now()),
                 Delivery::AlreadyFinished
             );
         }
@@ -253,17 +349,54 @@ mod tests {
     fn a_running_task_is_taken_over_only_after_its_lease() {
         let now = Utc::now();
         let mut running = task(Status::Running, 1);
+        running.worker_id = Some("w1".into());
         running.lease_expires_at = Some(now + Duration::seconds(10));
         assert_eq!(
-            on_delivery(&running, now),
+            on_delivery(&running, "w2", now),
             Delivery::HeldElsewhere {
                 lease_expires_at: now + Duration::seconds(10)
             }
         );
         running.lease_expires_at = Some(now - Duration::seconds(1));
-        assert_eq!(on_delivery(&running, now), Delivery::Claim { attempt: 2 });
+        assert_eq!(
+            on_delivery(&running, "w2", now),
+            Delivery::Claim { attempt: 2 }
+        );
         running.attempt = 3;
-        assert_eq!(on_delivery(&running, now), Delivery::Exhausted);
+        assert_eq!(on_delivery(&running, "w2", now), Delivery::Exhausted);
+    }
+
+    #[test]
+    fn a_worker_never_takes_over_its_own_attempt() {
+        let now = Utc::now();
+        let mut running = task(Status::Running, 1);
+        running.worker_id = Some("w1".into());
+        running.lease_expires_at = Some(now - Duration::seconds(60));
+        assert_eq!(on_delivery(&running, "w1", now), Delivery::HeldHere);
+    }
+
+    #[test]
+    fn only_unfinished_tasks_can_be_cancelled_or_dead_lettered() {
+        let now = Utc::now();
+        for status in [Status::Queued, Status::Running] {
+            let cancelled = cancel(&task(status, 1), now).unwrap();
+            assert_eq!(cancelled.status, Status::Cancelled);
+            assert_eq!(cancelled.reason, Some(Reason::Cancelled));
+            let dead = dead_lettered(&task(status, 1), now).unwrap();
+            assert_eq!(
+                (dead.status, dead.reason),
+                (Status::Failed, Some(Reason::DeadLettered))
+            );
+        }
+        for status in [
+            Status::Succeeded,
+            Status::Failed,
+            Status::TimedOut,
+            Status::Cancelled,
+        ] {
+            assert_eq!(cancel(&task(status, 1), now), None);
+            assert_eq!(dead_lettered(&task(status, 1), now), None);
+        }
     }
 
     #[test]
@@ -275,9 +408,12 @@ mod tests {
         assert_eq!(next.status, Status::Running);
         assert_eq!(next.attempt, 2);
         assert_eq!(next.worker_id.as_deref(), Some("w2"));
-        assert!(next.message.unwrap().contains("WorkerLost"));
+        assert_eq!(next.attempts.len(), 1);
+        assert_eq!(next.attempts[0].attempt, 1);
+        assert_eq!(next.attempts[0].worker_id.as_deref(), Some("w1"));
+        assert_eq!(next.attempts[0].reason, Some(Reason::WorkerLost));
         let fresh = claimed(&task(Status::Queued, 0), "w2", 1, now, now);
-        assert_eq!(fresh.message, None);
+        assert!(fresh.attempts.is_empty());
     }
 
     #[test]

@@ -312,6 +312,9 @@ pub struct Task {
     pub result: Option<Value>,
     #[serde(default)]
     pub outputs: Vec<OutputFile>,
+    /// Every attempt that has ended, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptRecord>,
     pub created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
@@ -332,6 +335,23 @@ impl Task {
             attempt: self.attempt,
         })
     }
+}
+
+/// One attempt of a task, once it has ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptRecord {
+    pub attempt: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_id: Option<String>,
+    /// `None` for an attempt released at shutdown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: DateTime<Utc>,
 }
 
 /// `(workerId, attempt)`: every write a worker makes to a running task is

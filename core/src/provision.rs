@@ -78,14 +78,14 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str, key: &str)
                 .attribute_name(key)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
-                .map_err(|e| Error::aws("CreateTable", e))?,
+                .map_err(|e| Error::request("CreateTable", e))?,
         )
         .key_schema(
             KeySchemaElement::builder()
                 .attribute_name(key)
                 .key_type(KeyType::Hash)
                 .build()
-                .map_err(|e| Error::aws("CreateTable", e))?,
+                .map_err(|e| Error::request("CreateTable", e))?,
         )
         .send()
         .await;

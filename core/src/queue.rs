@@ -19,6 +19,9 @@ pub const MAX_SQS_DELAY_SECONDS: u32 = 900;
 pub struct Received {
     /// The Wharf queue name (without prefix) it came from.
     pub queue: String,
+    /// The SQS queue it came from (the DLQ's, for dead letters).
+    pub queue_url: String,
+    pub message_id: String,
     pub body: String,
     pub receipt_handle: String,
     /// How many times SQS has delivered this message, this time included.
@@ -123,10 +126,34 @@ impl Queues {
         wait: Duration,
         visibility: Duration,
     ) -> Result<Vec<Received>> {
+        let url = self.url(queue).await?;
+        self.receive_at(queue, url, max, wait, visibility).await
+    }
+
+    /// Like [`Queues::receive`], from the queue's dead-letter queue.
+    pub async fn receive_dead_letters(
+        &self,
+        queue: &str,
+        max: usize,
+        wait: Duration,
+        visibility: Duration,
+    ) -> Result<Vec<Received>> {
+        let url = self.dlq_url(queue).await?;
+        self.receive_at(queue, url, max, wait, visibility).await
+    }
+
+    async fn receive_at(
+        &self,
+        queue: &str,
+        url: String,
+        max: usize,
+        wait: Duration,
+        visibility: Duration,
+    ) -> Result<Vec<Received>> {
         let output = self
             .client
             .receive_message()
-            .queue_url(self.url(queue).await?)
+            .queue_url(&url)
             .max_number_of_messages(max.clamp(1, 10) as i32)
             .wait_time_seconds(wait.as_secs().min(20) as i32)
             .visibility_timeout(visibility.as_secs() as i32)
@@ -146,6 +173,8 @@ impl Queues {
                     .unwrap_or(1);
                 Some(Received {
                     queue: queue.to_owned(),
+                    queue_url: url.clone(),
+                    message_id: message.message_id.unwrap_or_default(),
                     body: message.body.unwrap_or_default(),
                     receipt_handle: message.receipt_handle?,
                     receive_count,
@@ -158,7 +187,7 @@ impl Queues {
     pub async fn delete(&self, message: &Received) -> Result<()> {
         self.client
             .delete_message()
-            .queue_url(self.url(&message.queue).await?)
+            .queue_url(&message.queue_url)
             .receipt_handle(&message.receipt_handle)
             .send()
             .await
@@ -171,7 +200,7 @@ impl Queues {
     pub async fn set_visibility(&self, message: &Received, visibility: Duration) -> Result<()> {
         self.client
             .change_message_visibility()
-            .queue_url(self.url(&message.queue).await?)
+            .queue_url(&message.queue_url)
             .receipt_handle(&message.receipt_handle)
             .visibility_timeout(visibility.as_secs().min(43_200) as i32)
             .send()

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use crate::error::{Error, Result};
-use crate::model::{Fence, Task};
+use crate::model::{Fence, Status, Task};
 
 const KEY: &str = "id";
 
@@ -24,6 +24,17 @@ const KEY: &str = "id";
 pub struct Versioned {
     pub task: Task,
     pub version: u64,
+}
+
+/// What [`TaskStore::transition`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    /// Written; the new record.
+    Applied(Task),
+    /// The transition does not apply to the current record (returned).
+    Refused(Task),
+    /// There is no such task.
+    Missing,
 }
 
 /// Why a new task could not be created.
@@ -104,7 +115,7 @@ impl TaskStore {
                     .key(KEY, AttributeValue::S(key))
                     .build()
                     .map(|delete| TransactWriteItem::builder().delete(delete).build())
-                    .map_err(|e| Error::aws("TransactWriteItems", e))
+                    .map_err(|e| Error::request("TransactWriteItems", e))
             })
             .collect::<Result<Vec<_>>>()?;
         self.client
@@ -156,32 +167,55 @@ impl TaskStore {
         }
     }
 
-    /// Applies `change` to the current record, retrying on concurrent writes,
-    /// as long as `fence` still holds the task. Fails with
+    /// Applies `next` (which computes the new record, or `None` when the
+    /// transition does not apply) to the current record, retrying when
+    /// another write comes in between.
+    pub async fn transition(
+        &self,
+        id: &str,
+        next: impl Fn(&Task) -> Option<Task>,
+    ) -> Result<Transition> {
+        loop {
+            let Some(current) = self.get(id).await? else {
+                return Ok(Transition::Missing);
+            };
+            let Some(task) = next(&current.task) else {
+                return Ok(Transition::Refused(current.task));
+            };
+            match self.replace(&current, task).await {
+                Err(Error::Conflict(_)) => continue,
+                Err(err) => return Err(err),
+                Ok(written) => return Ok(Transition::Applied(written.task)),
+            }
+        }
+    }
+
+    /// Applies `change` to the current record as long as `fence` still holds
+    /// the task (running, same worker and attempt). Fails with
     /// [`Error::Conflict`] once the fence is lost: the caller must stop.
     pub async fn update_fenced(
         &self,
         id: &str,
         fence: &Fence,
         change: impl Fn(&mut Task),
-    ) -> Result<Versioned> {
-        loop {
-            let current = self
-                .get(id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("task {id}")))?;
-            if current.task.fence().as_ref() != Some(fence) || current.task.status.is_terminal() {
-                return Err(Error::Conflict(format!(
-                    "task {id} is no longer held by {} attempt {}",
-                    fence.worker_id, fence.attempt
-                )));
-            }
-            let mut next = current.task.clone();
-            change(&mut next);
-            match self.replace(&current, next).await {
-                Err(Error::Conflict(_)) => continue,
-                other => return other,
-            }
+    ) -> Result<Task> {
+        let held =
+            |task: &Task| task.fence().as_ref() == Some(fence) && task.status == Status::Running;
+        let outcome = self
+            .transition(id, |task| {
+                held(task).then(|| {
+                    let mut next = task.clone();
+                    change(&mut next);
+                    next
+                })
+            })
+            .await?;
+        match outcome {
+            Transition::Applied(task) => Ok(task),
+            Transition::Refused(_) | Transition::Missing => Err(Error::Conflict(format!(
+                "task {id} is no longer held by {} attempt {}",
+                fence.worker_id, fence.attempt
+            ))),
         }
     }
 
@@ -207,7 +241,7 @@ impl TaskStore {
             .condition_expression("attribute_not_exists(#id)")
             .expression_attribute_names("#id", KEY)
             .build()
-            .map_err(|e| Error::aws("TransactWriteItems", e))?;
+            .map_err(|e| Error::request("TransactWriteItems", e))?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 }

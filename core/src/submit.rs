@@ -55,6 +55,7 @@ pub fn new_task(valid: &ValidTask, id: String, now: DateTime<Utc>) -> Task {
         message: None,
         result: None,
         outputs: Vec::new(),
+        attempts: Vec::new(),
         created_at: now,
         started_at: None,
         finished_at: None,

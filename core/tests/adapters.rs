@@ -40,6 +40,7 @@ fn new_task(name: Option<&str>) -> Task {
         message: None,
         result: None,
         outputs: vec![],
+        attempts: vec![],
         created_at: now,
         started_at: None,
         finished_at: None,
@@ -132,13 +133,14 @@ async fn fenced_updates_stop_once_the_fence_is_lost() {
         .update_fenced(&task.id, &fence_a, |t| t.message = Some("renewed".into()))
         .await
         .unwrap();
-    assert_eq!(updated.task.message.as_deref(), Some("renewed"));
+    assert_eq!(updated.message.as_deref(), Some("renewed"));
 
     // Worker b takes over as attempt 2; a's late write is rejected.
-    let mut taken = updated.task.clone();
+    let current = store.get(&task.id).await.unwrap().unwrap();
+    let mut taken = current.task.clone();
     taken.worker_id = Some("worker-b".into());
     taken.attempt = 2;
-    store.replace(&updated, taken).await.unwrap();
+    store.replace(&current, taken).await.unwrap();
     let late = store
         .update_fenced(&task.id, &fence_a, |t| t.status = Status::Succeeded)
         .await;

@@ -1,3 +1,5 @@
-//! Wharf's Lambda handlers. `api` also serves plain HTTP for local use.
+//! Wharf's Lambda handlers: `api` (which also serves plain HTTP locally)
+//! and `dlq`, the dead-letter consumer.
 
 pub mod api;
+pub mod dlq;

@@ -4,9 +4,11 @@
 pub mod attempt;
 pub mod config;
 pub mod executor;
+pub mod heartbeat;
 pub mod outputs;
 pub mod poller;
 pub mod signal;
+pub mod worker;
 
 pub use config::WorkerConfig;
 pub use poller::run;

@@ -7,10 +7,10 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use wharf_core::config::{load_aws, Backend, ResourceNames};
 use wharf_core::model::ExecutorKind;
-use wharf_worker_host::attempt::Worker;
 use wharf_worker_host::executor::container::{ContainerHost, RegistryAuth};
 use wharf_worker_host::executor::script::ScriptFetcher;
 use wharf_worker_host::signal::cancel_on_signal;
+use wharf_worker_host::worker::Worker;
 use wharf_worker_host::WorkerConfig;
 
 #[derive(Debug, Parser)]

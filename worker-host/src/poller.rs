@@ -11,10 +11,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use wharf_core::provision::QUEUE_VISIBILITY_SECONDS;
 use wharf_core::queue::Received;
 
-use crate::attempt::{Handled, Worker};
+use crate::worker::{Handled, Worker};
 
 /// SQS hands out at most ten messages per receive.
 const MAX_BATCH: usize = 10;
@@ -132,7 +131,9 @@ fn spawn_handler(tracker: &TaskTracker, handler: Handler) {
 /// first on the next round.
 async fn receive(worker: &Worker, max: usize) -> wharf_core::Result<Vec<Received>> {
     let config = &worker.config;
-    let visibility = Duration::from_secs(QUEUE_VISIBILITY_SECONDS.into()).max(config.lease);
+    // Hidden as long as a heartbeat keeps it hidden: if this worker dies
+    // before its first beat, the message is back once the lease has passed.
+    let visibility = config.lease + config.heartbeat;
     for (i, queue) in config.queues.iter().enumerate() {
         let last = i + 1 == config.queues.len();
         let wait = if last {

@@ -316,21 +316,22 @@ async fn a_worker_without_the_container_executor_leaves_container_tasks_to_one_w
         return;
     };
     let stack = Stack::start().await;
-    let _process_only = stack
+    let mut process_only = stack
         .worker_command()
         .arg("--executors=process")
         .spawn()
         .unwrap();
-    let id = stack.submit(container_task("echo ran")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = stack.submit_id(container_task("echo ran")).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         stack.task(&id).await["status"],
         "queued",
         "the process-only worker took it"
     );
+    // It released the task rather than holding or failing it; stop it so
+    // the capable worker below is the only one polling.
+    support::signal(&process_only, nix::sys::signal::Signal::SIGTERM);
+    process_only.wait().await.unwrap();
 
     let _capable = stack.spawn_worker();
     let done = stack.wait(&id, WAIT).await;
@@ -349,10 +350,7 @@ async fn a_task_no_worker_can_run_ends_in_the_dead_letter_queue() {
         .arg("--executors=process")
         .spawn()
         .unwrap();
-    let id = stack.submit(container_task("echo ran")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = stack.submit_id(container_task("echo ran")).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     while stack
         .backend

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use support::{shell_task, Stack};
+use support::{eventually, process_alive, shell_task, Ledger, Stack};
 use wharf_core::model::TaskMessage;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -160,27 +160,13 @@ async fn a_timeout_kills_the_task_and_every_process_it_started() {
     std::fs::remove_file(pid_file).unwrap();
 }
 
-/// Alive and not a zombie waiting to be reaped by init.
-fn process_alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
 #[tokio::test]
 async fn two_workers_and_duplicate_deliveries_run_each_task_exactly_once() {
     let stack = Stack::start().await;
-    let ledger = std::env::temp_dir().join(format!("{}ledger", wharf_testkit::unique_prefix()));
-    std::fs::write(&ledger, "").unwrap();
+    let ledger = Ledger::new();
     let mut ids = Vec::new();
     for _ in 0..10 {
-        let mut task = shell_task(r#"echo "$WHARF_TASK_ID" >> "$LEDGER"; sleep 1"#);
-        task["spec"]["process"]["env"] = json!({"LEDGER": ledger});
-        let id = stack.submit(task).await["id"].as_str().unwrap().to_owned();
+        let id = stack.submit_id(ledger.task(1)).await;
         // Three extra deliveries of every task.
         for _ in 0..3 {
             let message = TaskMessage {
@@ -203,8 +189,8 @@ async fn two_workers_and_duplicate_deliveries_run_each_task_exactly_once() {
         assert_eq!(done["attempt"], 1);
     }
     let mut runs: BTreeMap<String, usize> = BTreeMap::new();
-    for line in std::fs::read_to_string(&ledger).unwrap().lines() {
-        *runs.entry(line.to_owned()).or_default() += 1;
+    for line in ledger.lines() {
+        *runs.entry(line).or_default() += 1;
     }
     assert_eq!(runs.len(), ids.len());
     assert!(
@@ -212,15 +198,10 @@ async fn two_workers_and_duplicate_deliveries_run_each_task_exactly_once() {
         "some task ran twice: {runs:?}"
     );
     // Every duplicate is consumed too.
-    let deadline = std::time::Instant::now() + WAIT;
-    while stack.messages_left().await > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "duplicates left in the queue"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    std::fs::remove_file(ledger).unwrap();
+    eventually("the duplicates are consumed", WAIT, || async {
+        stack.messages_left().await == 0
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -81,7 +81,7 @@ impl From<wharf_core::Error> for Problem {
                     format!("{operation} failed; try again"),
                 )
             }
-            Corrupt(_) | Io(_) => {
+            Corrupt(_) | Io(_) | Request { .. } => {
                 tracing::error!(error = %err, "internal error");
                 Problem::new(
                     StatusCode::INTERNAL_SERVER_ERROR,

@@ -11,8 +11,10 @@ use axum::Json;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use wharf_core::artifacts::{log_key, output_key};
+use wharf_core::artifacts::{log_key, output_key, task_prefix};
+use wharf_core::lifecycle;
 use wharf_core::model::Task;
+use wharf_core::store::Transition;
 use wharf_core::submit::{submit, SubmitError, Submitted};
 use wharf_core::validate::{parse_task_request, Rejection, MAX_PAYLOAD_BYTES};
 
@@ -72,6 +74,85 @@ fn too_large() -> Problem {
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload-too-large",
         format!("the payload may be at most {MAX_PAYLOAD_BYTES} bytes"),
+    )
+}
+
+/// `POST /v1/tasks/{id}/cancel`: a queued task is cancelled at once; a
+/// running one is marked cancelled and its worker kills it at its next
+/// heartbeat; a finished one is `409`.
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Task>, Problem> {
+    caller.require(Scope::Submit)?;
+    match state
+        .backend
+        .store
+        .transition(&id, |task| lifecycle::cancel(task, Utc::now()))
+        .await?
+    {
+        Transition::Applied(task) => {
+            tracing::info!(task_id = %id, "task cancelled");
+            Ok(Json(task))
+        }
+        Transition::Refused(task) => Err(finished(&task)),
+        Transition::Missing => Err(Problem::not_found(format!("no task {id}"))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DeleteQuery {
+    #[serde(default)]
+    force: bool,
+}
+
+/// `DELETE /v1/tasks/{id}`: removes the record, its outputs and logs. An
+/// active task is `409` unless `?force=true`, which cancels it first.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<DeleteQuery>,
+) -> Result<StatusCode, Problem> {
+    caller.require(Scope::Submit)?;
+    let mut task = load(&state, &id).await?;
+    if !task.status.is_terminal() {
+        if !query.force {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "task-active",
+                format!(
+                    "task {id} is {}; cancel it first or pass ?force=true",
+                    task.status
+                ),
+            ));
+        }
+        match state
+            .backend
+            .store
+            .transition(&id, |task| lifecycle::cancel(task, Utc::now()))
+            .await?
+        {
+            Transition::Applied(cancelled) | Transition::Refused(cancelled) => task = cancelled,
+            Transition::Missing => return Err(Problem::not_found(format!("no task {id}"))),
+        }
+    }
+    state.backend.store.delete(&task, None).await?;
+    let objects = state
+        .backend
+        .artifacts
+        .delete_prefix(&task_prefix(&id))
+        .await?;
+    tracing::info!(task_id = %id, objects, "task deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn finished(task: &Task) -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "task-finished",
+        format!("task {} has finished already ({})", task.id, task.status),
     )
 }
 

@@ -150,14 +150,7 @@ impl ContainerHost {
                 (Exit::Signal(15), Some("stopped by the worker".to_owned()))
             }
         };
-        let oom_killed = self
-            .docker
-            .inspect_container(name, None)
-            .await
-            .ok()
-            .and_then(|info| info.state)
-            .and_then(|state| state.oom_killed)
-            .unwrap_or(false);
+        let oom_killed = self.oom_killed(name, exit).await;
         // The log stream ends with the container; do not wait forever for it.
         let _ = tokio::time::timeout(Duration::from_secs(5), logs).await;
         if oom_killed && exit != Exit::TimedOut {
@@ -169,6 +162,26 @@ impl ContainerHost {
             };
         }
         Ended { exit, message }
+    }
+
+    /// Whether the kernel killed the container for memory. The engine may
+    /// record the OOM event a moment after the exit, so a SIGKILL exit is
+    /// looked at a few times.
+    async fn oom_killed(&self, name: &str, exit: Exit) -> bool {
+        let tries = if exit == Exit::Code(137) { 10 } else { 1 };
+        for _ in 0..tries {
+            let state = self
+                .docker
+                .inspect_container(name, None)
+                .await
+                .ok()
+                .and_then(|info| info.state);
+            if state.and_then(|state| state.oom_killed).unwrap_or(false) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
     }
 
     /// Docker's stop: SIGTERM, then SIGKILL after `grace`.

@@ -46,7 +46,8 @@ pub async fn run_process(spec: &ProcessSpec, run: &Run) -> Ended {
         .as_ref()
         .map(Into::into)
         .unwrap_or_else(|| run.home());
-    let child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(first_args)
         .args(&spec.args)
         .env_clear()
@@ -56,9 +57,17 @@ pub async fn run_process(spec: &ProcessSpec, run: &Run) -> Ended {
         .stdout(Stdio::from(log.0))
         .stderr(Stdio::from(log.1))
         .process_group(0)
-        .kill_on_drop(true)
-        .spawn();
-    match child {
+        .kill_on_drop(true);
+    // If the worker dies (even by SIGKILL), the task's main process goes
+    // with it rather than running on unsupervised beside a takeover.
+    // SAFETY: the closure runs in the forked child before exec and only
+    // makes the async-signal-safe prctl(2) call.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
+    match command.spawn() {
         Ok(child) => supervise(child, run).await,
         Err(err) => Ended::start_failed(format!("cannot start {program:?}: {err}")),
     }

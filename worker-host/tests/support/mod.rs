@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod proxy;
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -63,8 +65,8 @@ impl Stack {
             .env("WHARF_BUCKET", &self.names.bucket)
             .env("WHARF_QUEUE_PREFIX", &self.names.queue_prefix)
             .env("RUST_LOG", "info")
+            .env("WHARF_CONCURRENCY", "2")
             .args([
-                "--concurrency=2",
                 "--heartbeat-secs=1",
                 "--lease-secs=4",
                 "--poll-wait-secs=1",
@@ -77,6 +79,11 @@ impl Stack {
 
     pub fn spawn_worker(&self) -> Child {
         self.worker_command().spawn().expect("start wharf-worker")
+    }
+
+    /// Submits a task and returns its id.
+    pub async fn submit_id(&self, task: Value) -> String {
+        self.submit(task).await["id"].as_str().unwrap().to_owned()
     }
 
     pub async fn submit(&self, task: Value) -> Value {
@@ -147,6 +154,70 @@ impl Stack {
     pub async fn messages_left(&self) -> u64 {
         let counts = self.backend.queues.counts("default").await.unwrap();
         counts.visible + counts.in_flight + counts.delayed
+    }
+}
+
+/// Polls `check` every 100 ms until it holds, failing after `timeout`.
+pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sends SIGKILL or SIGTERM to a child process.
+pub fn signal(child: &Child, signal: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(child.id().expect("the child runs") as i32);
+    nix::sys::signal::kill(pid, signal).unwrap();
+}
+
+/// Alive and not a zombie waiting to be reaped.
+pub fn process_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// A file tasks append lines to, to count what really ran.
+pub struct Ledger(pub std::path::PathBuf);
+
+impl Ledger {
+    pub fn new() -> Ledger {
+        let path = std::env::temp_dir().join(format!("{}ledger", wharf_testkit::unique_prefix()));
+        std::fs::write(&path, "").unwrap();
+        Ledger(path)
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.0)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// A task that sleeps, then appends "<task id> <attempt>" to the ledger.
+    pub fn task(&self, sleep_secs: u32) -> Value {
+        let mut task = shell_task(&format!(
+            r#"sleep {sleep_secs}; echo "$WHARF_TASK_ID $WHARF_ATTEMPT" >> "$LEDGER""#
+        ));
+        task["spec"]["process"]["env"] = serde_json::json!({"LEDGER": self.0});
+        task
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 

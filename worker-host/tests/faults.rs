@@ -1,0 +1,480 @@
+//! Nothing lost, nothing run twice: worker crashes, network cuts, malformed
+//! messages, cancellation, deletion, shutdown and exhausted attempts, each
+//! checked on the final records, the objects in S3 and the queues.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use serde_json::{json, Value};
+use support::proxy::Proxy;
+use support::{eventually, process_alive, shell_task, signal, Ledger, Stack};
+use wharf_core::model::TaskMessage;
+use wharf_functions::dlq::{handle_dead_letter, DeadLetter};
+
+const WAIT: Duration = Duration::from_secs(90);
+
+async fn statuses_are(stack: &Stack, ids: &[String], status: &str) -> bool {
+    for id in ids {
+        if stack.task(id).await["status"] != status {
+            return false;
+        }
+    }
+    true
+}
+
+async fn queue_drained(stack: &Stack) {
+    eventually("the queue is empty", WAIT, || async {
+        stack.messages_left().await == 0
+    })
+    .await;
+}
+
+/// How many times each task id appears in the ledger.
+fn runs(ledger: &Ledger) -> BTreeMap<String, Vec<String>> {
+    let mut runs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in ledger.lines() {
+        let (id, attempt) = line.split_once(' ').unwrap();
+        runs.entry(id.to_owned())
+            .or_default()
+            .push(attempt.to_owned());
+    }
+    runs
+}
+
+#[tokio::test]
+async fn a_killed_worker_s_tasks_are_finished_by_another_as_attempt_two() {
+    let stack = Stack::start().await;
+    let ledger = Ledger::new();
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        ids.push(stack.submit_id(ledger.task(3)).await);
+    }
+    let doomed = stack
+        .worker_command()
+        .arg("--concurrency=10")
+        .spawn()
+        .unwrap();
+    eventually("all ten run", WAIT, || {
+        statuses_are(&stack, &ids, "running")
+    })
+    .await;
+    signal(&doomed, Signal::SIGKILL);
+
+    let _survivor = stack
+        .worker_command()
+        .arg("--concurrency=10")
+        .spawn()
+        .unwrap();
+    for id in &ids {
+        let done = stack.wait(id, WAIT).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(done["attempt"], 2, "{done}");
+        assert_eq!(done["attempts"][0]["reason"], "WorkerLost", "{done}");
+    }
+    // Exactly one outcome each: the first attempts died with their worker.
+    let runs = runs(&ledger);
+    assert_eq!(runs.len(), 10);
+    assert!(runs.values().all(|attempts| attempts == &["2"]), "{runs:?}");
+    queue_drained(&stack).await;
+}
+
+#[tokio::test]
+async fn a_network_cut_longer_than_the_lease_loses_and_duplicates_nothing() {
+    let stack = Stack::start().await;
+    let moto: SocketAddr = stack
+        .moto
+        .endpoint
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let proxy = Proxy::start(moto).await;
+    let ledger = Ledger::new();
+    let mut worker = stack
+        .worker_command()
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .spawn()
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        ids.push(stack.submit_id(ledger.task(2)).await);
+    }
+    eventually("both run", WAIT, || statuses_are(&stack, &ids, "running")).await;
+    proxy.cut();
+    // Longer than the 4 s lease: the tasks finish while AWS is unreachable.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert!(
+        worker.try_wait().unwrap().is_none(),
+        "the worker died in the outage"
+    );
+    proxy.restore();
+
+    for id in &ids {
+        let done = stack.wait(id, WAIT).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(done["attempt"], 1, "{done}");
+    }
+    let runs = runs(&ledger);
+    assert_eq!(runs.len(), 2);
+    assert!(runs.values().all(|attempts| attempts == &["1"]), "{runs:?}");
+    queue_drained(&stack).await;
+    // And it goes on working.
+    let after = stack.submit_id(shell_task("true")).await;
+    assert_eq!(stack.wait(&after, WAIT).await["status"], "succeeded");
+    assert!(worker.try_wait().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn malformed_messages_end_in_the_dlq_while_valid_tasks_run() {
+    let stack = Stack::start().await;
+    for i in 0..50 {
+        let body = if i % 2 == 0 {
+            format!("garbage {i}")
+        } else {
+            json!({"taskId": 5}).to_string()
+        };
+        stack
+            .backend
+            .queues
+            .send_raw("default", &body, Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(stack.submit_id(shell_task("echo fine")).await);
+    }
+    let mut worker = stack
+        .worker_command()
+        .arg("--concurrency=10")
+        .spawn()
+        .unwrap();
+    for id in &ids {
+        assert_eq!(stack.wait(id, WAIT).await["status"], "succeeded");
+    }
+    eventually("all 50 are dead-lettered", WAIT, || async {
+        stack
+            .backend
+            .queues
+            .dlq_counts("default")
+            .await
+            .unwrap()
+            .visible
+            == 50
+    })
+    .await;
+    queue_drained(&stack).await;
+    assert!(
+        worker.try_wait().unwrap().is_none(),
+        "a malformed message crashed the worker"
+    );
+
+    // A task whose message was dead-lettered, and the DLQ handler over all.
+    let stuck = stack
+        .submit_id(json!({"spec": {"process": {"command": ["true"]}}, "delaySeconds": 900}))
+        .await;
+    let message = TaskMessage {
+        task_id: stuck.clone(),
+    };
+    let dlq_url = stack.backend.queues.dlq_url("default").await.unwrap();
+    aws_sdk_sqs::Client::new(&stack.moto.sdk_config())
+        .send_message()
+        .queue_url(dlq_url)
+        .message_body(serde_json::to_string(&message).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let mut outcomes = Vec::new();
+    loop {
+        let batch = stack
+            .backend
+            .queues
+            .receive_dead_letters(
+                "default",
+                10,
+                Duration::from_secs(1),
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        for message in batch {
+            outcomes.push(
+                handle_dead_letter(&stack.backend.store, &message.message_id, &message.body)
+                    .await
+                    .unwrap(),
+            );
+            stack.backend.queues.delete(&message).await.unwrap();
+        }
+    }
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == DeadLetter::Malformed)
+            .count(),
+        50
+    );
+    assert!(outcomes.contains(&DeadLetter::Marked {
+        task_id: stuck.clone()
+    }));
+    let marked = stack.task(&stuck).await;
+    assert_eq!(
+        (marked["status"].as_str(), marked["reason"].as_str()),
+        (Some("failed"), Some("DeadLettered"))
+    );
+}
+
+async fn post(stack: &Stack, path: &str) -> reqwest::Response {
+    stack
+        .http
+        .post(format!("{}{path}", stack.api_url))
+        .bearer_auth(support::TOKEN)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn delete(stack: &Stack, path: &str) -> reqwest::StatusCode {
+    let response = stack
+        .http
+        .delete(format!("{}{path}", stack.api_url))
+        .bearer_auth(support::TOKEN)
+        .send()
+        .await
+        .unwrap();
+    response.status()
+}
+
+#[tokio::test]
+async fn cancel_queued_running_and_finished_tasks() {
+    let stack = Stack::start().await;
+    // Queued (delayed, so no worker takes it): cancelled at once.
+    let queued = stack
+        .submit_id(json!({"spec": {"process": {"command": ["true"]}}, "delaySeconds": 600}))
+        .await;
+    let response = post(&stack, &format!("/v1/tasks/{queued}/cancel")).await;
+    assert_eq!(response.status(), 200);
+    let task = stack.task(&queued).await;
+    assert_eq!(
+        (task["status"].as_str(), task["reason"].as_str()),
+        (Some("cancelled"), Some("Cancelled"))
+    );
+
+    // Running: the process is gone within two heartbeats (1 s each here).
+    let _worker = stack.spawn_worker();
+    let pid_file = std::env::temp_dir().join(format!("{}pid", wharf_testkit::unique_prefix()));
+    let mut long = shell_task(r#"echo started; echo $$ > "$PID_FILE"; exec sleep 300"#);
+    long["spec"]["process"]["env"] = json!({"PID_FILE": pid_file});
+    let running = stack.submit_id(long).await;
+    eventually("it runs", WAIT, || async {
+        pid_file.exists() && !std::fs::read_to_string(&pid_file).unwrap().is_empty()
+    })
+    .await;
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(process_alive(pid));
+    assert_eq!(
+        post(&stack, &format!("/v1/tasks/{running}/cancel"))
+            .await
+            .status(),
+        200
+    );
+    let cancelled_at = std::time::Instant::now();
+    eventually("the process is gone", Duration::from_secs(3), || async {
+        !process_alive(pid)
+    })
+    .await;
+    assert!(cancelled_at.elapsed() < Duration::from_secs(3));
+    let task = stack.task(&running).await;
+    assert_eq!(task["status"], "cancelled", "{task}");
+    std::fs::remove_file(&pid_file).unwrap();
+
+    // Finished: 409.
+    let done = stack.submit_id(shell_task("true")).await;
+    assert_eq!(stack.wait(&done, WAIT).await["status"], "succeeded");
+    let response = post(&stack, &format!("/v1/tasks/{done}/cancel")).await;
+    assert_eq!(response.status(), 409);
+    assert_eq!(stack.task(&done).await["status"], "succeeded");
+    // The cancelled tasks' messages are consumed too, once due.
+    eventually("the running task's message is gone", WAIT, || async {
+        let counts = stack.backend.queues.counts("default").await.unwrap();
+        counts.visible + counts.in_flight == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn delete_removes_record_outputs_and_logs_and_needs_force_while_active() {
+    let stack = Stack::start().await;
+    let _worker = stack.spawn_worker();
+    let finished = stack
+        .submit_id(shell_task(
+            r#"echo log line; echo out > "$WHARF_OUTPUT_DIR/o.txt""#,
+        ))
+        .await;
+    assert_eq!(stack.wait(&finished, WAIT).await["status"], "succeeded");
+    let prefix = wharf_core::artifacts::task_prefix(&finished);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&stack.moto.sdk_config())
+            .force_path_style(true)
+            .build(),
+    );
+    let objects = |prefix: String| {
+        let s3 = s3.clone();
+        let bucket = stack.names.bucket.clone();
+        async move {
+            s3.list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .send()
+                .await
+                .unwrap()
+                .key_count()
+                .unwrap_or(0)
+        }
+    };
+    assert_eq!(objects(prefix.clone()).await, 2, "an output and a log");
+    assert_eq!(delete(&stack, &format!("/v1/tasks/{finished}")).await, 204);
+    assert_eq!(
+        stack.get(&format!("/v1/tasks/{finished}")).await.status(),
+        404
+    );
+    assert_eq!(objects(prefix).await, 0);
+
+    let running = stack.submit_id(shell_task("sleep 300")).await;
+    eventually("it runs", WAIT, || async {
+        stack.task(&running).await["status"] == "running"
+    })
+    .await;
+    assert_eq!(delete(&stack, &format!("/v1/tasks/{running}")).await, 409);
+    assert_eq!(stack.task(&running).await["status"], "running");
+    assert_eq!(
+        delete(&stack, &format!("/v1/tasks/{running}?force=true")).await,
+        204
+    );
+    assert_eq!(
+        stack.get(&format!("/v1/tasks/{running}")).await.status(),
+        404
+    );
+    queue_drained(&stack).await;
+}
+
+#[tokio::test]
+async fn sigterm_releases_a_long_task_to_another_worker() {
+    let stack = Stack::start().await;
+    let ledger = Ledger::new();
+    let first = stack
+        .worker_command()
+        .arg("--grace-secs=1")
+        .spawn()
+        .unwrap();
+    let id = stack.submit_id(ledger.task(6)).await;
+    eventually("it runs", WAIT, || async {
+        stack.task(&id).await["status"] == "running"
+    })
+    .await;
+    signal(&first, Signal::SIGTERM);
+    let mut first = first;
+    let status = tokio::time::timeout(WAIT, first.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let released = stack.task(&id).await;
+    assert_eq!(released["status"], "queued", "{released}");
+    assert!(
+        released["message"].as_str().unwrap().contains("released"),
+        "{released}"
+    );
+
+    let _second = stack.spawn_worker();
+    let done = stack.wait(&id, WAIT).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["attempt"], 2);
+    assert_eq!(
+        done["attempts"][0]["attempt"], 1,
+        "the released attempt is on record"
+    );
+    assert_eq!(ledger.lines(), [format!("{id} 2")]);
+    queue_drained(&stack).await;
+}
+
+#[tokio::test]
+async fn retries_stop_at_max_attempts() {
+    let stack = Stack::start().await;
+    let ledger = Ledger::new();
+    let _worker = stack.spawn_worker();
+    let mut failing = shell_task(r#"echo "$WHARF_TASK_ID $WHARF_ATTEMPT" >> "$LEDGER"; exit 1"#);
+    failing["spec"]["process"]["env"] = json!({"LEDGER": ledger.0});
+    failing["maxAttempts"] = json!(2);
+    failing["retryOnFailure"] = json!(true);
+    let id = stack.submit_id(failing).await;
+    let done = stack.wait(&id, WAIT).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["reason"], "NonZeroExit");
+    assert_eq!(done["attempt"], 2);
+    assert_eq!(done["attempts"][0]["reason"], "NonZeroExit");
+    assert_eq!(done["attempts"][1]["reason"], "NonZeroExit");
+    assert_eq!(ledger.lines(), [format!("{id} 1"), format!("{id} 2")]);
+    queue_drained(&stack).await;
+}
+
+#[tokio::test]
+async fn a_lost_last_attempt_fails_the_task_as_worker_lost() {
+    let stack = Stack::start().await;
+    let ledger = Ledger::new();
+    let mut task = ledger.task(3);
+    task["maxAttempts"] = json!(1);
+    let id = stack.submit_id(task).await;
+    let doomed = stack.spawn_worker();
+    eventually("it runs", WAIT, || async {
+        stack.task(&id).await["status"] == "running"
+    })
+    .await;
+    signal(&doomed, Signal::SIGKILL);
+    let _survivor = stack.spawn_worker();
+    let done = stack.wait(&id, WAIT).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["reason"], "WorkerLost");
+    assert_eq!(done["attempt"], 1);
+    assert!(
+        ledger.lines().is_empty(),
+        "it ran again: {:?}",
+        ledger.lines()
+    );
+    queue_drained(&stack).await;
+}
+
+#[tokio::test]
+async fn a_delay_beyond_fifteen_minutes_is_deferred_not_run() {
+    let stack = Stack::start().await;
+    let _worker = stack.spawn_worker();
+    let id = stack
+        .submit_id(json!({"spec": {"process": {"command": ["true"]}}, "delaySeconds": 3600}))
+        .await;
+    // SQS delays it 900 s at most; make it visible now, as SQS would later.
+    let message = TaskMessage {
+        task_id: id.clone(),
+    };
+    stack
+        .backend
+        .queues
+        .send("default", &message, Duration::ZERO)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let task: Value = stack.task(&id).await;
+    assert_eq!(task["status"], "queued", "{task}");
+    assert_eq!(task["attempt"], 0);
+    let counts = stack.backend.queues.counts("default").await.unwrap();
+    assert_eq!(counts.visible, 0, "the early message was hidden again");
+    assert_eq!(counts.in_flight + counts.delayed, 2);
+}
