@@ -2,6 +2,8 @@
 //! exactly as AWS is (through `AWS_ENDPOINT_URL`-style configuration), and
 //! unique resource names so tests never see each other's state.
 
+pub mod lambda;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Stdio;

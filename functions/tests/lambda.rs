@@ -1,0 +1,140 @@
+//! The function binaries run as Lambda runs them: under a Runtime API
+//! emulator, fed real API Gateway (HTTP API v2 and REST) and SQS events from
+//! `tests/events/`, against moto.
+
+use std::process::Stdio;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::process::{Child, Command};
+use wharf_core::config::{Backend, ResourceNames};
+use wharf_core::model::Status;
+use wharf_core::provision::provision;
+use wharf_core::submit::new_task;
+use wharf_core::validate::parse_task_request;
+use wharf_testkit::lambda::{Answer, RuntimeApi};
+use wharf_testkit::{unique_prefix, Moto};
+
+const TOKEN: &str = "lambda-test-token";
+
+fn event(name: &str) -> Value {
+    let path = format!("{}/tests/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+struct Function {
+    runtime: RuntimeApi,
+    _process: Child,
+}
+
+async fn start(binary: &str, moto: &Moto, names: &ResourceNames) -> Function {
+    let runtime = RuntimeApi::start().await;
+    let hash = hex::encode(Sha256::digest(TOKEN.as_bytes()));
+    let process = Command::new(binary)
+        .env_clear()
+        .envs(moto.aws_env())
+        .envs(runtime.env("wharf"))
+        .env("WHARF_TASKS_TABLE", &names.tasks_table)
+        .env("WHARF_BUCKET", &names.bucket)
+        .env("WHARF_QUEUE_PREFIX", &names.queue_prefix)
+        .env("WHARF_API_TOKENS", format!("{hash}:read+submit"))
+        // As infra/template.yaml configures the functions: routes are served
+        // without the REST API's stage prefix (`/prod/v1/tasks`).
+        .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    Function {
+        runtime,
+        _process: process,
+    }
+}
+
+async fn stack() -> (Moto, ResourceNames, Backend) {
+    let moto = Moto::start().await;
+    let aws = moto.sdk_config();
+    let names = ResourceNames::with_prefix(&unique_prefix());
+    provision(&aws, &names).await.unwrap();
+    let backend = Backend::new(&aws, names.clone());
+    (moto, names, backend)
+}
+
+fn response(answer: Answer) -> Value {
+    match answer {
+        Answer::Response(value) => value,
+        Answer::Error(error) => panic!("the function failed: {error}"),
+    }
+}
+
+#[tokio::test]
+async fn wharf_api_answers_http_api_v2_and_rest_events() {
+    let (moto, names, backend) = stack().await;
+    let api = start(env!("CARGO_BIN_EXE_wharf-api"), &moto, &names).await;
+
+    let health = response(api.runtime.invoke(event("apigw-v2-get-health.json")).await);
+    assert_eq!(health["statusCode"], 200, "{health}");
+    let body: Value = serde_json::from_str(health["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body, serde_json::json!({"status": "healthy"}));
+
+    for (file, name) in [
+        ("apigw-v2-post-task.json", "from-http-api"),
+        ("apigw-rest-post-task.json", "from-rest-api"),
+    ] {
+        let answer = response(api.runtime.invoke(event(file)).await);
+        assert_eq!(answer["statusCode"], 202, "{file}: {answer}");
+        let task: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+        assert_eq!(task["name"], name);
+        let stored = backend
+            .store
+            .get(task["id"].as_str().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(stored.unwrap().task.status, Status::Queued, "{file}");
+    }
+    assert_eq!(backend.queues.counts("default").await.unwrap().visible, 2);
+
+    // Without the token: 401 as a problem document.
+    let mut anonymous = event("apigw-v2-post-task.json");
+    anonymous["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorization");
+    let answer = response(api.runtime.invoke(anonymous).await);
+    assert_eq!(answer["statusCode"], 401);
+    assert_eq!(
+        answer["headers"]["content-type"],
+        "application/problem+json"
+    );
+}
+
+#[tokio::test]
+async fn wharf_dlq_marks_the_tasks_of_an_sqs_batch() {
+    let (moto, names, backend) = stack().await;
+    let valid = parse_task_request(
+        br#"{"spec": {"process": {"command": ["true"]}}}"#,
+        &names.queues,
+    )
+    .unwrap();
+    let task = new_task(&valid, "t-dead".into(), chrono::Utc::now());
+    backend.store.create(&task, None).await.unwrap();
+    let dlq = start(env!("CARGO_BIN_EXE_wharf-dlq"), &moto, &names).await;
+
+    let batch = event("sqs-dead-letters.json")
+        .to_string()
+        .replace("TASK_ID", &task.id);
+    let answer = response(
+        dlq.runtime
+            .invoke(serde_json::from_str(&batch).unwrap())
+            .await,
+    );
+    // Both records are handled: the task is marked, the malformed one logged.
+    assert_eq!(
+        answer["batchItemFailures"],
+        serde_json::json!([]),
+        "{answer}"
+    );
+    let marked = backend.store.get(&task.id).await.unwrap().unwrap().task;
+    assert_eq!(marked.status, Status::Failed);
+    assert_eq!(marked.reason.unwrap().as_str(), "DeadLettered");
+}
