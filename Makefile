@@ -4,6 +4,15 @@
 MOTO_VERSION := 5.2.5
 VENV := .venv
 MOTO := $(VENV)/bin/moto_server
+# Deploy and lint tools, pinned, in a venv of their own (their boto pins
+# differ from moto's): cargo-lambda, cfn-lint, the SAM CLI, the AWS CLI.
+TOOLS := .venv-tools
+AWS_CLI := $(TOOLS)/bin/aws
+TOOL_PINS := 'cargo-lambda==1.9.2' 'cfn-lint==1.58.0' 'aws-sam-cli==1.170.0' 'awscli==1.46.3'
+# CI builds the Lambda artifacts for x86_64 (the aarch64 target cannot be
+# installed here); a deployment builds for the template's Architecture.
+LAMBDA_ARCH := --x86-64
+export SAM_CLI_TELEMETRY := 0
 # nextest runs each test in its own process (each starts its own moto);
 # plain `cargo test` works too where nextest is missing.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),cargo nextest run --no-fail-fast,cargo test)
@@ -13,13 +22,15 @@ TEST_IMAGE := wharf-test-busybox:latest
 BUSYBOX := $(firstword $(wildcard /bin/busybox /usr/bin/busybox))
 DOCKER_UP := $(shell docker info >/dev/null 2>&1 && echo yes)
 
-.PHONY: demo test lint build release clean test-images
+.PHONY: demo test lint lint-infra build release lambda worker-image deploy clean test-images tools
 
 demo: $(MOTO) build test-images
 	./scripts/demo.sh
 
-test: $(MOTO) build test-images
+test: $(MOTO) $(AWS_CLI) build test-images
 	$(TEST_RUNNER) --workspace
+
+tools: $(AWS_CLI)
 
 # Builds the busybox test image when a Docker engine answers (container tests
 # then run; under CI=true they fail rather than skip without an engine).
@@ -39,16 +50,44 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
+lint-infra: $(AWS_CLI)
+	$(TOOLS)/bin/cfn-lint infra/template.yaml
+	$(TOOLS)/bin/sam validate --lint --template infra/template.yaml --region us-east-1
+
 build:
 	cargo build --workspace --bins
 
+# The worker host and the CLI, optimised: target/release/wharf-worker links
+# only glibc (TLS is rustls), so it runs on any glibc 2.34+ Linux.
 release:
-	cargo build --workspace --bins --release
+	cargo build --release --bin wharf-worker --bin wharf
+
+# The Lambda functions as provided.al2023 bootstrap zips, with their sizes.
+lambda: $(AWS_CLI)
+	PATH=$(CURDIR)/$(TOOLS)/bin:$$PATH cargo lambda build --release --compiler cargo $(LAMBDA_ARCH) \
+	  --output-format zip --bin wharf-api --bin wharf-dlq
+	@ls -l target/lambda/*/bootstrap.zip | awk '{printf "%s\t%d bytes\n", $$9, $$5}'
+
+# The worker image, from a root filesystem assembled here (no registry).
+worker-image: release
+	scripts/worker-rootfs.sh target/worker-rootfs target/release/wharf-worker
+	docker build --quiet --file infra/worker.Dockerfile --tag wharf-worker:latest target/worker-rootfs
+	docker run --rm wharf-worker:latest --version
+	@docker image inspect wharf-worker:latest --format 'wharf-worker:latest {{.Size}} bytes'
+
+# Deploy to AWS (needs an account and credentials; not run in CI).
+deploy: $(AWS_CLI)
+	cd infra && PATH=$(CURDIR)/$(TOOLS)/bin:$$PATH sam build && \
+	  PATH=$(CURDIR)/$(TOOLS)/bin:$$PATH sam deploy --guided
 
 $(MOTO):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
 
+$(AWS_CLI):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check $(TOOL_PINS)
+
 clean:
 	cargo clean
-	rm -rf $(VENV) .demo
+	rm -rf $(VENV) $(TOOLS) .demo

@@ -34,6 +34,10 @@ pub struct ResourceNames {
         value_delimiter = ','
     )]
     pub queues: Vec<String>,
+    /// Finished tasks' records (DynamoDB TTL) and artifacts (S3 lifecycle)
+    /// expire after this many days.
+    #[arg(long, env = "WHARF_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u32,
 }
 
 impl ResourceNames {
@@ -47,6 +51,7 @@ impl ResourceNames {
             bucket: format!("{prefix}artifacts"),
             queue_prefix: prefix.to_owned(),
             queues: vec!["default".to_owned()],
+            retention_days: 30,
         }
     }
 }
@@ -68,7 +73,11 @@ pub struct Backend {
 impl Backend {
     pub fn new(aws: &SdkConfig, names: ResourceNames) -> Self {
         Backend {
-            store: TaskStore::new(aws_sdk_dynamodb::Client::new(aws), &names.tasks_table),
+            store: TaskStore::new(
+                aws_sdk_dynamodb::Client::new(aws),
+                &names.tasks_table,
+                names.retention_days,
+            ),
             queues: Queues::new(aws_sdk_sqs::Client::new(aws), &names.queue_prefix),
             artifacts: Artifacts::new(s3_client(aws), &names.bucket),
             names,

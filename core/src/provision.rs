@@ -10,11 +10,21 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use crate::config::{s3_client, ResourceNames};
 use crate::error::{Error, Result};
 
+// These settings are mirrored by infra/template.yaml and
+// localstack/init/ready.d/10-wharf.sh; core/tests/consistency.rs fails when
+// the three disagree.
+
 /// SQS moves a message to the DLQ after this many receives.
 pub const MAX_RECEIVE_COUNT: u32 = 10;
-/// How long a received message stays hidden before a worker claims it; a
-/// worker extends it while the task runs.
+/// The queues' default visibility timeout; workers set their own on receive.
 pub const QUEUE_VISIBILITY_SECONDS: u32 = 60;
+/// How long SQS keeps a message: 4 days in a task queue, 14 in a DLQ.
+pub const QUEUE_RETENTION_SECONDS: u32 = 4 * 24 * 3600;
+pub const DLQ_RETENTION_SECONDS: u32 = 14 * 24 * 3600;
+/// The attribute DynamoDB's TTL reads on the tasks and workers tables.
+pub const TTL_ATTRIBUTE: &str = "expiresAt";
+/// The bucket's lifecycle rule expiring task artifacts.
+pub const LIFECYCLE_RULE_ID: &str = "expire-task-artifacts";
 
 /// Each resource, and whether this run created it or found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,12 +37,15 @@ pub struct Provisioned {
 pub async fn provision(aws: &SdkConfig, names: &ResourceNames) -> Result<Vec<Provisioned>> {
     let mut report = Vec::new();
     let dynamo = aws_sdk_dynamodb::Client::new(aws);
-    for (table, key) in [
-        (&names.tasks_table, "id"),
-        (&names.workers_table, "id"),
-        (&names.functions_table, "name"),
+    for (table, key, ttl) in [
+        (&names.tasks_table, "id", true),
+        (&names.workers_table, "id", true),
+        (&names.functions_table, "name", false),
     ] {
         let created = create_table(&dynamo, table, key).await?;
+        if ttl {
+            enable_ttl(&dynamo, table).await?;
+        }
         report.push(Provisioned {
             kind: "table",
             name: table.clone(),
@@ -43,14 +56,15 @@ pub async fn provision(aws: &SdkConfig, names: &ResourceNames) -> Result<Vec<Pro
     for queue in &names.queues {
         let main = format!("{}{queue}", names.queue_prefix);
         let dlq = format!("{main}-dlq");
-        let (dlq_url, dlq_created) = create_queue(&sqs, &dlq, None).await?;
+        let (dlq_url, dlq_created) = create_queue(&sqs, &dlq, DLQ_RETENTION_SECONDS, None).await?;
         let dlq_arn = queue_arn(&sqs, &dlq_url).await?;
         let redrive = serde_json::json!({
             "deadLetterTargetArn": dlq_arn,
             "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
         })
         .to_string();
-        let (_, main_created) = create_queue(&sqs, &main, Some(redrive)).await?;
+        let (_, main_created) =
+            create_queue(&sqs, &main, QUEUE_RETENTION_SECONDS, Some(redrive)).await?;
         for (name, created) in [(dlq, dlq_created), (main, main_created)] {
             report.push(Provisioned {
                 kind: "queue",
@@ -59,7 +73,9 @@ pub async fn provision(aws: &SdkConfig, names: &ResourceNames) -> Result<Vec<Pro
             });
         }
     }
-    let created = create_bucket(&s3_client(aws), &names.bucket).await?;
+    let s3 = s3_client(aws);
+    let created = create_bucket(&s3, &names.bucket).await?;
+    configure_bucket(&s3, &names.bucket, names.retention_days).await?;
     report.push(Provisioned {
         kind: "bucket",
         name: names.bucket.clone(),
@@ -108,12 +124,19 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str, key: &str)
 async fn create_queue(
     client: &aws_sdk_sqs::Client,
     name: &str,
+    retention_seconds: u32,
     redrive: Option<String>,
 ) -> Result<(String, bool)> {
-    let mut attributes = vec![(
-        QueueAttributeName::VisibilityTimeout,
-        QUEUE_VISIBILITY_SECONDS.to_string(),
-    )];
+    let mut attributes = vec![
+        (
+            QueueAttributeName::VisibilityTimeout,
+            QUEUE_VISIBILITY_SECONDS.to_string(),
+        ),
+        (
+            QueueAttributeName::MessageRetentionPeriod,
+            retention_seconds.to_string(),
+        ),
+    ];
     if let Some(redrive) = redrive {
         attributes.push((QueueAttributeName::RedrivePolicy, redrive));
     }
@@ -180,4 +203,112 @@ async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<bool
         }
         Err(err) => Err(Error::aws("CreateBucket", err)),
     }
+}
+
+async fn enable_ttl(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<()> {
+    use aws_sdk_dynamodb::types::{TimeToLiveSpecification, TimeToLiveStatus};
+    let current = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| Error::aws("DescribeTimeToLive", e))?;
+    let status = current
+        .time_to_live_description()
+        .and_then(|d| d.time_to_live_status());
+    if matches!(
+        status,
+        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+    ) {
+        return Ok(());
+    }
+    let spec = TimeToLiveSpecification::builder()
+        .attribute_name(TTL_ATTRIBUTE)
+        .enabled(true)
+        .build()
+        .map_err(|e| Error::request("UpdateTimeToLive", e))?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(spec)
+        .send()
+        .await
+        .map_err(|e| Error::aws("UpdateTimeToLive", e))?;
+    Ok(())
+}
+
+/// Encryption at rest (SSE-S3), no public access, and task artifacts
+/// expiring after `retention_days` (unfinished multipart uploads after one).
+async fn configure_bucket(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    retention_days: u32,
+) -> Result<()> {
+    use aws_sdk_s3::types::{
+        AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
+        LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, PublicAccessBlockConfiguration,
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::Aes256)
+        .build()
+        .map_err(|e| Error::request("PutBucketEncryption", e))?;
+    let encryption = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(by_default)
+                .build(),
+        )
+        .build()
+        .map_err(|e| Error::request("PutBucketEncryption", e))?;
+    client
+        .put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(encryption)
+        .send()
+        .await
+        .map_err(|e| Error::aws("PutBucketEncryption", e))?;
+    client
+        .put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| Error::aws("PutPublicAccessBlock", e))?;
+    let rule = LifecycleRule::builder()
+        .id(LIFECYCLE_RULE_ID)
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("tasks/").build())
+        .expiration(
+            LifecycleExpiration::builder()
+                .days(retention_days as i32)
+                .build(),
+        )
+        .abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder()
+                .days_after_initiation(1)
+                .build(),
+        )
+        .build()
+        .map_err(|e| Error::request("PutBucketLifecycleConfiguration", e))?;
+    let lifecycle = BucketLifecycleConfiguration::builder()
+        .rules(rule)
+        .build()
+        .map_err(|e| Error::request("PutBucketLifecycleConfiguration", e))?;
+    client
+        .put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(lifecycle)
+        .send()
+        .await
+        .map_err(|e| Error::aws("PutBucketLifecycleConfiguration", e))?;
+    Ok(())
 }

@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::Client;
 
 use crate::error::{Error, Result};
 use crate::model::{Fence, Status, Task};
+use crate::provision::TTL_ATTRIBUTE;
 
 const KEY: &str = "id";
 
@@ -52,13 +53,17 @@ pub enum CreateError {
 pub struct TaskStore {
     client: Client,
     table: String,
+    /// A finished task's record expires (DynamoDB TTL) this long after it
+    /// finished.
+    retention: chrono::Duration,
 }
 
 impl TaskStore {
-    pub fn new(client: Client, table: &str) -> Self {
+    pub fn new(client: Client, table: &str, retention_days: u32) -> Self {
         TaskStore {
             client,
             table: table.to_owned(),
+            retention: chrono::Duration::days(retention_days.into()),
         }
     }
 
@@ -68,7 +73,7 @@ impl TaskStore {
         task: &Task,
         idempotency_key: Option<&str>,
     ) -> Result<(), CreateError> {
-        let mut items = vec![self.put_new(task_item(task, 1)?)?];
+        let mut items = vec![self.put_new(self.task_item(task, 1)?)?];
         let name_key = task.name.as_ref().map(|name| format!("name#{name}"));
         let idem_key = idempotency_key.map(|key| format!("idem#{key}"));
         for key in name_key.iter().chain(idem_key.iter()) {
@@ -148,7 +153,7 @@ impl TaskStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(task_item(&next, version)?))
+            .set_item(Some(self.task_item(&next, version)?))
             .condition_expression("#version = :expected")
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":expected", number(current.version))
@@ -234,6 +239,32 @@ impl TaskStore {
             .and_then(|item| item.get("taskId").and_then(|v| v.as_s().ok()).cloned()))
     }
 
+    fn task_item(&self, task: &Task, version: u64) -> Result<HashMap<String, AttributeValue>> {
+        let json = serde_json::to_string(task).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let mut item = HashMap::from([
+            (KEY.to_owned(), AttributeValue::S(task.id.clone())),
+            ("version".to_owned(), number(version)),
+            (
+                "status".to_owned(),
+                AttributeValue::S(task.status.to_string()),
+            ),
+            ("queue".to_owned(), AttributeValue::S(task.queue.clone())),
+            (
+                "createdAt".to_owned(),
+                AttributeValue::S(task.created_at.to_rfc3339()),
+            ),
+            ("task".to_owned(), AttributeValue::S(json)),
+        ]);
+        if let Some(name) = &task.name {
+            item.insert("name".to_owned(), AttributeValue::S(name.clone()));
+        }
+        if let Some(finished_at) = task.finished_at.filter(|_| task.status.is_terminal()) {
+            let expires_at = (finished_at + self.retention).timestamp();
+            item.insert(TTL_ATTRIBUTE.to_owned(), number(expires_at));
+        }
+        Ok(item)
+    }
+
     fn put_new(&self, item: HashMap<String, AttributeValue>) -> Result<TransactWriteItem> {
         let put = Put::builder()
             .table_name(&self.table)
@@ -255,28 +286,6 @@ fn reservation(key: &str, task_id: &str) -> HashMap<String, AttributeValue> {
         (KEY.to_owned(), AttributeValue::S(key.to_owned())),
         ("taskId".to_owned(), AttributeValue::S(task_id.to_owned())),
     ])
-}
-
-fn task_item(task: &Task, version: u64) -> Result<HashMap<String, AttributeValue>> {
-    let json = serde_json::to_string(task).map_err(|e| Error::Corrupt(e.to_string()))?;
-    let mut item = HashMap::from([
-        (KEY.to_owned(), AttributeValue::S(task.id.clone())),
-        ("version".to_owned(), number(version)),
-        (
-            "status".to_owned(),
-            AttributeValue::S(task.status.to_string()),
-        ),
-        ("queue".to_owned(), AttributeValue::S(task.queue.clone())),
-        (
-            "createdAt".to_owned(),
-            AttributeValue::S(task.created_at.to_rfc3339()),
-        ),
-        ("task".to_owned(), AttributeValue::S(json)),
-    ]);
-    if let Some(name) = &task.name {
-        item.insert("name".to_owned(), AttributeValue::S(name.clone()));
-    }
-    Ok(item)
 }
 
 fn read_task(item: &HashMap<String, AttributeValue>) -> Result<Versioned> {

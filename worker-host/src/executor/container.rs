@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::auth::DockerCredentials;
+use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -110,7 +111,11 @@ impl ContainerHost {
         if let Err(err) = create {
             return Ended::start_failed(format!("cannot create the container: {err}"));
         }
-        let ended = self.start_and_supervise(&name, run).await;
+        let limited_memory = spec
+            .resources
+            .as_ref()
+            .is_some_and(|r| r.memory_mb.is_some());
+        let ended = self.start_and_supervise(&name, run, limited_memory).await;
         let removed = self
             .docker
             .remove_container(
@@ -124,15 +129,25 @@ impl ContainerHost {
         ended
     }
 
-    async fn start_and_supervise(&self, name: &str, run: &Run) -> Ended {
+    async fn start_and_supervise(&self, name: &str, run: &Run, limited_memory: bool) -> Ended {
+        // Attach before start, as `docker run` does, so no output is missed
+        // however quickly the container exits.
+        let options = AttachContainerOptionsBuilder::default()
+            .stream(true)
+            .logs(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let attached = match self.docker.attach_container(name, Some(options)).await {
+            Ok(attached) => attached,
+            Err(err) => {
+                return Ended::start_failed(format!("cannot attach to the container: {err}"))
+            }
+        };
+        let logs = tokio::spawn(copy_logs(attached.output, run.log_file()));
         if let Err(err) = self.docker.start_container(name, None).await {
             return Ended::start_failed(format!("cannot start the container: {err}"));
         }
-        let logs = tokio::spawn(stream_logs(
-            self.docker.clone(),
-            name.to_owned(),
-            run.log_file(),
-        ));
         let mut wait = self.docker.wait_container(name, None);
         let (exit, message) = tokio::select! {
             waited = wait.next() => match waited {
@@ -150,26 +165,29 @@ impl ContainerHost {
                 (Exit::Signal(15), Some("stopped by the worker".to_owned()))
             }
         };
-        let oom_killed = self.oom_killed(name, exit).await;
         // The log stream ends with the container; do not wait forever for it.
         let _ = tokio::time::timeout(Duration::from_secs(5), logs).await;
-        if oom_killed && exit != Exit::TimedOut {
+        if exit == Exit::Code(137) && limited_memory {
+            let message = if self.oom_killed(name).await {
+                "the kernel killed the container for exceeding its memory limit"
+            } else {
+                // cgroup v1 engines can lose the OOM event of a short-lived
+                // container; an unexplained SIGKILL under a memory limit is
+                // all but always the OOM killer.
+                "killed (SIGKILL) under a memory limit; the engine did not confirm an OOM event"
+            };
             return Ended {
                 exit: Exit::OomKilled,
-                message: Some(
-                    "the kernel killed the container for exceeding its memory limit".to_owned(),
-                ),
+                message: Some(message.to_owned()),
             };
         }
         Ended { exit, message }
     }
 
-    /// Whether the kernel killed the container for memory. The engine may
-    /// record the OOM event a moment after the exit, so a SIGKILL exit is
-    /// looked at a few times.
-    async fn oom_killed(&self, name: &str, exit: Exit) -> bool {
-        let tries = if exit == Exit::Code(137) { 10 } else { 1 };
-        for _ in 0..tries {
+    /// Whether the engine saw an OOM kill. It may record the event a moment
+    /// after the exit, so it is asked a few times.
+    async fn oom_killed(&self, name: &str) -> bool {
+        for _ in 0..10 {
             let state = self
                 .docker
                 .inspect_container(name, None)
@@ -358,7 +376,12 @@ impl ContainerHost {
 }
 
 /// Appends the container's stdout and stderr to the log file as they come.
-async fn stream_logs(docker: Docker, name: String, log_file: PathBuf) {
+async fn copy_logs(
+    mut output: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<LogOutput, DockerError>> + Send>,
+    >,
+    log_file: PathBuf,
+) {
     let Ok(mut file) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -367,13 +390,7 @@ async fn stream_logs(docker: Docker, name: String, log_file: PathBuf) {
         tracing::warn!(path = %log_file.display(), "cannot open the log file");
         return;
     };
-    let options = LogsOptionsBuilder::default()
-        .follow(true)
-        .stdout(true)
-        .stderr(true)
-        .build();
-    let mut stream = docker.logs(&name, Some(options));
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = output.next().await {
         match chunk {
             Ok(output) => {
                 if let Err(err) = file.write_all(&output.into_bytes()) {
@@ -382,7 +399,7 @@ async fn stream_logs(docker: Docker, name: String, log_file: PathBuf) {
                 }
             }
             Err(err) => {
-                tracing::warn!(error = %err, "the container's log stream broke off");
+                tracing::warn!(error = %err, "the container's output stream broke off");
                 return;
             }
         }
