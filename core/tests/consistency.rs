@@ -217,11 +217,7 @@ async fn describe(aws: &SdkConfig, names: &ResourceNames) -> Value {
         .rules()
         .iter()
         .map(|rule| {
-            let prefix = rule
-                .filter()
-                .and_then(|f| f.prefix())
-                .or(rule.prefix())
-                .unwrap_or_default();
+            let prefix = rule.filter().and_then(|f| f.prefix()).unwrap_or_default();
             json!({
                 "id": rule.id(),
                 "enabled": rule.status().as_str() == "Enabled",

@@ -26,25 +26,27 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts moto from the workspace's `.venv` (made by `make .venv`) or
-    /// from `WHARF_MOTO_SERVER`, and waits until it answers.
+    /// Starts moto from the workspace's `.venv` (made by `make .venv`) — with
+    /// its DynamoDB calls serialized, see `testkit/moto_server.py` — and waits
+    /// until it answers. `WHARF_MOTO_PYTHON` names another Python with moto.
     pub async fn start() -> Moto {
-        let program = std::env::var_os("WHARF_MOTO_SERVER")
+        let python = std::env::var_os("WHARF_MOTO_PYTHON")
             .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join(".venv/bin/moto_server"));
+            .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
         assert!(
-            program.exists(),
-            "{} not found: run `make .venv` (or `make test`) first",
-            program.display()
+            python.exists(),
+            "{} not found: run `make .venv/bin/moto_server` (or `make test`) first",
+            python.display()
         );
         let port = free_port();
-        let child = Command::new(&program)
+        let child = Command::new(&python)
+            .arg(workspace_root().join("testkit/moto_server.py"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
         let endpoint = format!("http://127.0.0.1:{port}");
         for _ in 0..300 {
             if answers(port).await {

@@ -5,7 +5,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
@@ -96,17 +96,9 @@ async fn a_container_task_writes_an_output_downloaded_through_its_presigned_url(
         "the worker's credentials leaked: {env}"
     );
 
-    let logs: Value = stack
-        .get(&format!("/v1/tasks/{id}/logs"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let logs = stack.logs(id).await;
     assert!(
-        logs["data"]
-            .as_str()
-            .unwrap()
-            .contains("hello from the container, attempt 1"),
+        logs.contains("hello from the container, attempt 1"),
         "{logs}"
     );
     assert_eq!(
@@ -168,16 +160,8 @@ async fn network_none_has_no_network_and_the_pids_limit_holds_against_a_fork_loo
         .parse()
         .unwrap();
     assert!(processes <= 20, "{processes} processes despite pids=20");
-    let logs: Value = stack
-        .get(&format!("/v1/tasks/{id}/logs"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        logs["data"].as_str().unwrap().contains("can't fork"),
-        "{logs}"
-    );
+    let logs = stack.logs(id).await;
+    assert!(logs.contains("can't fork"), "{logs}");
 }
 
 #[tokio::test]
@@ -300,14 +284,22 @@ async fn the_worker_removes_containers_left_behind_by_a_crashed_run() {
     docker.start_container(&leftover, None).await.unwrap();
 
     let _worker = stack.spawn_worker();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while containers_of(&docker, "01-no-such-task").await > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the leftover container is still there"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    support::eventually(
+        "the leftover container is gone",
+        Duration::from_secs(30),
+        || async { containers_of(&docker, "01-no-such-task").await == 0 },
+    )
+    .await;
+}
+
+/// A worker that runs only processes, and a container task submitted to it.
+async fn container_task_on_process_only_worker(stack: &Stack) -> (tokio::process::Child, String) {
+    let worker = stack
+        .worker_command()
+        .arg("--executors=process")
+        .spawn()
+        .unwrap();
+    (worker, stack.submit_id(container_task("echo ran")).await)
 }
 
 #[tokio::test]
@@ -316,12 +308,7 @@ async fn a_worker_without_the_container_executor_leaves_container_tasks_to_one_w
         return;
     };
     let stack = Stack::start().await;
-    let mut process_only = stack
-        .worker_command()
-        .arg("--executors=process")
-        .spawn()
-        .unwrap();
-    let id = stack.submit_id(container_task("echo ran")).await;
+    let (mut process_only, id) = container_task_on_process_only_worker(&stack).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         stack.task(&id).await["status"],
@@ -345,25 +332,11 @@ async fn a_task_no_worker_can_run_ends_in_the_dead_letter_queue() {
         return;
     };
     let stack = Stack::start().await;
-    let _process_only = stack
-        .worker_command()
-        .arg("--executors=process")
-        .spawn()
-        .unwrap();
-    let id = stack.submit_id(container_task("echo ran")).await;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while stack
-        .backend
-        .queues
-        .dlq_counts("default")
-        .await
-        .unwrap()
-        .visible
-        == 0
-    {
-        assert!(Instant::now() < deadline, "never dead-lettered");
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    let (_process_only, id) = container_task_on_process_only_worker(&stack).await;
+    support::eventually("it is dead-lettered", Duration::from_secs(120), || async {
+        stack.dead_letters().await > 0
+    })
+    .await;
     assert_eq!(stack.messages_left().await, 0);
     assert_eq!(stack.task(&id).await["status"], "queued", "nothing ran it");
 }

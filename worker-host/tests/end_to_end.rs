@@ -9,7 +9,6 @@ use std::time::Duration;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use support::{eventually, process_alive, shell_task, Ledger, Stack};
-use wharf_core::model::TaskMessage;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -169,15 +168,7 @@ async fn two_workers_and_duplicate_deliveries_run_each_task_exactly_once() {
         let id = stack.submit_id(ledger.task(1)).await;
         // Three extra deliveries of every task.
         for _ in 0..3 {
-            let message = TaskMessage {
-                task_id: id.clone(),
-            };
-            stack
-                .backend
-                .queues
-                .send("default", &message, Duration::ZERO)
-                .await
-                .unwrap();
+            stack.deliver_again(&id).await;
         }
         ids.push(id);
     }

@@ -156,14 +156,7 @@ async fn malformed_messages_end_in_the_dlq_while_valid_tasks_run() {
         assert_eq!(stack.wait(id, WAIT).await["status"], "succeeded");
     }
     eventually("all 50 are dead-lettered", WAIT, || async {
-        stack
-            .backend
-            .queues
-            .dlq_counts("default")
-            .await
-            .unwrap()
-            .visible
-            == 50
+        stack.dead_letters().await == 50
     })
     .await;
     queue_drained(&stack).await;
@@ -461,15 +454,7 @@ async fn a_delay_beyond_fifteen_minutes_is_deferred_not_run() {
         .submit_id(json!({"spec": {"process": {"command": ["true"]}}, "delaySeconds": 3600}))
         .await;
     // SQS delays it 900 s at most; make it visible now, as SQS would later.
-    let message = TaskMessage {
-        task_id: id.clone(),
-    };
-    stack
-        .backend
-        .queues
-        .send("default", &message, Duration::ZERO)
-        .await
-        .unwrap();
+    stack.deliver_again(&id).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let task: Value = stack.task(&id).await;
     assert_eq!(task["status"], "queued", "{task}");

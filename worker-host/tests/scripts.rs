@@ -87,6 +87,17 @@ async fn serve(files: HashMap<&'static str, &'static str>) -> ScriptServer {
     ScriptServer { base_url, ca_file }
 }
 
+impl ScriptServer {
+    /// A worker that trusts this server's CA.
+    fn trusting_worker(&self, stack: &Stack) -> tokio::process::Child {
+        stack
+            .worker_command()
+            .arg(format!("--extra-ca-file={}", self.ca_file.display()))
+            .spawn()
+            .unwrap()
+    }
+}
+
 fn script_task(url: &str, name: &str, sha256: Option<String>) -> Value {
     let mut script = json!({"url": url, "name": name, "args": ["first", "second"]});
     if let Some(sha256) = sha256 {
@@ -99,52 +110,31 @@ fn script_task(url: &str, name: &str, sha256: Option<String>) -> Value {
 async fn a_downloaded_script_runs_with_its_args_and_payload() {
     let server = serve(HashMap::from([("/jobs/job.sh", GOOD_SCRIPT)])).await;
     let stack = Stack::start().await;
-    let _worker = stack
-        .worker_command()
-        .arg(format!("--extra-ca-file={}", server.ca_file.display()))
-        .spawn()
-        .unwrap();
+    let _worker = server.trusting_worker(&stack);
     let sha = hex::encode(Sha256::digest(GOOD_SCRIPT.as_bytes()));
     let url = format!("{}/jobs/job.sh", server.base_url);
-    let id = stack.submit(script_task(&url, "job.sh", Some(sha))).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = stack
+        .submit_id(script_task(&url, "job.sh", Some(sha)))
+        .await;
     let done = stack.wait(&id, WAIT).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     let received: Value =
         serde_json::from_slice(&stack.download(&id, "received.json").await).unwrap();
     assert_eq!(received, json!({"invoice": 17}));
-    let logs: Value = stack
-        .get(&format!("/v1/tasks/{id}/logs"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        logs["data"]
-            .as_str()
-            .unwrap()
-            .contains("script args: first second"),
-        "{logs}"
-    );
+    let logs = stack.logs(&id).await;
+    assert!(logs.contains("script args: first second"), "{logs}");
 }
 
 #[tokio::test]
 async fn a_sha256_mismatch_fails_the_task_without_running_the_script() {
     let server = serve(HashMap::from([("/job.sh", GOOD_SCRIPT)])).await;
     let stack = Stack::start().await;
-    let _worker = stack
-        .worker_command()
-        .arg(format!("--extra-ca-file={}", server.ca_file.display()))
-        .spawn()
-        .unwrap();
+    let _worker = server.trusting_worker(&stack);
     let url = format!("{}/job.sh", server.base_url);
     let wrong = hex::encode(Sha256::digest(b"something else"));
-    let id = stack.submit(script_task(&url, "job.sh", Some(wrong))).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = stack
+        .submit_id(script_task(&url, "job.sh", Some(wrong)))
+        .await;
     let done = stack.wait(&id, WAIT).await;
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(done["reason"], "StartFailed");
@@ -167,10 +157,7 @@ async fn a_server_outside_the_trusted_roots_is_refused() {
     let stack = Stack::start().await;
     let _worker = stack.spawn_worker(); // no --extra-ca-file
     let url = format!("{}/job.sh", server.base_url);
-    let id = stack.submit(script_task(&url, "job.sh", None)).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = stack.submit_id(script_task(&url, "job.sh", None)).await;
     let done = stack.wait(&id, WAIT).await;
     assert_eq!(done["status"], "failed", "{done}");
     assert_eq!(done["reason"], "StartFailed");

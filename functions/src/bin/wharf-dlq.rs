@@ -29,14 +29,7 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let under_lambda = args.lambda_runtime_api.is_some();
-    let subscriber = tracing_subscriber::fmt().with_env_filter(
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-    );
-    if under_lambda {
-        subscriber.json().without_time().init();
-    } else {
-        subscriber.init();
-    }
+    wharf_functions::init_tracing(under_lambda);
     let backend = Backend::new(&load_aws().await, args.names);
     if under_lambda {
         let backend = &backend;

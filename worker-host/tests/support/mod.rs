@@ -150,6 +150,40 @@ impl Stack {
         response.bytes().await.unwrap().to_vec()
     }
 
+    /// Delivers a task's message once more, as a duplicate (or an early
+    /// delivery of a delayed task) would arrive.
+    pub async fn deliver_again(&self, task_id: &str) {
+        let message = wharf_core::model::TaskMessage {
+            task_id: task_id.to_owned(),
+        };
+        self.backend
+            .queues
+            .send("default", &message, Duration::ZERO)
+            .await
+            .unwrap();
+    }
+
+    /// Messages in the default queue's DLQ.
+    pub async fn dead_letters(&self) -> u64 {
+        self.backend
+            .queues
+            .dlq_counts("default")
+            .await
+            .unwrap()
+            .visible
+    }
+
+    /// The complete log of a task's latest attempt.
+    pub async fn logs(&self, id: &str) -> String {
+        let logs: Value = self
+            .get(&format!("/v1/tasks/{id}/logs"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        logs["data"].as_str().unwrap_or_default().to_owned()
+    }
+
     /// Messages left on the task queue (visible + in flight + delayed).
     pub async fn messages_left(&self) -> u64 {
         let counts = self.backend.queues.counts("default").await.unwrap();
