@@ -57,20 +57,25 @@ lint-infra: $(AWS_CLI)
 build:
 	cargo build --workspace --bins
 
-# The worker host and the CLI, optimised: target/release/wharf-worker links
-# only glibc (TLS is rustls), so it runs on any glibc 2.34+ Linux.
-release:
-	cargo build --release --bin wharf-worker --bin wharf
+# Release builds go through cargo-lambda, so the functions and the worker
+# share one optimised build of their dependencies.
+CARGO_LAMBDA_BUILD := PATH=$(CURDIR)/$(TOOLS)/bin:$$PATH cargo lambda build --release --compiler cargo $(LAMBDA_ARCH)
 
 # The Lambda functions as provided.al2023 bootstrap zips, with their sizes.
 lambda: $(AWS_CLI)
-	PATH=$(CURDIR)/$(TOOLS)/bin:$$PATH cargo lambda build --release --compiler cargo $(LAMBDA_ARCH) \
-	  --output-format zip --bin wharf-api --bin wharf-dlq
-	@ls -l target/lambda/*/bootstrap.zip | awk '{printf "%s\t%d bytes\n", $$9, $$5}'
+	$(CARGO_LAMBDA_BUILD) --output-format zip --bin wharf-api --bin wharf-dlq
+	@ls -l target/lambda/wharf-api/bootstrap.zip target/lambda/wharf-dlq/bootstrap.zip | awk '{printf "%s\t%d bytes\n", $$9, $$5}'
+
+# target/wharf-worker: the worker host, optimised; it links only glibc (TLS
+# is rustls), so it runs on any Linux with glibc 2.34+.
+release: $(AWS_CLI)
+	$(CARGO_LAMBDA_BUILD) --bin wharf-worker
+	cp target/lambda/wharf-worker/bootstrap target/wharf-worker
+	@ls -l target/wharf-worker | awk '{printf "%s\t%d bytes\n", $$9, $$5}'
 
 # The worker image, from a root filesystem assembled here (no registry).
 worker-image: release
-	scripts/worker-rootfs.sh target/worker-rootfs target/release/wharf-worker
+	scripts/worker-rootfs.sh target/worker-rootfs target/wharf-worker
 	docker build --quiet --file infra/worker.Dockerfile --tag wharf-worker:latest target/worker-rootfs
 	docker run --rm wharf-worker:latest --version
 	@docker image inspect wharf-worker:latest --format 'wharf-worker:latest {{.Size}} bytes'
