@@ -11,16 +11,23 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 use wharf_core::artifacts::{log_key, output_key, payload_key};
 use wharf_core::lifecycle::{self, verdict, Exit, Outcome, Verdict};
 use wharf_core::model::{Fence, Reason, Status, Task};
 use wharf_core::queue::Received;
 
 use crate::executor::{Ended, Run};
-use crate::heartbeat::{persist, Heartbeat, Interrupt};
+use crate::heartbeat::{persist, Beating, Heartbeat, Interrupt};
 use crate::outputs::{self, Found};
 use crate::worker::Worker;
+
+/// The attempt whose outcome is being recorded.
+struct Recording<'a> {
+    task: &'a Task,
+    fence: &'a Fence,
+    run: &'a Run,
+    message: &'a Received,
+}
 
 impl Worker {
     pub(crate) async fn run_attempt(
@@ -47,42 +54,48 @@ impl Worker {
             stop: stop_all.child_token(),
         };
         let interrupt = Arc::new(OnceLock::new());
-        let heartbeat_done = CancellationToken::new();
-        let heartbeat = tokio::spawn(
-            Heartbeat {
-                backend: self.backend.clone(),
-                task_id: task.id.clone(),
-                fence: fence.clone(),
-                message: message.clone(),
-                log_file: run.log_file(),
-                every: self.config.heartbeat,
-                lease: self.config.lease,
-                stop: run.stop.clone(),
-                interrupt: interrupt.clone(),
-            }
-            .run(heartbeat_done.clone())
-            .in_current_span(),
-        );
+        let heartbeat = Heartbeat {
+            backend: self.backend.clone(),
+            task_id: task.id.clone(),
+            fence: fence.clone(),
+            message: message.clone(),
+            log_file: run.log_file(),
+            every: self.config.heartbeat,
+            lease: self.config.lease,
+            stop: run.stop.clone(),
+            interrupt: interrupt.clone(),
+        }
+        .start();
 
         let ended = match self.prepare(&task, &run).await {
             Ok(()) => self.execute(&task.spec, &run).await,
             Err(message) => Ended::start_failed(message),
         };
-        // The heartbeat goes on while outputs upload: large ones take time.
         match interrupt.get() {
             Some(Interrupt::LeaseLost) => {
+                heartbeat.stop().await;
                 tracing::warn!("lease lost to another worker; this attempt's result is discarded")
             }
             Some(Interrupt::Cancelled) => {
+                heartbeat.stop().await;
                 tracing::info!("attempt cancelled; process stopped");
                 self.upload_log(&task, &run).await.ok();
                 self.delete(&message).await;
             }
-            None if stop_all.is_cancelled() => self.release(&task, &fence, &run, &message).await,
-            None => self.record(&task, &fence, &run, ended, &message).await,
+            None if stop_all.is_cancelled() => {
+                heartbeat.stop().await;
+                self.release(&task, &fence, &run, &message).await
+            }
+            None => {
+                let recording = Recording {
+                    task: &task,
+                    fence: &fence,
+                    run: &run,
+                    message: &message,
+                };
+                self.record(recording, ended, heartbeat).await
+            }
         }
-        heartbeat_done.cancel();
-        let _ = heartbeat.await;
         if let Err(err) = tokio::fs::remove_dir_all(&run.dir).await {
             tracing::warn!(error = %err, "cannot remove the attempt directory");
         }
@@ -118,17 +131,17 @@ impl Worker {
             .map_err(|e| format!("cannot write the payload file: {e}"))
     }
 
-    /// Uploads the log and outputs, then writes the final state (or queues a
-    /// retry) and deletes the message. Outages are waited out; only losing
-    /// the fence (or shutdown) gives up.
-    async fn record(
-        &self,
-        task: &Task,
-        fence: &Fence,
-        run: &Run,
-        ended: Ended,
-        message: &Received,
-    ) {
+    /// Uploads the log and outputs (the heartbeat goes on meanwhile: large
+    /// ones take time), then writes the final state (or queues a retry) and
+    /// deletes the message. Outages are waited out; only losing the fence
+    /// (or shutdown) gives up.
+    async fn record(&self, recording: Recording<'_>, ended: Ended, heartbeat: Beating) {
+        let Recording {
+            task,
+            fence,
+            run,
+            message,
+        } = recording;
         let exit_code = match ended.exit {
             Exit::Code(code) => Some(code),
             _ => None,
@@ -163,6 +176,7 @@ impl Worker {
                 }
             }
         };
+        heartbeat.stop().await;
         if run.stop.is_cancelled() {
             tracing::warn!("the attempt was stopped before its outcome could be written");
             return;

@@ -39,9 +39,31 @@ pub struct Heartbeat {
     pub interrupt: Arc<OnceLock<Interrupt>>,
 }
 
+/// A heartbeat running beside its attempt.
+pub struct Beating {
+    done: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Beating {
+    /// Stops the heartbeat and waits until it has.
+    pub async fn stop(self) {
+        self.done.cancel();
+        let _ = self.task.await;
+    }
+}
+
 impl Heartbeat {
+    /// Starts beating in the background, in the current span.
+    pub fn start(self) -> Beating {
+        use tracing::Instrument;
+        let done = CancellationToken::new();
+        let task = tokio::spawn(self.run(done.clone()).in_current_span());
+        Beating { done, task }
+    }
+
     /// Beats until `done` is cancelled or the fence is lost.
-    pub async fn run(self, done: CancellationToken) {
+    async fn run(self, done: CancellationToken) {
         let mut uploaded_log_size = 0;
         loop {
             tokio::select! {
