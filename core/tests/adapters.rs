@@ -245,3 +245,42 @@ async fn artifacts_upload_in_parts_and_download_through_presigned_urls() {
         .is_none());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn finished_tasks_carry_their_expiry_for_dynamodb_ttl() {
+    let moto = Moto::start().await;
+    let aws = moto.sdk_config();
+    let names = ResourceNames::with_prefix(&unique_prefix());
+    provision(&aws, &names).await.unwrap();
+    let store = Backend::new(&aws, names.clone()).store;
+    let task = new_task(None);
+    store.create(&task, None).await.unwrap();
+    let raw = |id: String| {
+        let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+        let table = names.tasks_table.clone();
+        async move {
+            dynamo
+                .get_item()
+                .table_name(table)
+                .key("id", aws_sdk_dynamodb::types::AttributeValue::S(id))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap()
+        }
+    };
+    assert!(!raw(task.id.clone()).await.contains_key("expiresAt"));
+
+    let current = store.get(&task.id).await.unwrap().unwrap();
+    let finished_at = Utc::now();
+    let cancelled = wharf_core::lifecycle::cancel(&current.task, finished_at).unwrap();
+    store.replace(&current, cancelled).await.unwrap();
+    let expires_at: i64 = raw(task.id.clone()).await["expiresAt"]
+        .as_n()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let retention = i64::from(names.retention_days) * 24 * 3600;
+    assert_eq!(expires_at, finished_at.timestamp() + retention);
+}
