@@ -4,6 +4,25 @@
 pub mod api;
 pub mod dlq;
 
+use wharf_core::config::ResourceNames;
+
+/// What every function binary reads from its environment.
+#[derive(Debug, clap::Args)]
+pub struct FunctionArgs {
+    /// Set by the Lambda runtime; when present the binary serves Lambda
+    /// events instead of running locally.
+    #[arg(long, env = "AWS_LAMBDA_RUNTIME_API", hide = true)]
+    pub lambda_runtime_api: Option<String>,
+    #[command(flatten)]
+    pub names: ResourceNames,
+}
+
+impl FunctionArgs {
+    pub fn under_lambda(&self) -> bool {
+        self.lambda_runtime_api.is_some()
+    }
+}
+
 /// Logs as JSON lines under Lambda (CloudWatch), as text otherwise; the level
 /// comes from `RUST_LOG` (default `info`).
 pub fn init_tracing(json: bool) {

@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 
 use clap::Parser;
-use wharf_core::config::{load_aws, Backend, ResourceNames};
+use wharf_core::config::{load_aws, Backend};
 use wharf_functions::api::{app, AppState, Tokens};
+use wharf_functions::FunctionArgs;
 
 #[derive(Debug, Parser)]
 #[command(name = "wharf-api", version, about)]
@@ -22,21 +23,18 @@ struct Args {
         hide_env_values = true
     )]
     tokens: Tokens,
-    /// Set by the Lambda runtime; when present the API serves Lambda events.
-    #[arg(long, env = "AWS_LAMBDA_RUNTIME_API", hide = true)]
-    lambda_runtime_api: Option<String>,
     #[command(flatten)]
-    names: ResourceNames,
+    function: FunctionArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let under_lambda = args.lambda_runtime_api.is_some();
+    let under_lambda = args.function.under_lambda();
     wharf_functions::init_tracing(under_lambda);
     let aws = load_aws().await;
     let state = AppState {
-        backend: Backend::new(&aws, args.names),
+        backend: Backend::new(&aws, args.function.names),
         tokens: args.tokens,
     };
     let router = app(state);

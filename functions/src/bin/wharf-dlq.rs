@@ -9,8 +9,9 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use clap::Parser;
 use lambda_runtime::{service_fn, LambdaEvent};
 use tokio_util::sync::CancellationToken;
-use wharf_core::config::{load_aws, Backend, ResourceNames};
+use wharf_core::config::{load_aws, Backend};
 use wharf_functions::dlq::handle_dead_letter;
+use wharf_functions::FunctionArgs;
 
 #[derive(Debug, Parser)]
 #[command(name = "wharf-dlq", version, about)]
@@ -18,19 +19,16 @@ struct Args {
     /// Drain every DLQ once and exit (when not under Lambda).
     #[arg(long)]
     once: bool,
-    /// Set by the Lambda runtime; when present the function serves SQS events.
-    #[arg(long, env = "AWS_LAMBDA_RUNTIME_API", hide = true)]
-    lambda_runtime_api: Option<String>,
     #[command(flatten)]
-    names: ResourceNames,
+    function: FunctionArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let under_lambda = args.lambda_runtime_api.is_some();
+    let under_lambda = args.function.under_lambda();
     wharf_functions::init_tracing(under_lambda);
-    let backend = Backend::new(&load_aws().await, args.names);
+    let backend = Backend::new(&load_aws().await, args.function.names);
     if under_lambda {
         let backend = &backend;
         lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
