@@ -22,6 +22,16 @@ fn event(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// A function binary: the `bootstrap` cargo-lambda built when
+/// `WHARF_LAMBDA_DIR` names its output (`make lambda` does), else the one
+/// `cargo build` made.
+fn bootstrap(name: &str, built: &str) -> String {
+    match std::env::var("WHARF_LAMBDA_DIR") {
+        Ok(dir) => format!("{dir}/{name}/bootstrap"),
+        Err(_) => built.to_owned(),
+    }
+}
+
 struct Function {
     runtime: RuntimeApi,
     _process: Child,
@@ -70,7 +80,12 @@ fn response(answer: Answer) -> Value {
 #[tokio::test]
 async fn wharf_api_answers_http_api_v2_and_rest_events() {
     let (moto, names, backend) = stack().await;
-    let api = start(env!("CARGO_BIN_EXE_wharf-api"), &moto, &names).await;
+    let api = start(
+        &bootstrap("wharf-api", env!("CARGO_BIN_EXE_wharf-api")),
+        &moto,
+        &names,
+    )
+    .await;
 
     let health = response(api.runtime.invoke(event("apigw-v2-get-health.json")).await);
     assert_eq!(health["statusCode"], 200, "{health}");
@@ -118,7 +133,12 @@ async fn wharf_dlq_marks_the_tasks_of_an_sqs_batch() {
     .unwrap();
     let task = new_task(&valid, "t-dead".into(), chrono::Utc::now());
     backend.store.create(&task, None).await.unwrap();
-    let dlq = start(env!("CARGO_BIN_EXE_wharf-dlq"), &moto, &names).await;
+    let dlq = start(
+        &bootstrap("wharf-dlq", env!("CARGO_BIN_EXE_wharf-dlq")),
+        &moto,
+        &names,
+    )
+    .await;
 
     let batch = event("sqs-dead-letters.json")
         .to_string()
