@@ -1,12 +1,6 @@
-//! Configuration shared by every binary (SPEC §2). AWS access itself goes
-//! through `aws-config`'s standard chain (`AWS_REGION`, credentials, profiles,
-//! `AWS_ENDPOINT_URL`); this module only adds Wharf's resource names.
-
-use aws_config::{BehaviorVersion, SdkConfig};
-
-use crate::artifacts::Artifacts;
-use crate::queue::Queues;
-use crate::store::TaskStore;
+//! Configuration shared by every binary (SPEC §2): the names of Wharf's AWS
+//! resources. AWS access itself is configured by `aws-config`'s standard
+//! chain (see [`crate::aws`]).
 
 /// Names of the AWS resources Wharf uses. Flattened into each binary's CLI.
 #[derive(Debug, Clone, clap::Args)]
@@ -54,42 +48,4 @@ impl ResourceNames {
             retention_days: 30,
         }
     }
-}
-
-/// Loads the AWS configuration from the standard chain.
-pub async fn load_aws() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
-}
-
-/// The three adapters every Wharf service uses, built once from one config.
-#[derive(Clone)]
-pub struct Backend {
-    pub store: TaskStore,
-    pub queues: Queues,
-    pub artifacts: Artifacts,
-    pub names: ResourceNames,
-}
-
-impl Backend {
-    pub fn new(aws: &SdkConfig, names: ResourceNames) -> Self {
-        Backend {
-            store: TaskStore::new(
-                aws_sdk_dynamodb::Client::new(aws),
-                &names.tasks_table,
-                names.retention_days,
-            ),
-            queues: Queues::new(aws_sdk_sqs::Client::new(aws), &names.queue_prefix),
-            artifacts: Artifacts::new(s3_client(aws), &names.bucket),
-            names,
-        }
-    }
-}
-
-/// An S3 client. Path-style addressing is used whenever an endpoint URL is
-/// configured (moto, LocalStack), since those serve buckets under one host.
-pub fn s3_client(aws: &SdkConfig) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(aws)
-        .force_path_style(aws.endpoint_url().is_some())
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
 }

@@ -31,6 +31,9 @@ pub enum Error {
     /// A stored record or message could not be read back.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// A retried operation was given up because its caller stopped.
+    #[error("{0} stopped before it could complete")]
+    Stopped(&'static str),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -1,15 +1,21 @@
-//! Wharf's core: the task model and its validation, the lifecycle rules, and
-//! the adapters to AWS (DynamoDB task store, SQS queues, S3 artifacts).
+//! Wharf's core: the task model and its validation, the lifecycle rules, the
+//! seams to storage (task store, queue, artifacts) with their AWS adapters
+//! (DynamoDB, SQS, S3), and what every daemon shares (retries, shutdown).
 
 pub mod artifacts;
+pub mod aws;
+pub mod backend;
 pub mod config;
 pub mod error;
 pub mod lifecycle;
 pub mod model;
 pub mod provision;
 pub mod queue;
+pub mod retry;
+pub mod shutdown;
 pub mod store;
 pub mod submit;
 pub mod validate;
 
+pub use backend::Backend;
 pub use error::{Error, Result};

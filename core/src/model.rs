@@ -1,12 +1,9 @@
 //! The task model: what a user submits and what Wharf records (SPEC §3).
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 pub type TaskId = String;
 pub type JsonObject = Map<String, Value>;
@@ -37,61 +34,92 @@ pub struct TaskRequest {
     pub labels: BTreeMap<String, String>,
 }
 
-/// What to run. Exactly one of the three kinds is set; validation enforces it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// What to run: exactly one kind of executor, written in JSON as an object
+/// with exactly one key (`{"process": {…}}`). A spec with none or two kinds
+/// is refused by the parser, so it cannot exist past it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SpecFields", into = "SpecFields")]
+pub enum TaskSpec {
+    Process(ProcessSpec),
+    Container(ContainerSpec),
+    Script(ScriptSpec),
+}
+
+/// The JSON shape of a [`TaskSpec`]: three optional keys, of which exactly
+/// one must be set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TaskSpec {
+struct SpecFields {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub process: Option<ProcessSpec>,
+    process: Option<ProcessSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container: Option<ContainerSpec>,
+    container: Option<ContainerSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub script: Option<ScriptSpec>,
+    script: Option<ScriptSpec>,
+}
+
+impl TryFrom<SpecFields> for TaskSpec {
+    type Error = &'static str;
+    fn try_from(fields: SpecFields) -> Result<Self, Self::Error> {
+        match (fields.process, fields.container, fields.script) {
+            (Some(process), None, None) => Ok(TaskSpec::Process(process)),
+            (None, Some(container), None) => Ok(TaskSpec::Container(container)),
+            (None, None, Some(script)) => Ok(TaskSpec::Script(script)),
+            _ => Err("exactly one of process, container or script must be set"),
+        }
+    }
+}
+
+impl From<TaskSpec> for SpecFields {
+    fn from(spec: TaskSpec) -> Self {
+        match spec {
+            TaskSpec::Process(process) => SpecFields {
+                process: Some(process),
+                ..Default::default()
+            },
+            TaskSpec::Container(container) => SpecFields {
+                container: Some(container),
+                ..Default::default()
+            },
+            TaskSpec::Script(script) => SpecFields {
+                script: Some(script),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+impl TaskSpec {
+    /// The kind of executor this spec needs.
+    pub fn kind(&self) -> ExecutorKind {
+        match self {
+            TaskSpec::Process(_) => ExecutorKind::Process,
+            TaskSpec::Container(_) => ExecutorKind::Container,
+            TaskSpec::Script(_) => ExecutorKind::Script,
+        }
+    }
 }
 
 /// The kinds of executor a worker host may offer (`--executors`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum ExecutorKind {
     Process,
     Script,
     Container,
-}
-
-impl TaskSpec {
-    /// The kind of executor this spec needs, when exactly one kind is set.
-    pub fn kind(&self) -> Option<ExecutorKind> {
-        match (&self.process, &self.container, &self.script) {
-            (Some(_), None, None) => Some(ExecutorKind::Process),
-            (None, Some(_), None) => Some(ExecutorKind::Container),
-            (None, None, Some(_)) => Some(ExecutorKind::Script),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for ExecutorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ExecutorKind::Process => "process",
-            ExecutorKind::Script => "script",
-            ExecutorKind::Container => "container",
-        })
-    }
-}
-
-impl FromStr for ExecutorKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "process" => Ok(ExecutorKind::Process),
-            "script" => Ok(ExecutorKind::Script),
-            "container" => Ok(ExecutorKind::Container),
-            other => Err(format!(
-                "unknown executor {other:?} (expected process, script or container)"
-            )),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -175,8 +203,21 @@ pub struct ScriptSpec {
 }
 
 /// Where a task is in its lifecycle (SPEC §3, Lifecycle).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
     Queued,
     Running,
@@ -187,54 +228,32 @@ pub enum Status {
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Queued => "queued",
-            Status::Running => "running",
-            Status::Succeeded => "succeeded",
-            Status::Failed => "failed",
-            Status::TimedOut => "timed_out",
-            Status::Cancelled => "cancelled",
-        }
-    }
-
     /// A terminal status never changes again.
     pub fn is_terminal(self) -> bool {
         !matches!(self, Status::Queued | Status::Running)
     }
 }
 
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Status {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            Status::Queued,
-            Status::Running,
-            Status::Succeeded,
-            Status::Failed,
-            Status::TimedOut,
-            Status::Cancelled,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
-        .ok_or_else(|| format!("unknown status {s:?}"))
-    }
-}
-
 /// Why a task (or one attempt of it) ended the way it did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 pub enum Reason {
     Succeeded,
     NonZeroExit,
     Timeout,
     Cancelled,
     #[serde(rename = "OOMKilled")]
+    #[strum(serialize = "OOMKilled")]
     OomKilled,
     StartFailed,
     WorkerLost,
@@ -243,29 +262,25 @@ pub enum Reason {
     OutputTooLarge,
 }
 
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Succeeded => "Succeeded",
-            Reason::NonZeroExit => "NonZeroExit",
-            Reason::Timeout => "Timeout",
-            Reason::Cancelled => "Cancelled",
-            Reason::OomKilled => "OOMKilled",
-            Reason::StartFailed => "StartFailed",
-            Reason::WorkerLost => "WorkerLost",
-            Reason::DeadLettered => "DeadLettered",
-            Reason::UploadFailed => "UploadFailed",
-            Reason::OutputTooLarge => "OutputTooLarge",
-        }
-    }
-}
-
-impl FromStr for Reason {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        serde_json::from_value(Value::String(s.to_owned()))
-            .map_err(|_| format!("unknown reason {s:?}"))
-    }
+/// What an API token may do (`WHARF_API_TOKENS`, `wharf admin token`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::Display,
+    strum::EnumString,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum Scope {
+    Read,
+    Submit,
+    Admin,
 }
 
 /// One file a task left in its output directory.
@@ -328,12 +343,49 @@ pub struct Task {
 }
 
 impl Task {
+    /// A new queued task running `spec`, with the defaults of SPEC §3 and
+    /// nothing else set.
+    pub fn queued(id: TaskId, spec: TaskSpec, now: DateTime<Utc>) -> Task {
+        Task {
+            id,
+            name: None,
+            queue: "default".to_owned(),
+            spec,
+            payload: None,
+            payload_in_s3: false,
+            status: Status::Queued,
+            attempt: 0,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            timeout_seconds: DEFAULT_TIMEOUT_SECONDS,
+            retry_on_failure: false,
+            delay_seconds: 0,
+            labels: BTreeMap::new(),
+            worker_id: None,
+            exit_code: None,
+            reason: None,
+            message: None,
+            result: None,
+            outputs: Vec::new(),
+            attempts: Vec::new(),
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            updated_at: now,
+            lease_expires_at: None,
+        }
+    }
+
     /// The fence a worker holds while it runs this task's current attempt.
     pub fn fence(&self) -> Option<Fence> {
         self.worker_id.as_ref().map(|worker_id| Fence {
             worker_id: worker_id.clone(),
             attempt: self.attempt,
         })
+    }
+
+    /// Whether the task's lease of record is still live at `now`.
+    pub fn lease_live(&self, now: DateTime<Utc>) -> bool {
+        self.lease_expires_at.is_some_and(|lease| lease > now)
     }
 }
 

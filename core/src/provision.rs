@@ -7,7 +7,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::config::{s3_client, ResourceNames};
+use crate::aws::{s3_client, TTL_ATTRIBUTE};
+use crate::config::ResourceNames;
 use crate::error::{Error, Result};
 
 // These settings are mirrored by infra/template.yaml and
@@ -21,8 +22,6 @@ pub const QUEUE_VISIBILITY_SECONDS: u32 = 60;
 /// How long SQS keeps a message: 4 days in a task queue, 14 in a DLQ.
 pub const QUEUE_RETENTION_SECONDS: u32 = 4 * 24 * 3600;
 pub const DLQ_RETENTION_SECONDS: u32 = 14 * 24 * 3600;
-/// The attribute DynamoDB's TTL reads on the tasks and workers tables.
-pub const TTL_ATTRIBUTE: &str = "expiresAt";
 /// The bucket's lifecycle rule expiring task artifacts.
 pub const LIFECYCLE_RULE_ID: &str = "expire-task-artifacts";
 

@@ -1,24 +1,15 @@
-//! The task store: task records in DynamoDB.
+//! The task store seam: where task records live, in Wharf's own types. The
+//! real one is DynamoDB ([`crate::aws::DynamoTaskStore`]); tests may use a
+//! stateful fake with the same behaviour.
 //!
-//! Each item holds the whole task as JSON (`task`) next to the attributes that
-//! conditions and indexes need (`status`, `queue`, `createdAt`, `version`).
-//! Every write is a conditional put on `version`, so a transition computed from
-//! a record fails with [`Error::Conflict`] if anyone wrote in between. Names
-//! and idempotency keys are reserved by items of their own (`name#…`,
-//! `idem#…`) written in the same transaction as the task.
+//! Every write is conditional on the version it was computed from, so a
+//! transition fails with [`Error::Conflict`] if anyone wrote in between.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use aws_sdk_dynamodb::Client;
+use async_trait::async_trait;
 
 use crate::error::{Error, Result};
-use crate::model::{Fence, Status, Task};
-use crate::provision::TTL_ATTRIBUTE;
-
-const KEY: &str = "id";
+use crate::lifecycle::{hold, Hold};
+use crate::model::{Fence, Task};
 
 /// A task together with the version it was read at.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,137 +40,32 @@ pub enum CreateError {
     Store(#[from] Error),
 }
 
-#[derive(Clone)]
-pub struct TaskStore {
-    client: Client,
-    table: String,
-    /// A finished task's record expires (DynamoDB TTL) this long after it
-    /// finished.
-    retention: chrono::Duration,
-}
+/// Computes the next record from the current one, or `None` when the
+/// transition does not apply.
+pub type NextTask<'a> = &'a (dyn Fn(&Task) -> Option<Task> + Send + Sync);
 
-impl TaskStore {
-    pub fn new(client: Client, table: &str, retention_days: u32) -> Self {
-        TaskStore {
-            client,
-            table: table.to_owned(),
-            retention: chrono::Duration::days(retention_days.into()),
-        }
-    }
+/// Computes the next record of a running attempt from the current one.
+pub type ChangeTask<'a> = &'a (dyn Fn(&Task) -> Task + Send + Sync);
 
+#[async_trait]
+pub trait TaskStore: Send + Sync {
     /// Stores a new task, reserving its name and idempotency key.
-    pub async fn create(
-        &self,
-        task: &Task,
-        idempotency_key: Option<&str>,
-    ) -> Result<(), CreateError> {
-        let mut items = vec![self.put_new(self.task_item(task, 1)?)?];
-        let name_key = task.name.as_ref().map(|name| format!("name#{name}"));
-        let idem_key = idempotency_key.map(|key| format!("idem#{key}"));
-        for key in name_key.iter().chain(idem_key.iter()) {
-            items.push(self.put_new(reservation(key, &task.id))?);
-        }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let Err(err) = result else { return Ok(()) };
-        if !is_cancelled_by_condition(&err) {
-            return Err(Error::aws("TransactWriteItems", err).into());
-        }
-        // Which reservation was taken? The idempotency key wins: a retried
-        // POST must return the original task.
-        if let Some(key) = &idem_key {
-            if let Some(existing_id) = self.reserved_by(key).await? {
-                return Err(CreateError::IdempotencyKeyUsed { existing_id });
-            }
-        }
-        if let (Some(key), Some(name)) = (&name_key, &task.name) {
-            if let Some(existing_id) = self.reserved_by(key).await? {
-                return Err(CreateError::NameTaken {
-                    name: name.clone(),
-                    existing_id,
-                });
-            }
-        }
-        Err(Error::Conflict(format!("task {} exists already", task.id)).into())
-    }
+    async fn create(&self, task: &Task, idempotency_key: Option<&str>) -> Result<(), CreateError>;
 
     /// Deletes a task record and the reservations of its name and
     /// idempotency key.
-    pub async fn delete(&self, task: &Task, idempotency_key: Option<&str>) -> Result<()> {
-        let keys = std::iter::once(task.id.clone())
-            .chain(task.name.as_ref().map(|name| format!("name#{name}")))
-            .chain(idempotency_key.map(|key| format!("idem#{key}")));
-        let items = keys
-            .map(|key| {
-                aws_sdk_dynamodb::types::Delete::builder()
-                    .table_name(&self.table)
-                    .key(KEY, AttributeValue::S(key))
-                    .build()
-                    .map(|delete| TransactWriteItem::builder().delete(delete).build())
-                    .map_err(|e| Error::request("TransactWriteItems", e))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(|e| Error::aws("TransactWriteItems", e))?;
-        Ok(())
-    }
+    async fn delete(&self, task: &Task, idempotency_key: Option<&str>) -> Result<()>;
 
-    pub async fn get(&self, id: &str) -> Result<Option<Versioned>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, AttributeValue::S(id.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| Error::aws("GetItem", e))?;
-        output.item.map(|item| read_task(&item)).transpose()
-    }
+    /// The current record (a consistent read).
+    async fn get(&self, id: &str) -> Result<Option<Versioned>>;
 
     /// Replaces `current` by `next` if nobody wrote the task since `current`
     /// was read; fails with [`Error::Conflict`] otherwise.
-    pub async fn replace(&self, current: &Versioned, next: Task) -> Result<Versioned> {
-        let version = current.version + 1;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(self.task_item(&next, version)?))
-            .condition_expression("#version = :expected")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":expected", number(current.version))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Versioned {
-                task: next,
-                version,
-            }),
-            Err(err) if is_condition_failure(&err) => Err(Error::Conflict(format!(
-                "task {} changed since version {}",
-                next.id, current.version
-            ))),
-            Err(err) => Err(Error::aws("PutItem", err)),
-        }
-    }
+    async fn replace(&self, current: &Versioned, next: Task) -> Result<Versioned>;
 
-    /// Applies `next` (which computes the new record, or `None` when the
-    /// transition does not apply) to the current record, retrying when
-    /// another write comes in between.
-    pub async fn transition(
-        &self,
-        id: &str,
-        next: impl Fn(&Task) -> Option<Task>,
-    ) -> Result<Transition> {
+    /// Applies `next` to the current record, reading again and retrying
+    /// when another write comes in between.
+    async fn transition(&self, id: &str, next: NextTask<'_>) -> Result<Transition> {
         loop {
             let Some(current) = self.get(id).await? else {
                 return Ok(Transition::Missing);
@@ -195,128 +81,17 @@ impl TaskStore {
         }
     }
 
-    /// Applies `change` to the current record as long as `fence` still holds
-    /// the task (running, same worker and attempt). Fails with
-    /// [`Error::Conflict`] once the fence is lost: the caller must stop.
-    pub async fn update_fenced(
-        &self,
-        id: &str,
-        fence: &Fence,
-        change: impl Fn(&mut Task),
-    ) -> Result<Task> {
-        let held =
-            |task: &Task| task.fence().as_ref() == Some(fence) && task.status == Status::Running;
-        let outcome = self
-            .transition(id, |task| {
-                held(task).then(|| {
-                    let mut next = task.clone();
-                    change(&mut next);
-                    next
-                })
-            })
-            .await?;
-        match outcome {
+    /// Applies `change` (which computes the next record from the current
+    /// one) as long as `fence` still holds the task. Fails with [`Error::Conflict`] once the fence is
+    /// lost: the caller must stop.
+    async fn update_fenced(&self, id: &str, fence: &Fence, change: ChangeTask<'_>) -> Result<Task> {
+        let next = |task: &Task| (hold(Some(task), fence) == Hold::Held).then(|| change(task));
+        match self.transition(id, &next).await? {
             Transition::Applied(task) => Ok(task),
             Transition::Refused(_) | Transition::Missing => Err(Error::Conflict(format!(
                 "task {id} is no longer held by {} attempt {}",
                 fence.worker_id, fence.attempt
             ))),
         }
-    }
-
-    async fn reserved_by(&self, key: &str) -> Result<Option<String>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, AttributeValue::S(key.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| Error::aws("GetItem", e))?;
-        Ok(output
-            .item
-            .and_then(|item| item.get("taskId").and_then(|v| v.as_s().ok()).cloned()))
-    }
-
-    fn task_item(&self, task: &Task, version: u64) -> Result<HashMap<String, AttributeValue>> {
-        let json = serde_json::to_string(task).map_err(|e| Error::Corrupt(e.to_string()))?;
-        let mut item = HashMap::from([
-            (KEY.to_owned(), AttributeValue::S(task.id.clone())),
-            ("version".to_owned(), number(version)),
-            (
-                "status".to_owned(),
-                AttributeValue::S(task.status.to_string()),
-            ),
-            ("queue".to_owned(), AttributeValue::S(task.queue.clone())),
-            (
-                "createdAt".to_owned(),
-                AttributeValue::S(task.created_at.to_rfc3339()),
-            ),
-            ("task".to_owned(), AttributeValue::S(json)),
-        ]);
-        if let Some(name) = &task.name {
-            item.insert("name".to_owned(), AttributeValue::S(name.clone()));
-        }
-        if let Some(finished_at) = task.finished_at.filter(|_| task.status.is_terminal()) {
-            let expires_at = (finished_at + self.retention).timestamp();
-            item.insert(TTL_ATTRIBUTE.to_owned(), number(expires_at));
-        }
-        Ok(item)
-    }
-
-    fn put_new(&self, item: HashMap<String, AttributeValue>) -> Result<TransactWriteItem> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#id)")
-            .expression_attribute_names("#id", KEY)
-            .build()
-            .map_err(|e| Error::request("TransactWriteItems", e))?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-}
-
-fn number(n: impl ToString) -> AttributeValue {
-    AttributeValue::N(n.to_string())
-}
-
-fn reservation(key: &str, task_id: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        (KEY.to_owned(), AttributeValue::S(key.to_owned())),
-        ("taskId".to_owned(), AttributeValue::S(task_id.to_owned())),
-    ])
-}
-
-fn read_task(item: &HashMap<String, AttributeValue>) -> Result<Versioned> {
-    let id = item.get(KEY).and_then(|v| v.as_s().ok());
-    let corrupt = |what: &str| Error::Corrupt(format!("task item {id:?}: {what}"));
-    let json = item
-        .get("task")
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| corrupt("no task attribute"))?;
-    let version = item
-        .get("version")
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| corrupt("no version"))?;
-    let task = serde_json::from_str(json).map_err(|e| corrupt(&e.to_string()))?;
-    Ok(Versioned { task, version })
-}
-
-fn is_condition_failure<R>(
-    err: &SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError, R>,
-) -> bool {
-    err.as_service_error()
-        .is_some_and(|e| e.is_conditional_check_failed_exception())
-}
-
-fn is_cancelled_by_condition<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
-    match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(cancel)) => cancel
-            .cancellation_reasons()
-            .iter()
-            .any(|reason| reason.code() == Some("ConditionalCheckFailed")),
-        _ => false,
     }
 }

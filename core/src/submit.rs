@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::artifacts::payload_key;
-use crate::config::Backend;
+use crate::backend::Backend;
 use crate::error::Error;
-use crate::model::{new_task_id, Status, Task, TaskMessage};
+use crate::model::{new_task_id, Task, TaskMessage};
 use crate::store::CreateError;
 use crate::validate::{ValidTask, INLINE_PAYLOAD_BYTES};
 
@@ -36,31 +36,16 @@ pub fn new_task(valid: &ValidTask, id: String, now: DateTime<Utc>) -> Task {
     let inline = valid.payload_json.len() <= INLINE_PAYLOAD_BYTES;
     let request = &valid.request;
     Task {
-        id,
         name: request.name.clone(),
         queue: valid.queue.clone(),
-        spec: request.spec.clone(),
         payload: inline.then(|| request.payload.clone().unwrap_or_else(empty_object)),
         payload_in_s3: !inline,
-        status: Status::Queued,
-        attempt: 0,
         max_attempts: valid.max_attempts,
         timeout_seconds: valid.timeout_seconds,
         retry_on_failure: request.retry_on_failure,
         delay_seconds: valid.delay_seconds,
         labels: request.labels.clone(),
-        worker_id: None,
-        exit_code: None,
-        reason: None,
-        message: None,
-        result: None,
-        outputs: Vec::new(),
-        attempts: Vec::new(),
-        created_at: now,
-        started_at: None,
-        finished_at: None,
-        updated_at: now,
-        lease_expires_at: None,
+        ..Task::queued(id, request.spec.clone(), now)
     }
 }
 

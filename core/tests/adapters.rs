@@ -4,10 +4,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};
-use wharf_core::config::{Backend, ResourceNames};
-use wharf_core::model::{new_task_id, Fence, Status, Task, TaskMessage, TaskSpec};
+use wharf_core::config::ResourceNames;
+use wharf_core::model::{new_task_id, Fence, ProcessSpec, Status, Task, TaskMessage, TaskSpec};
 use wharf_core::provision::provision;
+use wharf_core::queue::{Lane, ReceiveOptions};
 use wharf_core::store::CreateError;
+use wharf_core::Backend;
 use wharf_core::Error;
 use wharf_testkit::{unique_prefix, Moto};
 
@@ -15,37 +17,18 @@ async fn backend(moto: &Moto) -> Backend {
     let aws = moto.sdk_config();
     let names = ResourceNames::with_prefix(&unique_prefix());
     provision(&aws, &names).await.expect("provision");
-    Backend::new(&aws, names)
+    Backend::aws(&aws, names)
 }
 
 fn new_task(name: Option<&str>) -> Task {
-    let now = Utc::now();
+    let spec = TaskSpec::Process(ProcessSpec {
+        command: vec!["true".into()],
+        ..ProcessSpec::default()
+    });
     Task {
-        id: new_task_id(),
         name: name.map(str::to_owned),
-        queue: "default".into(),
-        spec: TaskSpec::default(),
         payload: Some(serde_json::json!({"n": 1})),
-        payload_in_s3: false,
-        status: Status::Queued,
-        attempt: 0,
-        max_attempts: 3,
-        timeout_seconds: 60,
-        retry_on_failure: false,
-        delay_seconds: 0,
-        labels: Default::default(),
-        worker_id: None,
-        exit_code: None,
-        reason: None,
-        message: None,
-        result: None,
-        outputs: vec![],
-        attempts: vec![],
-        created_at: now,
-        started_at: None,
-        finished_at: None,
-        updated_at: now,
-        lease_expires_at: None,
+        ..Task::queued(new_task_id(), spec, Utc::now())
     }
 }
 
@@ -60,7 +43,7 @@ async fn provision_is_idempotent_and_wires_the_dead_letter_queue() {
     assert!(second.iter().all(|p| !p.created), "{second:?}");
 
     // A message received more than the redrive count moves to the DLQ.
-    let backend = Backend::new(&aws, names);
+    let backend = Backend::aws(&aws, names);
     let queues = &backend.queues;
     queues
         .send_raw("default", "not a task", Duration::ZERO)
@@ -68,17 +51,40 @@ async fn provision_is_idempotent_and_wires_the_dead_letter_queue() {
         .unwrap();
     for _ in 0..wharf_core::provision::MAX_RECEIVE_COUNT {
         let got = queues
-            .receive("default", 1, Duration::from_secs(1), Duration::ZERO)
+            .receive(
+                "default",
+                Lane::Tasks,
+                ReceiveOptions {
+                    max: 1,
+                    wait: Duration::from_secs(1),
+                    visibility: Duration::ZERO,
+                },
+            )
             .await
             .unwrap();
         assert_eq!(got.len(), 1);
     }
     let got = queues
-        .receive("default", 1, Duration::from_secs(1), Duration::ZERO)
+        .receive(
+            "default",
+            Lane::Tasks,
+            ReceiveOptions {
+                max: 1,
+                wait: Duration::from_secs(1),
+                visibility: Duration::ZERO,
+            },
+        )
         .await
         .unwrap();
     assert!(got.is_empty(), "the message should have been dead-lettered");
-    assert_eq!(queues.dlq_counts("default").await.unwrap().visible, 1);
+    assert_eq!(
+        queues
+            .counts("default", Lane::DeadLetters)
+            .await
+            .unwrap()
+            .visible,
+        1
+    );
 }
 
 #[tokio::test]
@@ -130,7 +136,10 @@ async fn fenced_updates_stop_once_the_fence_is_lost() {
         attempt: 1,
     };
     let updated = store
-        .update_fenced(&task.id, &fence_a, |t| t.message = Some("renewed".into()))
+        .update_fenced(&task.id, &fence_a, &|t: &Task| Task {
+            message: Some("renewed".into()),
+            ..t.clone()
+        })
         .await
         .unwrap();
     assert_eq!(updated.message.as_deref(), Some("renewed"));
@@ -142,7 +151,10 @@ async fn fenced_updates_stop_once_the_fence_is_lost() {
     taken.attempt = 2;
     store.replace(&current, taken).await.unwrap();
     let late = store
-        .update_fenced(&task.id, &fence_a, |t| t.status = Status::Succeeded)
+        .update_fenced(&task.id, &fence_a, &|t: &Task| Task {
+            status: Status::Succeeded,
+            ..t.clone()
+        })
         .await;
     assert!(matches!(late, Err(Error::Conflict(_))), "{late:?}");
     let stored = store.get(&task.id).await.unwrap().unwrap().task;
@@ -164,9 +176,12 @@ async fn the_queue_sends_receives_hides_and_deletes() {
     let got = queues
         .receive(
             "default",
-            10,
-            Duration::from_secs(2),
-            Duration::from_secs(30),
+            Lane::Tasks,
+            ReceiveOptions {
+                max: 10,
+                wait: Duration::from_secs(2),
+                visibility: Duration::from_secs(30),
+            },
         )
         .await
         .unwrap();
@@ -175,7 +190,14 @@ async fn the_queue_sends_receives_hides_and_deletes() {
     assert_eq!(got[0].receive_count, 1);
 
     // Hidden while in flight; visible again at once when released.
-    assert_eq!(queues.counts("default").await.unwrap().in_flight, 1);
+    assert_eq!(
+        queues
+            .counts("default", Lane::Tasks)
+            .await
+            .unwrap()
+            .in_flight,
+        1
+    );
     queues
         .set_visibility(&got[0], Duration::ZERO)
         .await
@@ -183,16 +205,19 @@ async fn the_queue_sends_receives_hides_and_deletes() {
     let again = queues
         .receive(
             "default",
-            10,
-            Duration::from_secs(2),
-            Duration::from_secs(30),
+            Lane::Tasks,
+            ReceiveOptions {
+                max: 10,
+                wait: Duration::from_secs(2),
+                visibility: Duration::from_secs(30),
+            },
         )
         .await
         .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].receive_count, 2);
     queues.delete(&again[0]).await.unwrap();
-    let counts = queues.counts("default").await.unwrap();
+    let counts = queues.counts("default", Lane::Tasks).await.unwrap();
     assert_eq!((counts.visible, counts.in_flight), (0, 0));
 }
 
@@ -252,7 +277,7 @@ async fn finished_tasks_carry_their_expiry_for_dynamodb_ttl() {
     let aws = moto.sdk_config();
     let names = ResourceNames::with_prefix(&unique_prefix());
     provision(&aws, &names).await.unwrap();
-    let store = Backend::new(&aws, names.clone()).store;
+    let store = Backend::aws(&aws, names.clone()).store;
     let task = new_task(None);
     store.create(&task, None).await.unwrap();
     let raw = |id: String| {

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use aws_config::SdkConfig;
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
-use wharf_core::config::{s3_client, ResourceNames};
+use wharf_core::aws::s3_client;
+use wharf_core::config::ResourceNames;
 use wharf_core::provision::provision;
 use wharf_testkit::{unique_prefix, workspace_root, Moto};
 

@@ -2,12 +2,21 @@
 //! `failed` with reason `DeadLettered`. Nothing is dropped silently: a
 //! message that names no task is logged with its body, and one that cannot
 //! be handled now (an outage) is reported back so it is delivered again.
+//!
+//! Under Lambda, SQS delivers batches ([`on_event`]); locally, [`poll`]
+//! receives from every dead-letter queue itself.
 
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::Utc;
+use tokio_util::sync::CancellationToken;
 use wharf_core::lifecycle;
-use wharf_core::model::TaskMessage;
+use wharf_core::model::{Task, TaskMessage};
+use wharf_core::queue::{Lane, ReceiveOptions};
+use wharf_core::retry::retry;
 use wharf_core::store::{TaskStore, Transition};
-use wharf_core::Error;
+use wharf_core::{Backend, Error};
 
 /// What became of one dead-lettered message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +33,7 @@ pub enum DeadLetter {
 
 /// Handles one dead-lettered message body. `Err` means "try again later".
 pub async fn handle_dead_letter(
-    store: &TaskStore,
+    store: &dyn TaskStore,
     message_id: &str,
     body: &str,
 ) -> Result<DeadLetter, Error> {
@@ -37,7 +46,9 @@ pub async fn handle_dead_letter(
         return Ok(DeadLetter::Malformed);
     };
     let outcome = match store
-        .transition(&task_id, |task| lifecycle::dead_lettered(task, Utc::now()))
+        .transition(&task_id, &|task: &Task| {
+            lifecycle::dead_lettered(task, Utc::now())
+        })
         .await?
     {
         Transition::Applied(_) => DeadLetter::Marked { task_id },
@@ -46,4 +57,62 @@ pub async fn handle_dead_letter(
     };
     tracing::info!(message_id, outcome = ?outcome, "dead-lettered message handled");
     Ok(outcome)
+}
+
+/// One Lambda batch: records that could not be handled now are reported as
+/// failures, so SQS delivers them again.
+pub async fn on_event(store: &dyn TaskStore, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let id = record.message_id.unwrap_or_default();
+        let body = record.body.unwrap_or_default();
+        if let Err(err) = handle_dead_letter(store, &id, &body).await {
+            tracing::warn!(message_id = %id, error = %err, "cannot handle the dead letter now");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+/// Polls every dead-letter queue of `backend.names.queues` and deletes each
+/// message once it is handled, until `shutdown`; with `once`, until a round
+/// finds nothing. Outages are waited out with backoff.
+pub async fn poll(backend: &Backend, once: bool, shutdown: &CancellationToken) {
+    let options = ReceiveOptions {
+        max: 10,
+        wait: if once {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(20)
+        },
+        visibility: Duration::from_secs(60),
+    };
+    loop {
+        let mut handled = 0;
+        for queue in &backend.names.queues {
+            let receive = || backend.queues.receive(queue, Lane::DeadLetters, options);
+            let Ok(messages) = retry("receive dead letters", shutdown, |_| true, receive).await
+            else {
+                return;
+            };
+            for message in messages {
+                match handle_dead_letter(backend.store.as_ref(), &message.message_id, &message.body)
+                    .await
+                {
+                    Ok(_) => {
+                        handled += 1;
+                        if let Err(err) = backend.queues.delete(&message).await {
+                            tracing::warn!(error = %err, "cannot delete the handled dead letter; it comes back and is recognised as handled");
+                        }
+                    }
+                    Err(err) => tracing::warn!(error = %err, "cannot handle the dead letter now"),
+                }
+            }
+        }
+        if once && handled == 0 {
+            return;
+        }
+    }
 }

@@ -8,8 +8,10 @@ use axum::Router;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
-use wharf_core::config::{Backend, ResourceNames};
+use wharf_core::config::ResourceNames;
 use wharf_core::provision::provision;
+use wharf_core::queue::{Lane, ReceiveOptions};
+use wharf_core::Backend;
 use wharf_functions::api::{app, AppState};
 use wharf_testkit::{unique_prefix, Moto};
 
@@ -27,7 +29,7 @@ async fn api() -> Api {
     let aws = moto.sdk_config();
     let names = ResourceNames::with_prefix(&unique_prefix());
     provision(&aws, &names).await.unwrap();
-    let backend = Backend::new(&aws, names);
+    let backend = Backend::aws(&aws, names);
     let hash = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
     let tokens = format!("{}:read+submit,{}:read", hash(SUBMITTER), hash(READER));
     let router = app(AppState {
@@ -100,7 +102,12 @@ async fn no_token_is_401_and_a_token_without_submit_is_403() {
     assert_eq!(answer.status, 403);
     assert_eq!(answer.body["status"], 403);
     // Nothing was enqueued by the refused requests.
-    let counts = api.backend.queues.counts("default").await.unwrap();
+    let counts = api
+        .backend
+        .queues
+        .counts("default", Lane::Tasks)
+        .await
+        .unwrap();
     assert_eq!(counts.visible, 0);
 }
 
@@ -112,16 +119,19 @@ async fn a_valid_task_is_recorded_and_enqueued() {
     let id = answer.body["id"].as_str().unwrap();
     assert_eq!(answer.headers[header::LOCATION], format!("/v1/tasks/{id}"));
     let stored = api.backend.store.get(id).await.unwrap().unwrap().task;
-    assert_eq!(stored.status.as_str(), "queued");
+    assert_eq!(stored.status.to_string(), "queued");
     assert_eq!(stored.max_attempts, 3);
     let received = api
         .backend
         .queues
         .receive(
             "default",
-            10,
-            std::time::Duration::from_secs(1),
-            std::time::Duration::from_secs(30),
+            Lane::Tasks,
+            ReceiveOptions {
+                max: 10,
+                wait: std::time::Duration::from_secs(1),
+                visibility: std::time::Duration::from_secs(30),
+            },
         )
         .await
         .unwrap();
@@ -167,7 +177,12 @@ async fn malformed_specs_are_400_naming_the_field() {
     }
     let answer = api.submit(Some(SUBMITTER), "{not json").await;
     assert_eq!(answer.status, 400);
-    let counts = api.backend.queues.counts("default").await.unwrap();
+    let counts = api
+        .backend
+        .queues
+        .counts("default", Lane::Tasks)
+        .await
+        .unwrap();
     assert_eq!(counts.visible, 0, "a refused task must not be enqueued");
 }
 
@@ -260,6 +275,11 @@ async fn names_are_unique_and_idempotency_keys_return_the_original() {
     assert_eq!(retried.status, 200);
     assert_eq!(retried.body["id"], original.body["id"]);
     // Only the two created tasks were enqueued.
-    let counts = api.backend.queues.counts("default").await.unwrap();
+    let counts = api
+        .backend
+        .queues
+        .counts("default", Lane::Tasks)
+        .await
+        .unwrap();
     assert_eq!(counts.visible, 2);
 }

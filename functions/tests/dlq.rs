@@ -4,12 +4,15 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use wharf_core::config::{Backend, ResourceNames};
+use wharf_core::aws::SqsQueues;
+use wharf_core::config::ResourceNames;
 use wharf_core::lifecycle;
 use wharf_core::model::{Status, TaskMessage};
 use wharf_core::provision::provision;
+use wharf_core::queue::{Lane, ReceiveOptions};
 use wharf_core::submit::new_task;
 use wharf_core::validate::parse_task_request;
+use wharf_core::Backend;
 use wharf_testkit::{unique_prefix, Moto};
 
 #[tokio::test]
@@ -19,7 +22,7 @@ async fn wharf_dlq_marks_dead_lettered_tasks_and_drains_the_dlq() {
     let prefix = unique_prefix();
     let names = ResourceNames::with_prefix(&prefix);
     provision(&aws, &names).await.unwrap();
-    let backend = Backend::new(&aws, names.clone());
+    let backend = Backend::aws(&aws, names.clone());
 
     let body = br#"{"spec": {"process": {"command": ["true"]}}}"#;
     let valid = parse_task_request(body, &names.queues).unwrap();
@@ -30,7 +33,10 @@ async fn wharf_dlq_marks_dead_lettered_tasks_and_drains_the_dlq() {
         backend.store.create(task, None).await.unwrap();
     }
     let sqs = aws_sdk_sqs::Client::new(&aws);
-    let dlq_url = backend.queues.dlq_url("default").await.unwrap();
+    let dlq_url = SqsQueues::new(aws_sdk_sqs::Client::new(&aws), &names.queue_prefix)
+        .url("default", Lane::DeadLetters)
+        .await
+        .unwrap();
     let bodies = [
         serde_json::to_string(&TaskMessage {
             task_id: queued.id.clone(),
@@ -68,12 +74,20 @@ async fn wharf_dlq_marks_dead_lettered_tasks_and_drains_the_dlq() {
 
     let marked = backend.store.get(&queued.id).await.unwrap().unwrap().task;
     assert_eq!(marked.status, Status::Failed);
-    assert_eq!(marked.reason.unwrap().as_str(), "DeadLettered");
+    assert_eq!(marked.reason.unwrap().to_string(), "DeadLettered");
     let untouched = backend.store.get(&finished.id).await.unwrap().unwrap().task;
     assert_eq!(untouched.status, Status::Cancelled);
     let left = backend
         .queues
-        .receive_dead_letters("default", 10, Duration::from_secs(1), Duration::ZERO)
+        .receive(
+            "default",
+            Lane::DeadLetters,
+            ReceiveOptions {
+                max: 10,
+                wait: Duration::from_secs(1),
+                visibility: Duration::ZERO,
+            },
+        )
         .await
         .unwrap();
     assert!(left.is_empty(), "the DLQ still holds {left:?}");

@@ -7,11 +7,13 @@ use std::process::Stdio;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::process::{Child, Command};
-use wharf_core::config::{Backend, ResourceNames};
+use wharf_core::config::ResourceNames;
 use wharf_core::model::Status;
 use wharf_core::provision::provision;
+use wharf_core::queue::Lane;
 use wharf_core::submit::new_task;
 use wharf_core::validate::parse_task_request;
+use wharf_core::Backend;
 use wharf_testkit::lambda::{Answer, RuntimeApi};
 use wharf_testkit::{unique_prefix, Moto};
 
@@ -66,7 +68,7 @@ async fn stack() -> (Moto, ResourceNames, Backend) {
     let aws = moto.sdk_config();
     let names = ResourceNames::with_prefix(&unique_prefix());
     provision(&aws, &names).await.unwrap();
-    let backend = Backend::new(&aws, names.clone());
+    let backend = Backend::aws(&aws, names.clone());
     (moto, names, backend)
 }
 
@@ -107,7 +109,15 @@ async fn wharf_api_answers_http_api_v2_and_rest_events() {
             .unwrap();
         assert_eq!(stored.unwrap().task.status, Status::Queued, "{file}");
     }
-    assert_eq!(backend.queues.counts("default").await.unwrap().visible, 2);
+    assert_eq!(
+        backend
+            .queues
+            .counts("default", Lane::Tasks)
+            .await
+            .unwrap()
+            .visible,
+        2
+    );
 
     // Without the token: 401 as a problem document.
     let mut anonymous = event("apigw-v2-post-task.json");
@@ -156,5 +166,5 @@ async fn wharf_dlq_marks_the_tasks_of_an_sqs_batch() {
     );
     let marked = backend.store.get(&task.id).await.unwrap().unwrap().task;
     assert_eq!(marked.status, Status::Failed);
-    assert_eq!(marked.reason.unwrap().as_str(), "DeadLettered");
+    assert_eq!(marked.reason.unwrap().to_string(), "DeadLettered");
 }

@@ -1,7 +1,10 @@
 //! Test harness: a real moto server for each test process, reached over HTTP
 //! exactly as AWS is (through `AWS_ENDPOINT_URL`-style configuration), and
-//! unique resource names so tests never see each other's state.
+//! unique resource names so tests never see each other's state; and
+//! stateful in-memory fakes of the storage seams for fast in-process tests
+//! (in addition to the moto tests, never instead).
 
+pub mod fakes;
 pub mod lambda;
 
 use std::net::TcpListener;

@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wharf_core::model::ExecutorKind;
-
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// This host's id in task records: `<hostname>-<random>`.
@@ -13,7 +11,6 @@ pub struct WorkerConfig {
     pub queues: Vec<String>,
     /// Task slots.
     pub concurrency: usize,
-    pub executors: Vec<ExecutorKind>,
     pub heartbeat: Duration,
     pub lease: Duration,
     /// How long running tasks may finish on shutdown.

@@ -1,14 +1,17 @@
-//! Wharf's worker host: long-polls SQS, claims and runs tasks, uploads their
-//! outputs and logs, and records the outcome.
+//! Wharf's worker host: long-polls the queues, claims and runs tasks,
+//! uploads their outputs and logs, and records the outcome.
+//!
+//! Following one task: [`poller`] receives its message, [`claim`] decides
+//! and claims, [`attempt`] supervises the run (the executor from
+//! [`executor`], the lease keeper, the log shipper), uploads and records.
 
 pub mod attempt;
+pub mod claim;
 pub mod config;
 pub mod executor;
-pub mod heartbeat;
-pub mod outputs;
 pub mod poller;
-pub mod signal;
 pub mod worker;
 
 pub use config::WorkerConfig;
 pub use poller::run;
+pub use worker::Worker;

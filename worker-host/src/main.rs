@@ -3,15 +3,19 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use clap::Parser;
-use tokio_util::sync::CancellationToken;
-use wharf_core::config::{load_aws, Backend, ResourceNames};
+use wharf_core::aws::load_aws;
+use wharf_core::config::ResourceNames;
 use wharf_core::model::ExecutorKind;
+use wharf_core::shutdown::on_signal;
+use wharf_core::Backend;
+use wharf_worker_host::executor::container::sweep::sweep_every;
 use wharf_worker_host::executor::container::{ContainerHost, RegistryAuth};
 use wharf_worker_host::executor::script::ScriptFetcher;
-use wharf_worker_host::signal::cancel_on_signal;
-use wharf_worker_host::worker::Worker;
-use wharf_worker_host::WorkerConfig;
+use wharf_worker_host::executor::Executors;
+use wharf_worker_host::{Worker, WorkerConfig};
 
 #[derive(Debug, Parser)]
 #[command(name = "wharf-worker", version, about)]
@@ -83,76 +87,102 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    init_tracing(args.log_json);
+    let shutdown = on_signal()?;
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "worker".to_owned());
+    let config = args.config(&hostname)?;
+    let executors = args.executors(&hostname).await?;
+    let backend = Backend::aws(&load_aws().await, args.names);
+    if let Some(host) = &executors.containers {
+        // A crashed run of this host leaves its containers behind.
+        let sweep = sweep_every(
+            host.clone(),
+            backend.store.clone(),
+            config.lease,
+            shutdown.clone(),
+        );
+        tokio::spawn(sweep);
+    }
+    let worker = Worker {
+        backend,
+        config,
+        executors: Arc::new(executors),
+    };
+    wharf_worker_host::run(worker, shutdown).await;
+    Ok(())
+}
+
+impl Args {
+    fn config(&self, hostname: &str) -> anyhow::Result<WorkerConfig> {
+        if self.lease_secs <= self.heartbeat_secs {
+            anyhow::bail!(
+                "--lease-secs ({}) must be longer than --heartbeat-secs ({})",
+                self.lease_secs,
+                self.heartbeat_secs
+            );
+        }
+        let work_dir = match &self.work_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::temp_dir().join(format!("wharf-worker-{}", std::process::id())),
+        };
+        std::fs::create_dir_all(&work_dir)?;
+        let random = ulid::Ulid::new().to_string()[20..].to_lowercase();
+        Ok(WorkerConfig {
+            worker_id: format!("{hostname}-{random}"),
+            queues: self.names.queues.clone(),
+            concurrency: self
+                .concurrency
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            heartbeat: Duration::from_secs(self.heartbeat_secs),
+            lease: Duration::from_secs(self.lease_secs),
+            grace: Duration::from_secs(self.grace_secs),
+            kill_grace: Duration::from_secs(self.kill_grace_secs),
+            // Tasks run in their own directories: every path they get is
+            // absolute.
+            work_dir: work_dir.canonicalize()?,
+            poll_wait: Duration::from_secs(self.poll_wait_secs.min(20)),
+            max_tasks: if self.once { Some(1) } else { self.max_tasks },
+            exit_when_idle: self.exit_when_idle.map(Duration::from_secs),
+            max_output_bytes: self.max_output_bytes,
+        })
+    }
+
+    async fn executors(&self, hostname: &str) -> anyhow::Result<Executors> {
+        let scripts = ScriptFetcher::new(
+            self.extra_ca_file.as_deref(),
+            Duration::from_secs(self.script_timeout_secs),
+            self.max_script_bytes,
+        )?;
+        let containers = if self.executors.contains(&ExecutorKind::Container) {
+            let registry_auth = match &self.registry_auth_file {
+                Some(path) => read_registry_auth(path)?,
+                None => Vec::new(),
+            };
+            let allowed_mounts = self.allowed_mounts.clone();
+            Some(ContainerHost::connect(hostname, allowed_mounts, registry_auth).await?)
+        } else {
+            None
+        };
+        Ok(Executors {
+            kinds: self.executors.clone(),
+            scripts,
+            containers,
+        })
+    }
+}
+
+/// Text logs, or JSON lines with `--log-json`; the level from `RUST_LOG`.
+fn init_tracing(json: bool) {
     let subscriber = tracing_subscriber::fmt().with_env_filter(
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
     );
-    if args.log_json {
+    if json {
         subscriber.json().init();
     } else {
         subscriber.init();
     }
-    if args.lease_secs <= args.heartbeat_secs {
-        anyhow::bail!(
-            "--lease-secs ({}) must be longer than --heartbeat-secs ({})",
-            args.lease_secs,
-            args.heartbeat_secs
-        );
-    }
-    let work_dir = match args.work_dir {
-        Some(dir) => dir,
-        None => std::env::temp_dir().join(format!("wharf-worker-{}", std::process::id())),
-    };
-    std::fs::create_dir_all(&work_dir)?;
-    // Tasks run in their own directories: every path they get is absolute.
-    let work_dir = work_dir.canonicalize()?;
-    let hostname = nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "worker".to_owned());
-    let config = WorkerConfig {
-        worker_id: format!(
-            "{hostname}-{}",
-            &ulid::Ulid::new().to_string()[20..].to_lowercase()
-        ),
-        queues: args.names.queues.clone(),
-        concurrency: args
-            .concurrency
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        executors: args.executors,
-        heartbeat: Duration::from_secs(args.heartbeat_secs),
-        lease: Duration::from_secs(args.lease_secs),
-        grace: Duration::from_secs(args.grace_secs),
-        kill_grace: Duration::from_secs(args.kill_grace_secs),
-        work_dir,
-        poll_wait: Duration::from_secs(args.poll_wait_secs.min(20)),
-        max_tasks: if args.once { Some(1) } else { args.max_tasks },
-        exit_when_idle: args.exit_when_idle.map(Duration::from_secs),
-        max_output_bytes: args.max_output_bytes,
-    };
-    let scripts = ScriptFetcher::new(
-        args.extra_ca_file.as_deref(),
-        Duration::from_secs(args.script_timeout_secs),
-        args.max_script_bytes,
-    )?;
-    let containers = if config.executors.contains(&ExecutorKind::Container) {
-        let registry_auth = match &args.registry_auth_file {
-            Some(path) => read_registry_auth(path)?,
-            None => Vec::new(),
-        };
-        Some(ContainerHost::connect(&hostname, args.allowed_mounts, registry_auth).await?)
-    } else {
-        None
-    };
-    let aws = load_aws().await;
-    let worker = Worker {
-        backend: Backend::new(&aws, args.names),
-        config,
-        containers,
-        scripts,
-    };
-    let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
-    wharf_worker_host::run(worker, shutdown).await;
-    Ok(())
 }
 
 fn read_registry_auth(path: &std::path::Path) -> anyhow::Result<Vec<RegistryAuth>> {

@@ -11,119 +11,116 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use wharf_core::queue::Received;
+use wharf_core::queue::{Lane, ReceiveOptions, Received};
+use wharf_core::retry::retry;
+use wharf_core::shutdown::{drain, Drained};
 
-use crate::worker::{Handled, Worker};
+use crate::claim::Handled;
+use crate::worker::Worker;
 
 /// SQS hands out at most ten messages per receive.
 const MAX_BATCH: usize = 10;
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What the poll loop shares with the handlers it spawns.
+struct Shared {
+    worker: Worker,
+    /// Cancelled when running attempts must stop at once.
+    stop_all: CancellationToken,
+    /// Cancelled on shutdown, or once `max_tasks` have been run.
+    stop_receiving: CancellationToken,
+    ran: AtomicUsize,
+}
 
 /// Runs until `shutdown` is cancelled (or `max_tasks` / `exit_when_idle`
 /// say so), then drains. Returns once every attempt has ended.
 pub async fn run(worker: Worker, shutdown: CancellationToken) {
-    let worker = Arc::new(worker);
     let config = &worker.config;
+    tracing::info!(worker_id = %config.worker_id, queues = ?config.queues, slots = config.concurrency, "worker started");
     let slots = Arc::new(Semaphore::new(config.concurrency));
     let tracker = TaskTracker::new();
-    let stop_all = CancellationToken::new();
-    let ran = Arc::new(AtomicUsize::new(0));
-    // Stops receiving when enough tasks have been taken on.
-    let enough = CancellationToken::new();
-    let mut backoff = Duration::from_millis(200);
-    let mut last_busy = Instant::now();
-    tracing::info!(worker_id = %config.worker_id, queues = ?config.queues, slots = config.concurrency, "worker started");
-    let sweeper = tokio::spawn(sweep_containers(worker.clone(), shutdown.clone()));
+    let grace = config.grace;
+    let shared = Arc::new(Shared {
+        worker,
+        stop_all: CancellationToken::new(),
+        stop_receiving: shutdown.child_token(),
+        ran: AtomicUsize::new(0),
+    });
+    poll(&shared, &slots, &tracker).await;
+    if drain(&tracker, grace).await == Drained::GraceOver {
+        tracing::warn!("stopping and releasing running tasks");
+        shared.stop_all.cancel();
+        tracker.wait().await;
+    }
+    tracing::info!(
+        tasks_run = shared.ran.load(Ordering::SeqCst),
+        "worker stopped"
+    );
+}
 
+/// Receives and spawns handlers until receiving stops or the worker has
+/// been idle for `exit_when_idle`.
+async fn poll(shared: &Arc<Shared>, slots: &Arc<Semaphore>, tracker: &TaskTracker) {
+    let config = &shared.worker.config;
+    let stop = &shared.stop_receiving;
+    let mut last_busy = Instant::now();
     loop {
         let mut permits = tokio::select! {
-            permit = slots.clone().acquire_many_owned(1) => vec![permit.expect("the semaphore is never closed")],
-            _ = shutdown.cancelled() => break,
-            _ = enough.cancelled() => break,
+            permits = free_slots(slots) => permits,
+            _ = stop.cancelled() => return,
         };
-        while permits.len() < MAX_BATCH {
-            match slots.clone().try_acquire_owned() {
-                Ok(permit) => permits.push(permit),
-                Err(_) => break,
-            }
-        }
-        let received = tokio::select! {
-            received = receive(&worker, permits.len()) => received,
-            _ = shutdown.cancelled() => break,
-            _ = enough.cancelled() => break,
-        };
-        let messages = match received {
-            Ok(messages) => {
-                backoff = Duration::from_millis(200);
-                messages
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, backoff_ms = backoff.as_millis() as u64, "receive failed; backing off");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.cancelled() => break,
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                continue;
-            }
-        };
-        let idle = messages.is_empty() && tracker.is_empty();
-        if !idle {
+        let retry_all = |_: &wharf_core::Error| true;
+        let received = retry("receive", stop, retry_all, || {
+            receive(&shared.worker, permits.len())
+        });
+        let Ok(messages) = received.await else { return };
+        if !messages.is_empty() || !tracker.is_empty() {
             last_busy = Instant::now();
         } else if config
             .exit_when_idle
             .is_some_and(|limit| last_busy.elapsed() >= limit)
         {
             tracing::info!("idle for too long; exiting");
-            break;
+            return;
         }
         for message in messages {
             let permit = permits.pop().expect("no more messages than permits");
-            spawn_handler(
-                &tracker,
-                Handler {
-                    worker: worker.clone(),
-                    message,
-                    permit,
-                    stop_all: stop_all.clone(),
-                    ran: ran.clone(),
-                    enough: enough.clone(),
-                },
-            );
+            tracker.spawn(handle(shared.clone(), message, permit));
         }
     }
-
-    drain(&tracker, &stop_all, config.grace).await;
-    sweeper.abort();
-    tracing::info!(tasks_run = ran.load(Ordering::SeqCst), "worker stopped");
 }
 
-/// One message's handling, holding its slot until it ends.
-struct Handler {
-    worker: Arc<Worker>,
-    message: Received,
-    permit: OwnedSemaphorePermit,
-    stop_all: CancellationToken,
-    ran: Arc<AtomicUsize>,
-    enough: CancellationToken,
-}
-
-fn spawn_handler(tracker: &TaskTracker, handler: Handler) {
-    let max_tasks = handler.worker.config.max_tasks;
-    tracker.spawn(async move {
-        if handler
-            .worker
-            .handle(handler.message, &handler.stop_all)
-            .await
-            == Handled::Ran
-        {
-            let count = handler.ran.fetch_add(1, Ordering::SeqCst) + 1;
-            if max_tasks.is_some_and(|max| count >= max) {
-                handler.enough.cancel();
-            }
+/// Waits for one free slot, then takes whatever others are free (up to a
+/// batch).
+async fn free_slots(slots: &Arc<Semaphore>) -> Vec<OwnedSemaphorePermit> {
+    let first = slots
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the semaphore is never closed");
+    let mut permits = vec![first];
+    while permits.len() < MAX_BATCH {
+        match slots.clone().try_acquire_owned() {
+            Ok(permit) => permits.push(permit),
+            Err(_) => break,
         }
-        drop(handler.permit);
-    });
+    }
+    permits
+}
+
+/// Handles one message, holding its slot until it ends.
+async fn handle(shared: Arc<Shared>, message: Received, permit: OwnedSemaphorePermit) {
+    if shared.worker.handle(message, &shared.stop_all).await == Handled::Ran {
+        let count = shared.ran.fetch_add(1, Ordering::SeqCst) + 1;
+        if shared
+            .worker
+            .config
+            .max_tasks
+            .is_some_and(|max| count >= max)
+        {
+            shared.stop_receiving.cancel();
+        }
+    }
+    drop(permit);
 }
 
 /// Receives from the first queue (in priority order) that has messages.
@@ -131,8 +128,9 @@ fn spawn_handler(tracker: &TaskTracker, handler: Handler) {
 /// first on the next round.
 async fn receive(worker: &Worker, max: usize) -> wharf_core::Result<Vec<Received>> {
     let config = &worker.config;
-    // Hidden as long as a heartbeat keeps it hidden: if this worker dies
-    // before its first beat, the message is back once the lease has passed.
+    // Hidden as long as the lease keeper keeps it hidden: if this worker
+    // dies before its first renewal, the message is back once the lease has
+    // passed.
     let visibility = config.lease + config.heartbeat;
     for (i, queue) in config.queues.iter().enumerate() {
         let last = i + 1 == config.queues.len();
@@ -141,53 +139,19 @@ async fn receive(worker: &Worker, max: usize) -> wharf_core::Result<Vec<Received
         } else {
             Duration::ZERO
         };
+        let options = ReceiveOptions {
+            max,
+            wait,
+            visibility,
+        };
         let messages = worker
             .backend
             .queues
-            .receive(queue, max, wait, visibility)
+            .receive(queue, Lane::Tasks, options)
             .await?;
         if !messages.is_empty() {
             return Ok(messages);
         }
     }
     Ok(Vec::new())
-}
-
-/// Removes leftover containers at start-up and then every lease period: a
-/// crashed run of this host leaves its containers behind.
-async fn sweep_containers(worker: Arc<Worker>, shutdown: CancellationToken) {
-    let Some(containers) = &worker.containers else {
-        return;
-    };
-    loop {
-        if let Err(err) = containers.sweep(&worker.backend.store).await {
-            tracing::warn!(error = %err, "container sweep failed; will retry");
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(worker.config.lease) => {}
-            _ = shutdown.cancelled() => return,
-        }
-    }
-}
-
-/// Waits up to `grace` for running attempts, then stops the rest (they
-/// release their tasks) and waits for that.
-async fn drain(tracker: &TaskTracker, stop_all: &CancellationToken, grace: Duration) {
-    tracker.close();
-    if tracker.is_empty() {
-        return;
-    }
-    tracing::info!(
-        running = tracker.len(),
-        grace_secs = grace.as_secs(),
-        "waiting for running tasks"
-    );
-    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-        tracing::warn!(
-            running = tracker.len(),
-            "grace period over; stopping and releasing running tasks"
-        );
-        stop_all.cancel();
-        tracker.wait().await;
-    }
 }

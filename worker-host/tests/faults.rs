@@ -12,7 +12,9 @@ use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 use support::proxy::Proxy;
 use support::{eventually, process_alive, shell_task, signal, Ledger, Stack};
+use wharf_core::aws::SqsQueues;
 use wharf_core::model::TaskMessage;
+use wharf_core::queue::{Lane, ReceiveOptions};
 use wharf_functions::dlq::{handle_dead_letter, DeadLetter};
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -172,7 +174,13 @@ async fn malformed_messages_end_in_the_dlq_while_valid_tasks_run() {
     let message = TaskMessage {
         task_id: stuck.clone(),
     };
-    let dlq_url = stack.backend.queues.dlq_url("default").await.unwrap();
+    let dlq_url = SqsQueues::new(
+        aws_sdk_sqs::Client::new(&stack.moto.sdk_config()),
+        &stack.names.queue_prefix,
+    )
+    .url("default", Lane::DeadLetters)
+    .await
+    .unwrap();
     aws_sdk_sqs::Client::new(&stack.moto.sdk_config())
         .send_message()
         .queue_url(dlq_url)
@@ -185,11 +193,14 @@ async fn malformed_messages_end_in_the_dlq_while_valid_tasks_run() {
         let batch = stack
             .backend
             .queues
-            .receive_dead_letters(
+            .receive(
                 "default",
-                10,
-                Duration::from_secs(1),
-                Duration::from_secs(60),
+                Lane::DeadLetters,
+                ReceiveOptions {
+                    max: 10,
+                    wait: Duration::from_secs(1),
+                    visibility: Duration::from_secs(60),
+                },
             )
             .await
             .unwrap();
@@ -198,9 +209,13 @@ async fn malformed_messages_end_in_the_dlq_while_valid_tasks_run() {
         }
         for message in batch {
             outcomes.push(
-                handle_dead_letter(&stack.backend.store, &message.message_id, &message.body)
-                    .await
-                    .unwrap(),
+                handle_dead_letter(
+                    stack.backend.store.as_ref(),
+                    &message.message_id,
+                    &message.body,
+                )
+                .await
+                .unwrap(),
             );
             stack.backend.queues.delete(&message).await.unwrap();
         }
@@ -298,7 +313,12 @@ async fn cancel_queued_running_and_finished_tasks() {
     assert_eq!(stack.task(&done).await["status"], "succeeded");
     // The cancelled tasks' messages are consumed too, once due.
     eventually("the running task's message is gone", WAIT, || async {
-        let counts = stack.backend.queues.counts("default").await.unwrap();
+        let counts = stack
+            .backend
+            .queues
+            .counts("default", Lane::Tasks)
+            .await
+            .unwrap();
         counts.visible + counts.in_flight == 0
     })
     .await;
@@ -459,7 +479,12 @@ async fn a_delay_beyond_fifteen_minutes_is_deferred_not_run() {
     let task: Value = stack.task(&id).await;
     assert_eq!(task["status"], "queued", "{task}");
     assert_eq!(task["attempt"], 0);
-    let counts = stack.backend.queues.counts("default").await.unwrap();
+    let counts = stack
+        .backend
+        .queues
+        .counts("default", Lane::Tasks)
+        .await
+        .unwrap();
     assert_eq!(counts.visible, 0, "the early message was hidden again");
     assert_eq!(counts.in_flight + counts.delayed, 2);
 }

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use wharf_core::config::{load_aws, ResourceNames};
+use wharf_core::aws::load_aws;
+use wharf_core::config::ResourceNames;
+use wharf_core::model::Scope;
 use wharf_core::provision::provision;
 
 #[derive(Debug, clap::Subcommand)]
@@ -18,9 +20,9 @@ pub enum Admin {
     /// Mint an API token; prints it and the WHARF_API_TOKENS entry (its
     /// hash) for the API's configuration.
     Token {
-        /// Scopes: read, submit, admin.
-        #[arg(long, default_value = "read,submit", value_delimiter = ',')]
-        scopes: Vec<String>,
+        /// Scopes the token grants.
+        #[arg(long, value_enum, default_value = "read,submit", value_delimiter = ',')]
+        scopes: Vec<Scope>,
     },
 }
 
@@ -38,16 +40,12 @@ pub async fn run(admin: Admin) -> anyhow::Result<ExitCode> {
             }
         }
         Admin::Token { scopes } => {
-            for scope in &scopes {
-                if !matches!(scope.as_str(), "read" | "submit" | "admin") {
-                    anyhow::bail!("unknown scope {scope:?} (expected read, submit or admin)");
-                }
-            }
             let mut bytes = [0u8; 32];
             rand::rng().fill_bytes(&mut bytes);
             let token = format!("wharf_{}", hex::encode(bytes));
             let hash = hex::encode(Sha256::digest(token.as_bytes()));
             println!("token: {token}");
+            let scopes: Vec<String> = scopes.iter().map(Scope::to_string).collect();
             println!("WHARF_API_TOKENS={hash}:{}", scopes.join("+"));
         }
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use reqwest::Method;
 use serde_json::Value;
+use wharf_core::model::Status;
 
 use crate::client::{ApiArgs, Client};
 
@@ -47,10 +48,11 @@ pub async fn wait(api: &ApiArgs, id: &str, timeout: u64) -> anyhow::Result<ExitC
     let deadline = Instant::now() + Duration::from_secs(timeout);
     loop {
         let task = client.get_json(&format!("/v1/tasks/{id}")).await?;
-        let status = task["status"].as_str().unwrap_or_default().to_owned();
-        if !matches!(status.as_str(), "queued" | "running") {
+        let status: Status = serde_json::from_value(task["status"].clone())
+            .with_context(|| format!("task {id} has no readable status"))?;
+        if status.is_terminal() {
             print_json(&task);
-            return Ok(if status == "succeeded" {
+            return Ok(if status == Status::Succeeded {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(2)

@@ -9,30 +9,10 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use wharf_core::model::Scope;
 
 use super::problem::Problem;
 use super::AppState;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Read,
-    Submit,
-    Admin,
-}
-
-impl FromStr for Scope {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "read" => Ok(Scope::Read),
-            "submit" => Ok(Scope::Submit),
-            "admin" => Ok(Scope::Admin),
-            other => Err(format!(
-                "unknown scope {other:?} (expected read, submit or admin)"
-            )),
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 struct TokenEntry {
@@ -61,7 +41,11 @@ impl FromStr for Tokens {
                     .map_err(|_| format!("token {}: the hash must be 64 hex digits", i + 1))?;
                 let scopes = scopes
                     .split('+')
-                    .map(Scope::from_str)
+                    .map(|scope| {
+                        Scope::from_str(scope).map_err(|_| {
+                            format!("unknown scope {scope:?} (expected read, submit or admin)")
+                        })
+                    })
                     .collect::<Result<_, _>>()
                     .map_err(|e| format!("token {}: {e}", i + 1))?;
                 Ok(TokenEntry { hash, scopes })
@@ -102,7 +86,7 @@ impl Caller {
             Err(Problem::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!("this token lacks the {scope:?} scope").to_lowercase(),
+                format!("this token lacks the {scope} scope"),
             ))
         }
     }

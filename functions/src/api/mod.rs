@@ -8,10 +8,11 @@ mod tasks;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use wharf_core::config::Backend;
 use wharf_core::validate::MAX_PAYLOAD_BYTES;
+use wharf_core::Backend;
 
 pub use auth::Tokens;
+pub use wharf_core::model::Scope;
 
 /// What every handler may use; cheap to clone.
 #[derive(Clone)]

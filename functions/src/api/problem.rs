@@ -81,6 +81,11 @@ impl From<wharf_core::Error> for Problem {
                     format!("{operation} failed; try again"),
                 )
             }
+            Stopped(what) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting-down",
+                format!("{what} was interrupted by shutdown; try again"),
+            ),
             Corrupt(_) | Io(_) | Request { .. } => {
                 tracing::error!(error = %err, "internal error");
                 Problem::new(

@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
+use headers::{ETag, HeaderMapExt, IfNoneMatch};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wharf_core::artifacts::{log_key, output_key, task_prefix};
@@ -18,9 +19,10 @@ use wharf_core::store::Transition;
 use wharf_core::submit::{submit, SubmitError, Submitted};
 use wharf_core::validate::{parse_task_request, Rejection, MAX_PAYLOAD_BYTES};
 
-use super::auth::{Caller, Scope};
+use super::auth::Caller;
 use super::problem::Problem;
 use super::AppState;
+use wharf_core::model::Scope;
 
 const DEFAULT_URL_EXPIRY_SECONDS: u64 = 3600;
 /// S3 presigned URLs live at most seven days.
@@ -89,7 +91,7 @@ pub async fn cancel(
     match state
         .backend
         .store
-        .transition(&id, |task| lifecycle::cancel(task, Utc::now()))
+        .transition(&id, &|task: &Task| lifecycle::cancel(task, Utc::now()))
         .await?
     {
         Transition::Applied(task) => {
@@ -131,7 +133,7 @@ pub async fn delete(
         match state
             .backend
             .store
-            .transition(&id, |task| lifecycle::cancel(task, Utc::now()))
+            .transition(&id, &|task: &Task| lifecycle::cancel(task, Utc::now()))
             .await?
         {
             Transition::Applied(cancelled) | Transition::Refused(cancelled) => task = cancelled,
@@ -175,33 +177,20 @@ pub async fn get(
     caller.require(Scope::Read)?;
     let task = load(&state, &id).await?;
     let body = serde_json::to_vec(&task).map_err(|e| wharf_core::Error::Corrupt(e.to_string()))?;
-    let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
-    let etag_header = HeaderValue::from_str(&etag).expect("hex digits are a valid header");
-    if if_none_match(&headers, &etag) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header)]).into_response());
-    }
-    Ok((
-        [
-            (header::ETAG, etag_header),
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-        ],
-        body,
-    )
-        .into_response())
-}
-
-/// Whether `If-None-Match` names `etag` (or is `*`); weak tags match too.
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == etag || tag == "*")
+    let etag: ETag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32])
+        .parse()
+        .expect("a quoted hex digest is a valid entity tag");
+    let unchanged = headers
+        .typed_get::<IfNoneMatch>()
+        .is_some_and(|tags| !tags.precondition_passes(&etag));
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let json = HeaderValue::from_static("application/json");
+        ([(header::CONTENT_TYPE, json)], body).into_response()
+    };
+    response.headers_mut().typed_insert(etag);
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize)]

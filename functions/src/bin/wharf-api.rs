@@ -3,8 +3,13 @@
 
 use std::net::SocketAddr;
 
+use std::future::IntoFuture;
+use std::time::Duration;
+
 use clap::Parser;
-use wharf_core::config::{load_aws, Backend};
+use wharf_core::aws::load_aws;
+use wharf_core::shutdown::on_signal;
+use wharf_core::Backend;
 use wharf_functions::api::{app, AppState, Tokens};
 use wharf_functions::FunctionArgs;
 
@@ -23,6 +28,9 @@ struct Args {
         hide_env_values = true
     )]
     tokens: Tokens,
+    /// How long requests under way may finish on shutdown, in seconds.
+    #[arg(long, env = "WHARF_GRACE_SECS", default_value_t = 30)]
+    grace_secs: u64,
     #[command(flatten)]
     function: FunctionArgs,
 }
@@ -34,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
     wharf_functions::init_tracing(under_lambda);
     let aws = load_aws().await;
     let state = AppState {
-        backend: Backend::new(&aws, args.function.names),
+        backend: Backend::aws(&aws, args.function.names),
         tokens: args.tokens,
     };
     let router = app(state);
@@ -44,20 +52,21 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))?;
         return Ok(());
     }
+    let shutdown = on_signal()?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!(address = %listener.local_addr()?, "wharf-api listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    Ok(())
-}
-
-/// SIGINT (Ctrl-C) or SIGTERM (what `kill` and process managers send).
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler");
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .into_future();
+    tokio::pin!(server);
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+        served = &mut server => served?,
+        _ = shutdown.cancelled() => {
+            let grace = Duration::from_secs(args.grace_secs);
+            if tokio::time::timeout(grace, server).await.is_err() {
+                tracing::warn!("grace period over; terminating now");
+            }
+        }
     }
+    Ok(())
 }

@@ -1,6 +1,8 @@
 //! Executors run one attempt of a task and report how it ended. Each kind
 //! (process, script, container) gets the same [`Run`] and answers with an
-//! [`Ended`]; the attempt logic around them does not care which ran.
+//! [`Ended`]; the attempt logic around them does not care which ran. An
+//! executor stops what it started when [`Run::stop`] is cancelled, and
+//! returns only once it is gone.
 
 pub mod container;
 pub mod process;
@@ -10,8 +12,56 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 use wharf_core::lifecycle::Exit;
+use wharf_core::model::{ExecutorKind, TaskSpec};
+
+use container::ContainerHost;
+use script::ScriptFetcher;
+
+/// The executor seam: what the attempt logic needs from whatever runs tasks.
+#[async_trait]
+pub trait Execute: Send + Sync {
+    /// Whether this host may, and now can, run tasks of `kind`.
+    async fn can_run(&self, kind: ExecutorKind) -> bool;
+
+    /// Runs one attempt to its end.
+    async fn execute(&self, spec: &TaskSpec, run: &Run) -> Ended;
+}
+
+/// The real executors of this host: the kinds it may run (`--executors`),
+/// the script fetcher, and the Docker engine when it runs containers.
+pub struct Executors {
+    pub kinds: Vec<ExecutorKind>,
+    pub scripts: ScriptFetcher,
+    pub containers: Option<ContainerHost>,
+}
+
+#[async_trait]
+impl Execute for Executors {
+    async fn can_run(&self, kind: ExecutorKind) -> bool {
+        if !self.kinds.contains(&kind) {
+            return false;
+        }
+        match (kind, &self.containers) {
+            (ExecutorKind::Container, Some(host)) => host.available().await,
+            (ExecutorKind::Container, None) => false,
+            _ => true,
+        }
+    }
+
+    async fn execute(&self, spec: &TaskSpec, run: &Run) -> Ended {
+        match spec {
+            TaskSpec::Process(process) => process::run_process(process, run).await,
+            TaskSpec::Script(script) => self.scripts.run(script, run).await,
+            TaskSpec::Container(container) => match &self.containers {
+                Some(host) => host.run(container, run).await,
+                None => Ended::start_failed("this host has no Docker engine"),
+            },
+        }
+    }
+}
 
 /// Everything an executor needs to start one attempt. The attempt's
 /// directory holds `home/` (the task's `HOME`), `io/payload.json`,

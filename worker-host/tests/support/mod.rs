@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::process::{Child, Command};
-use wharf_core::config::{Backend, ResourceNames};
+use wharf_core::config::ResourceNames;
 use wharf_core::provision::provision;
+use wharf_core::queue::Lane;
+use wharf_core::Backend;
 use wharf_functions::api::{app, AppState};
 use wharf_testkit::{unique_prefix, Moto};
 
@@ -33,7 +35,7 @@ impl Stack {
         let aws = moto.sdk_config();
         let names = ResourceNames::with_prefix(&unique_prefix());
         provision(&aws, &names).await.expect("provision");
-        let backend = Backend::new(&aws, names.clone());
+        let backend = Backend::aws(&aws, names.clone());
         let hash = hex::encode(Sha256::digest(TOKEN.as_bytes()));
         let state = AppState {
             backend: backend.clone(),
@@ -167,7 +169,7 @@ impl Stack {
     pub async fn dead_letters(&self) -> u64 {
         self.backend
             .queues
-            .dlq_counts("default")
+            .counts("default", Lane::DeadLetters)
             .await
             .unwrap()
             .visible
@@ -186,7 +188,12 @@ impl Stack {
 
     /// Messages left on the task queue (visible + in flight + delayed).
     pub async fn messages_left(&self) -> u64 {
-        let counts = self.backend.queues.counts("default").await.unwrap();
+        let counts = self
+            .backend
+            .queues
+            .counts("default", Lane::Tasks)
+            .await
+            .unwrap();
         counts.visible + counts.in_flight + counts.delayed
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::model::{
-    ContainerSpec, ProcessSpec, ScriptSpec, TaskRequest, DEFAULT_MAX_ATTEMPTS,
+    ContainerSpec, ProcessSpec, ScriptSpec, TaskRequest, TaskSpec, DEFAULT_MAX_ATTEMPTS,
     DEFAULT_TIMEOUT_SECONDS,
 };
 
@@ -74,21 +74,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Fiel
 /// Checks every rule of SPEC §3 and fills in defaults.
 pub fn validate(request: TaskRequest, queues: &[String]) -> Result<ValidTask, Rejection> {
     let mut errors = Vec::new();
-
-    if let Some(name) = &request.name {
-        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-            errors.push(FieldError::new(
-                "name",
-                format!("must be 1 to {MAX_NAME_CHARS} characters"),
-            ));
-        } else if name.chars().any(char::is_control) {
-            errors.push(FieldError::new(
-                "name",
-                "must not contain control characters",
-            ));
-        }
-    }
-
+    check_name(request.name.as_deref(), &mut errors);
     let queue = request
         .queue
         .clone()
@@ -99,29 +85,11 @@ pub fn validate(request: TaskRequest, queues: &[String]) -> Result<ValidTask, Re
             format!("unknown queue {queue:?}; configured: {}", queues.join(", ")),
         ));
     }
-
-    let spec = &request.spec;
-    let kinds = [
-        spec.process.is_some(),
-        spec.container.is_some(),
-        spec.script.is_some(),
-    ];
-    if kinds.iter().filter(|set| **set).count() != 1 {
-        errors.push(FieldError::new(
-            "spec",
-            "exactly one of process, container or script must be set",
-        ));
+    match &request.spec {
+        TaskSpec::Process(process) => check_process(process, &mut errors),
+        TaskSpec::Container(container) => check_container(container, &mut errors),
+        TaskSpec::Script(script) => check_script(script, &mut errors),
     }
-    if let Some(process) = &spec.process {
-        check_process(process, &mut errors);
-    }
-    if let Some(container) = &spec.container {
-        check_container(container, &mut errors);
-    }
-    if let Some(script) = &spec.script {
-        check_script(script, &mut errors);
-    }
-
     let timeout_seconds = request.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
     check_range(
         "timeoutSeconds",
@@ -140,16 +108,43 @@ pub fn validate(request: TaskRequest, queues: &[String]) -> Result<ValidTask, Re
         MAX_DELAY_SECONDS,
         &mut errors,
     );
-
-    for key in request.labels.keys() {
-        if key.is_empty() {
-            errors.push(FieldError::new("labels", "label keys must not be empty"));
-        }
+    if request.labels.keys().any(String::is_empty) {
+        errors.push(FieldError::new("labels", "label keys must not be empty"));
     }
+    let payload_json = check_payload(request.payload.as_ref(), errors)?;
+    Ok(ValidTask {
+        request,
+        queue,
+        timeout_seconds,
+        max_attempts,
+        delay_seconds,
+        payload_json,
+    })
+}
 
-    let payload = request
-        .payload
-        .clone()
+fn check_name(name: Option<&str>, errors: &mut Vec<FieldError>) {
+    let Some(name) = name else { return };
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        errors.push(FieldError::new(
+            "name",
+            format!("must be 1 to {MAX_NAME_CHARS} characters"),
+        ));
+    } else if name.chars().any(char::is_control) {
+        errors.push(FieldError::new(
+            "name",
+            "must not contain control characters",
+        ));
+    }
+}
+
+/// The payload serialized, once every other check has passed: a JSON
+/// object of at most [`MAX_PAYLOAD_BYTES`].
+fn check_payload(
+    payload: Option<&Value>,
+    mut errors: Vec<FieldError>,
+) -> Result<String, Rejection> {
+    let payload = payload
+        .cloned()
         .unwrap_or_else(|| Value::Object(Default::default()));
     if !payload.is_object() {
         errors.push(FieldError::new("payload", "must be a JSON object"));
@@ -163,15 +158,7 @@ pub fn validate(request: TaskRequest, queues: &[String]) -> Result<ValidTask, Re
             size: payload_json.len(),
         });
     }
-
-    Ok(ValidTask {
-        request,
-        queue,
-        timeout_seconds,
-        max_attempts,
-        delay_seconds,
-        payload_json,
-    })
+    Ok(payload_json)
 }
 
 fn check_range(field: &str, value: u32, min: u32, max: u32, errors: &mut Vec<FieldError>) {
@@ -316,168 +303,4 @@ fn check_script(script: &ScriptSpec, errors: &mut Vec<FieldError>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn queues() -> Vec<String> {
-        vec!["default".to_owned(), "high".to_owned()]
-    }
-
-    fn parse(body: Value) -> Result<ValidTask, Rejection> {
-        parse_task_request(body.to_string().as_bytes(), &queues())
-    }
-
-    fn fields(body: Value) -> Vec<String> {
-        match parse(body) {
-            Err(Rejection::Invalid(errors)) => errors.into_iter().map(|e| e.field).collect(),
-            other => panic!("expected a field error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_minimal_process_task_gets_defaults() {
-        let task = parse(json!({"spec": {"process": {"command": ["true"]}}})).unwrap();
-        assert_eq!(task.queue, "default");
-        assert_eq!(task.timeout_seconds, 3600);
-        assert_eq!(task.max_attempts, 3);
-        assert_eq!(task.delay_seconds, 0);
-        assert_eq!(task.payload_json, "{}");
-    }
-
-    #[test]
-    fn unknown_fields_are_named() {
-        assert_eq!(
-            fields(json!({"spec": {"process": {"command": ["true"], "cmd": 1}}})),
-            ["spec.process.cmd"]
-        );
-        assert_eq!(
-            fields(json!({"spec": {"process": {"command": ["true"]}}, "colour": "red"})),
-            ["colour"]
-        );
-    }
-
-    #[test]
-    fn command_must_be_a_non_empty_array_of_strings() {
-        assert_eq!(
-            fields(json!({"spec": {"process": {"command": []}}})),
-            ["spec.process.command"]
-        );
-        assert_eq!(
-            fields(json!({"spec": {"process": {"command": "echo hi"}}})),
-            ["spec.process.command"]
-        );
-        assert_eq!(
-            fields(json!({"spec": {"process": {"command": ["sh", 3]}}})),
-            ["spec.process.command[1]"]
-        );
-    }
-
-    #[test]
-    fn exactly_one_kind_of_spec() {
-        assert_eq!(fields(json!({"spec": {}})), ["spec"]);
-        assert_eq!(
-            fields(json!({"spec": {
-                "process": {"command": ["true"]},
-                "container": {"image": "busybox"}
-            }})),
-            ["spec"]
-        );
-    }
-
-    #[test]
-    fn ranges_are_enforced() {
-        let spec = json!({"process": {"command": ["true"]}});
-        assert_eq!(
-            fields(json!({"spec": spec, "timeoutSeconds": 0})),
-            ["timeoutSeconds"]
-        );
-        assert_eq!(
-            fields(json!({"spec": spec, "timeoutSeconds": 43201})),
-            ["timeoutSeconds"]
-        );
-        assert_eq!(
-            fields(json!({"spec": spec, "maxAttempts": 11})),
-            ["maxAttempts"]
-        );
-        assert_eq!(
-            fields(json!({"spec": spec, "delaySeconds": 50000})),
-            ["delaySeconds"]
-        );
-        assert_eq!(
-            fields(json!({"spec": spec, "timeoutSeconds": -1})),
-            ["timeoutSeconds"]
-        );
-    }
-
-    #[test]
-    fn queue_must_be_configured() {
-        let spec = json!({"process": {"command": ["true"]}});
-        assert_eq!(fields(json!({"spec": spec, "queue": "gpu"})), ["queue"]);
-        assert_eq!(
-            parse(json!({"spec": spec, "queue": "high"})).unwrap().queue,
-            "high"
-        );
-    }
-
-    #[test]
-    fn payload_must_be_an_object_of_at_most_one_mebibyte() {
-        let spec = json!({"process": {"command": ["true"]}});
-        assert_eq!(
-            fields(json!({"spec": spec, "payload": [1, 2]})),
-            ["payload"]
-        );
-        let big = "x".repeat(MAX_PAYLOAD_BYTES);
-        assert!(matches!(
-            parse(json!({"spec": spec, "payload": {"big": big}})),
-            Err(Rejection::TooLarge { .. })
-        ));
-    }
-
-    #[test]
-    fn script_rules() {
-        let script =
-            |url: &str, name: &str| json!({"spec": {"script": {"url": url, "name": name}}});
-        assert!(parse(script("https://example.com/jobs/run.py", "run.py")).is_ok());
-        assert_eq!(
-            fields(script("http://example.com/run.py", "run.py")),
-            ["spec.script.url"]
-        );
-        assert_eq!(
-            fields(script("https://example.com/run.py", "other.py")),
-            ["spec.script.name"]
-        );
-        assert_eq!(
-            fields(json!({"spec": {"script": {
-                "url": "https://example.com/run.py", "name": "run.py", "sha256": "abc"
-            }}})),
-            ["spec.script.sha256"]
-        );
-    }
-
-    #[test]
-    fn container_rules() {
-        assert_eq!(
-            fields(json!({"spec": {"container": {"image": "busybox", "network": "host"}}})),
-            ["spec.container.network"]
-        );
-        assert_eq!(
-            fields(json!({"spec": {"container": {"image": "busybox", "pidMode": "host"}}})),
-            ["spec.container.pidMode"]
-        );
-        assert_eq!(
-            fields(json!({"spec": {"container": {"image": "busybox", "pullPolicy": "Sometimes"}}})),
-            ["spec.container.pullPolicy"]
-        );
-    }
-
-    #[test]
-    fn reserved_environment_names_are_refused() {
-        assert_eq!(
-            fields(
-                json!({"spec": {"process": {"command": ["true"], "env": {"WHARF_TASK_ID": "x"}}}})
-            ),
-            ["spec.process.env.WHARF_TASK_ID"]
-        );
-    }
-}
+mod tests;

@@ -1,13 +1,19 @@
-//! Collecting what a task left in its output directory: every regular file
-//! (recursively), with size and SHA-256, and `result.json` as the inline
-//! result. Symlinks are followed only when they stay inside the directory.
+//! What an attempt leaves: its log, and every regular file in its output
+//! directory (recursively, with size and SHA-256; symlinks only when they
+//! stay inside the directory), uploaded to the artifact store, with
+//! `result.json` as the inline result.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use wharf_core::model::OutputFile;
+use wharf_core::artifacts::{log_key, output_key};
+use wharf_core::model::{OutputFile, Reason};
+use wharf_core::retry::retry_transient;
+
+use crate::executor::Run;
+use crate::worker::Worker;
 
 /// `result.json` appears inline as the task's `result` up to this size.
 pub const MAX_RESULT_BYTES: u64 = 64 * 1024;
@@ -105,6 +111,57 @@ pub fn read_result(found: &Found) -> Result<Option<Value>, String> {
     serde_json::from_slice(&text)
         .map(Some)
         .map_err(|e| format!("result.json is not valid JSON ({e}); it is kept as an output only"))
+}
+
+/// Why an attempt's uploads failed: the reason to record, and a note.
+pub type UploadFailure = (Reason, String);
+
+impl Worker {
+    /// Uploads the attempt's log, retrying through outages until the
+    /// attempt is stopped (then it is one try).
+    pub(crate) async fn upload_log(&self, run: &Run) -> wharf_core::Result<()> {
+        let log = run.log_file();
+        if !log.exists() {
+            return Ok(());
+        }
+        let key = log_key(&run.task_id, run.attempt);
+        retry_transient("log upload", &run.stop, || {
+            self.backend.artifacts.put_file(&key, &log)
+        })
+        .await
+    }
+
+    /// Uploads the log, then every output file, or says why it could not.
+    pub(crate) async fn upload(&self, run: &Run) -> Result<Found, UploadFailure> {
+        let failed = |what: &str, err: &dyn std::fmt::Display| {
+            (Reason::UploadFailed, format!("{what} failed: {err}"))
+        };
+        self.upload_log(run)
+            .await
+            .map_err(|e| failed("log upload", &e))?;
+        let dir = run.output_dir();
+        let found = tokio::task::spawn_blocking(move || collect(&dir))
+            .await
+            .map_err(|e| failed("collecting outputs", &e))?
+            .map_err(|e| failed("collecting outputs", &e))?;
+        let limit = self.config.max_output_bytes;
+        if found.total_size() > limit {
+            let note = format!(
+                "outputs total {} bytes, more than this host's limit of {limit}",
+                found.total_size()
+            );
+            return Err((Reason::OutputTooLarge, note));
+        }
+        for collected in &found.files {
+            let key = output_key(&run.task_id, &collected.file.path);
+            retry_transient("output upload", &run.stop, || {
+                self.backend.artifacts.put_file(&key, &collected.source)
+            })
+            .await
+            .map_err(|e| failed(&format!("upload of {}", collected.file.path), &e))?;
+        }
+        Ok(found)
+    }
 }
 
 #[cfg(test)]

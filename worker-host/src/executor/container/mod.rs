@@ -9,24 +9,26 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use bollard::auth::DockerCredentials;
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
 use wharf_core::lifecycle::Exit;
-use wharf_core::model::{ContainerSpec, Mount, PullPolicy};
-use wharf_core::store::TaskStore;
+use wharf_core::model::ContainerSpec;
 
 use super::{Ended, Run};
+
+mod image;
+mod mounts;
+pub mod sweep;
 
 pub const LABEL_TASK: &str = "wharf.task-id";
 pub const LABEL_ATTEMPT: &str = "wharf.attempt";
@@ -212,67 +214,6 @@ impl ContainerHost {
         }
     }
 
-    /// Pulls the image as its pull policy says.
-    async fn ensure_image(&self, spec: &ContainerSpec) -> Result<(), String> {
-        let policy = spec.pull_policy.unwrap_or(PullPolicy::IfNotPresent);
-        let present = self.docker.inspect_image(&spec.image).await.is_ok();
-        match policy {
-            PullPolicy::Never if !present => Err(format!(
-                "image {} is not present on this host and pullPolicy is Never",
-                spec.image
-            )),
-            PullPolicy::Never | PullPolicy::IfNotPresent if present => Ok(()),
-            _ => self.pull(&spec.image).await,
-        }
-    }
-
-    async fn pull(&self, image: &str) -> Result<(), String> {
-        let options = CreateImageOptionsBuilder::default()
-            .from_image(image)
-            .build();
-        let credentials = self.credentials_for(image);
-        let mut progress = self.docker.create_image(Some(options), None, credentials);
-        while let Some(step) = progress.next().await {
-            step.map_err(|err| format!("cannot pull image {image}: {err}"))?;
-        }
-        Ok(())
-    }
-
-    fn credentials_for(&self, image: &str) -> Option<DockerCredentials> {
-        let registry = registry_of(image);
-        self.registry_auth
-            .iter()
-            .find(|auth| auth.server == registry)
-            .map(|auth| DockerCredentials {
-                username: Some(auth.username.clone()),
-                password: Some(auth.password.clone()),
-                serveraddress: Some(auth.server.clone()),
-                ..Default::default()
-            })
-    }
-
-    /// `/wharf` plus the mounts the spec asks for, each of which must lie
-    /// under a path this host allows.
-    fn binds(&self, spec: &ContainerSpec, run: &Run) -> Result<Vec<String>, String> {
-        let mut binds = vec![format!("{}:/wharf", run.io_dir().display())];
-        for mount in &spec.mounts {
-            if !mount_allowed(&self.allowed_mounts, mount) {
-                return Err(format!(
-                    "mount of {} is not allowed on this host (allowed: {})",
-                    mount.source,
-                    self.allowed_mounts
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            let mode = if mount.read_only { "ro" } else { "rw" };
-            binds.push(format!("{}:{}:{mode}", mount.source, mount.target));
-        }
-        Ok(binds)
-    }
-
     fn container_body(
         &self,
         spec: &ContainerSpec,
@@ -317,62 +258,6 @@ impl ContainerHost {
             ..Default::default()
         }
     }
-
-    /// Removes containers of this host whose attempt no longer holds its
-    /// task (the worker crashed, the lease passed, the task finished).
-    /// Returns how many were removed.
-    pub async fn sweep(&self, store: &TaskStore) -> Result<usize, DockerError> {
-        let filters = HashMap::from([(
-            "label".to_owned(),
-            vec![format!("{LABEL_HOST}={}", self.host)],
-        )]);
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let mut removed = 0;
-        for container in self.docker.list_containers(Some(options)).await? {
-            let labels = container.labels.unwrap_or_default();
-            let (Some(task_id), Some(worker_id), Some(attempt)) = (
-                labels.get(LABEL_TASK),
-                labels.get(LABEL_WORKER),
-                labels
-                    .get(LABEL_ATTEMPT)
-                    .and_then(|a| a.parse::<u32>().ok()),
-            ) else {
-                continue;
-            };
-            let held = match store.get(task_id).await {
-                Ok(Some(current)) => {
-                    let task = current.task;
-                    task.status == wharf_core::model::Status::Running
-                        && task.worker_id.as_deref() == Some(worker_id.as_str())
-                        && task.attempt == attempt
-                        && task
-                            .lease_expires_at
-                            .is_some_and(|lease| lease > chrono::Utc::now())
-                }
-                Ok(None) => false,
-                // Cannot tell: leave it for the next sweep.
-                Err(_) => true,
-            };
-            if held {
-                continue;
-            }
-            let Some(id) = container.id else { continue };
-            let options = RemoveContainerOptionsBuilder::default().force(true).build();
-            match self.docker.remove_container(&id, Some(options)).await {
-                Ok(()) => {
-                    tracing::info!(container = %id, task_id = %task_id, "removed a leftover container");
-                    removed += 1;
-                }
-                Err(err) => {
-                    tracing::warn!(container = %id, error = %err, "cannot remove a leftover container")
-                }
-            }
-        }
-        Ok(removed)
-    }
 }
 
 /// Appends the container's stdout and stderr to the log file as they come.
@@ -403,53 +288,5 @@ async fn copy_logs(
                 return;
             }
         }
-    }
-}
-
-/// The registry an image reference names (`docker.io` when none).
-fn registry_of(image: &str) -> String {
-    match image.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            first.to_owned()
-        }
-        _ => "docker.io".to_owned(),
-    }
-}
-
-fn mount_allowed(allowed: &[PathBuf], mount: &Mount) -> bool {
-    let source = Path::new(&mount.source);
-    source.is_absolute()
-        && !source
-            .components()
-            .any(|c| matches!(c, std::path::Component::ParentDir))
-        && allowed.iter().any(|root| source.starts_with(root))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn registries_are_read_from_image_references() {
-        assert_eq!(registry_of("busybox:latest"), "docker.io");
-        assert_eq!(registry_of("library/busybox"), "docker.io");
-        assert_eq!(registry_of("ghcr.io/org/tool:1"), "ghcr.io");
-        assert_eq!(registry_of("localhost:5000/tool"), "localhost:5000");
-    }
-
-    #[test]
-    fn only_allowed_host_paths_may_be_mounted() {
-        let allowed = vec![PathBuf::from("/srv/data")];
-        let mount = |source: &str| Mount {
-            source: source.to_owned(),
-            target: "/data".to_owned(),
-            read_only: true,
-        };
-        assert!(mount_allowed(&allowed, &mount("/srv/data")));
-        assert!(mount_allowed(&allowed, &mount("/srv/data/set1")));
-        assert!(!mount_allowed(&allowed, &mount("/srv/database")));
-        assert!(!mount_allowed(&allowed, &mount("/srv/data/../../etc")));
-        assert!(!mount_allowed(&allowed, &mount("relative")));
-        assert!(!mount_allowed(&[], &mount("/srv/data")));
     }
 }

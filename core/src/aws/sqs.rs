@@ -1,0 +1,176 @@
+//! The task queues in SQS: queue `q` is `<prefix>q`, its dead-letter queue
+//! `<prefix>q-dlq`. Queue URLs are looked up once and remembered.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::Client;
+
+use crate::error::{Error, Result};
+use crate::queue::{Lane, Queue, QueueCounts, ReceiveOptions, Received, MAX_SQS_DELAY_SECONDS};
+
+/// SQS's longest visibility timeout.
+const MAX_VISIBILITY_SECONDS: u64 = 43_200;
+
+#[derive(Clone)]
+pub struct SqsQueues {
+    client: Client,
+    prefix: String,
+    urls: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl SqsQueues {
+    pub fn new(client: Client, prefix: &str) -> Self {
+        SqsQueues {
+            client,
+            prefix: prefix.to_owned(),
+            urls: Arc::default(),
+        }
+    }
+
+    /// The SQS name of a Wharf queue, or of its dead-letter queue.
+    pub fn sqs_name(&self, queue: &str, lane: Lane) -> String {
+        match lane {
+            Lane::Tasks => format!("{}{queue}", self.prefix),
+            Lane::DeadLetters => format!("{}{queue}-dlq", self.prefix),
+        }
+    }
+
+    /// The URL of a queue, looked up once and remembered.
+    pub async fn url(&self, queue: &str, lane: Lane) -> Result<String> {
+        let name = self.sqs_name(queue, lane);
+        if let Some(url) = self
+            .urls
+            .lock()
+            .ok()
+            .and_then(|urls| urls.get(&name).cloned())
+        {
+            return Ok(url);
+        }
+        let url = self
+            .client
+            .get_queue_url()
+            .queue_name(&name)
+            .send()
+            .await
+            .map_err(|e| Error::aws("GetQueueUrl", e))?
+            .queue_url
+            .ok_or_else(|| Error::NotFound(format!("queue {name}")))?;
+        if let Ok(mut urls) = self.urls.lock() {
+            urls.insert(name, url.clone());
+        }
+        Ok(url)
+    }
+}
+
+#[async_trait]
+impl Queue for SqsQueues {
+    async fn send_raw(&self, queue: &str, body: &str, delay: Duration) -> Result<()> {
+        let delay = delay.as_secs().min(u64::from(MAX_SQS_DELAY_SECONDS)) as i32;
+        self.client
+            .send_message()
+            .queue_url(self.url(queue, Lane::Tasks).await?)
+            .message_body(body)
+            .delay_seconds(delay)
+            .send()
+            .await
+            .map_err(|e| Error::aws("SendMessage", e))?;
+        Ok(())
+    }
+
+    async fn receive(
+        &self,
+        queue: &str,
+        lane: Lane,
+        options: ReceiveOptions,
+    ) -> Result<Vec<Received>> {
+        let url = self.url(queue, lane).await?;
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(options.max.clamp(1, 10) as i32)
+            .wait_time_seconds(options.wait.as_secs().min(20) as i32)
+            .visibility_timeout(options.visibility.as_secs().min(MAX_VISIBILITY_SECONDS) as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| Error::aws("ReceiveMessage", e))?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|message| received(queue, &url, message))
+            .collect())
+    }
+
+    async fn delete(&self, message: &Received) -> Result<()> {
+        self.client
+            .delete_message()
+            .queue_url(&message.queue_url)
+            .receipt_handle(&message.receipt_handle)
+            .send()
+            .await
+            .map_err(|e| Error::aws("DeleteMessage", e))?;
+        Ok(())
+    }
+
+    async fn set_visibility(&self, message: &Received, visibility: Duration) -> Result<()> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&message.queue_url)
+            .receipt_handle(&message.receipt_handle)
+            .visibility_timeout(visibility.as_secs().min(MAX_VISIBILITY_SECONDS) as i32)
+            .send()
+            .await
+            .map_err(|e| Error::aws("ChangeMessageVisibility", e))?;
+        Ok(())
+    }
+
+    async fn counts(&self, queue: &str, lane: Lane) -> Result<QueueCounts> {
+        use QueueAttributeName as A;
+        let output = self
+            .client
+            .get_queue_attributes()
+            .queue_url(self.url(queue, lane).await?)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .map_err(|e| Error::aws("GetQueueAttributes", e))?;
+        let attributes = output.attributes.unwrap_or_default();
+        let get = |name: A| {
+            attributes
+                .get(&name)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(QueueCounts {
+            visible: get(A::ApproximateNumberOfMessages),
+            in_flight: get(A::ApproximateNumberOfMessagesNotVisible),
+            delayed: get(A::ApproximateNumberOfMessagesDelayed),
+        })
+    }
+}
+
+/// A received SQS message in Wharf's terms; `None` without a receipt handle
+/// (it could not be deleted or extended anyway).
+fn received(queue: &str, url: &str, message: Message) -> Option<Received> {
+    let receive_count = message
+        .attributes()
+        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    Some(Received {
+        queue: queue.to_owned(),
+        queue_url: url.to_owned(),
+        message_id: message.message_id.unwrap_or_default(),
+        body: message.body.unwrap_or_default(),
+        receipt_handle: message.receipt_handle?,
+        receive_count,
+    })
+}

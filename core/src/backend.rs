@@ -1,0 +1,39 @@
+//! The three adapters every Wharf service uses, behind their seams, built
+//! once in `main` and shared (cheap to clone).
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+
+use crate::artifacts::Artifacts;
+use crate::aws::{s3_client, DynamoTaskStore, S3Artifacts, SqsQueues};
+use crate::config::ResourceNames;
+use crate::queue::Queue;
+use crate::store::TaskStore;
+
+#[derive(Clone)]
+pub struct Backend {
+    pub store: Arc<dyn TaskStore>,
+    pub queues: Arc<dyn Queue>,
+    pub artifacts: Arc<dyn Artifacts>,
+    pub names: ResourceNames,
+}
+
+impl Backend {
+    /// The real adapters (DynamoDB, SQS, S3) for the named resources.
+    pub fn aws(aws: &SdkConfig, names: ResourceNames) -> Self {
+        Backend {
+            store: Arc::new(DynamoTaskStore::new(
+                aws_sdk_dynamodb::Client::new(aws),
+                &names.tasks_table,
+                names.retention_days,
+            )),
+            queues: Arc::new(SqsQueues::new(
+                aws_sdk_sqs::Client::new(aws),
+                &names.queue_prefix,
+            )),
+            artifacts: Arc::new(S3Artifacts::new(s3_client(aws), &names.bucket)),
+            names,
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The artifact store in memory: objects by key, read from an offset.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use wharf_core::artifacts::{Artifacts, Chunk};
+use wharf_core::Result;
+
+#[derive(Default)]
+pub struct MemoryArtifacts {
+    objects: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+impl MemoryArtifacts {
+    /// An object's bytes, if it exists.
+    pub fn object(&self, key: &str) -> Option<Vec<u8>> {
+        self.objects.lock().unwrap().get(key).cloned()
+    }
+}
+
+#[async_trait]
+impl Artifacts for MemoryArtifacts {
+    async fn put_bytes(&self, key: &str, body: Vec<u8>, _content_type: &str) -> Result<()> {
+        self.objects.lock().unwrap().insert(key.to_owned(), body);
+        Ok(())
+    }
+
+    async fn put_file(&self, key: &str, path: &Path) -> Result<()> {
+        let body = tokio::fs::read(path).await?;
+        self.objects.lock().unwrap().insert(key.to_owned(), body);
+        Ok(())
+    }
+
+    async fn get_from(&self, key: &str, offset: u64) -> Result<Option<Chunk>> {
+        let objects = self.objects.lock().unwrap();
+        Ok(objects.get(key).map(|body| Chunk {
+            data: body.get(offset as usize..).unwrap_or_default().to_vec(),
+            total_size: body.len() as u64,
+        }))
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<usize> {
+        let mut objects = self.objects.lock().unwrap();
+        let before = objects.len();
+        objects.retain(|key, _| !key.starts_with(prefix));
+        Ok(before - objects.len())
+    }
+
+    async fn presign_get(&self, key: &str, _expires: Duration) -> Result<String> {
+        Ok(format!("memory://artifacts/{key}"))
+    }
+}

@@ -1,0 +1,52 @@
+//! In-memory fakes of the three storage seams. Each keeps real state and
+//! behaves as its AWS adapter does where Wharf relies on it: versioned
+//! conditional writes and reservations (DynamoDB), visibility timeouts,
+//! receive counts and redrive to the dead-letter queue (SQS), byte ranges
+//! (S3). Time is tokio's, so tests may pause it.
+
+mod artifacts;
+mod queue;
+mod store;
+
+use std::sync::Arc;
+
+use wharf_core::config::ResourceNames;
+use wharf_core::Backend;
+
+pub use artifacts::MemoryArtifacts;
+pub use queue::MemoryQueues;
+pub use store::MemoryStore;
+
+/// A backend of fakes, with the concrete fakes kept for inspection.
+pub struct Fakes {
+    pub store: Arc<MemoryStore>,
+    pub queues: Arc<MemoryQueues>,
+    pub artifacts: Arc<MemoryArtifacts>,
+    pub backend: Backend,
+}
+
+impl Fakes {
+    pub fn new() -> Fakes {
+        let store = Arc::new(MemoryStore::default());
+        let queues = Arc::new(MemoryQueues::default());
+        let artifacts = Arc::new(MemoryArtifacts::default());
+        let backend = Backend {
+            store: store.clone(),
+            queues: queues.clone(),
+            artifacts: artifacts.clone(),
+            names: ResourceNames::with_prefix("fake-"),
+        };
+        Fakes {
+            store,
+            queues,
+            artifacts,
+            backend,
+        }
+    }
+}
+
+impl Default for Fakes {
+    fn default() -> Self {
+        Fakes::new()
+    }
+}

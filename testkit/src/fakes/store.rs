@@ -1,0 +1,97 @@
+//! The task store in memory: versioned records, conditional replaces, and
+//! name and idempotency-key reservations made with the record.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use wharf_core::model::Task;
+use wharf_core::store::{CreateError, TaskStore, Versioned};
+use wharf_core::{Error, Result};
+
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    tasks: HashMap<String, Versioned>,
+    /// `name#…` and `idem#…` → task id.
+    reservations: HashMap<String, String>,
+}
+
+fn reservation_keys(task: &Task, idempotency_key: Option<&str>) -> Vec<String> {
+    let name = task.name.as_ref().map(|name| format!("name#{name}"));
+    let idem = idempotency_key.map(|key| format!("idem#{key}"));
+    name.into_iter().chain(idem).collect()
+}
+
+impl MemoryStore {
+    /// Every record, as stored.
+    pub fn tasks(&self) -> Vec<Task> {
+        let state = self.state.lock().unwrap();
+        state.tasks.values().map(|v| v.task.clone()).collect()
+    }
+}
+
+#[async_trait]
+impl TaskStore for MemoryStore {
+    async fn create(&self, task: &Task, idempotency_key: Option<&str>) -> Result<(), CreateError> {
+        let mut state = self.state.lock().unwrap();
+        if let Some(key) = idempotency_key {
+            if let Some(existing_id) = state.reservations.get(&format!("idem#{key}")) {
+                let existing_id = existing_id.clone();
+                return Err(CreateError::IdempotencyKeyUsed { existing_id });
+            }
+        }
+        if let Some(name) = &task.name {
+            if let Some(existing_id) = state.reservations.get(&format!("name#{name}")) {
+                let (name, existing_id) = (name.clone(), existing_id.clone());
+                return Err(CreateError::NameTaken { name, existing_id });
+            }
+        }
+        if state.tasks.contains_key(&task.id) {
+            return Err(Error::Conflict(format!("task {} exists already", task.id)).into());
+        }
+        for key in reservation_keys(task, idempotency_key) {
+            state.reservations.insert(key, task.id.clone());
+        }
+        let versioned = Versioned {
+            task: task.clone(),
+            version: 1,
+        };
+        state.tasks.insert(task.id.clone(), versioned);
+        Ok(())
+    }
+
+    async fn delete(&self, task: &Task, idempotency_key: Option<&str>) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        state.tasks.remove(&task.id);
+        for key in reservation_keys(task, idempotency_key) {
+            state.reservations.remove(&key);
+        }
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Versioned>> {
+        Ok(self.state.lock().unwrap().tasks.get(id).cloned())
+    }
+
+    async fn replace(&self, current: &Versioned, next: Task) -> Result<Versioned> {
+        let mut state = self.state.lock().unwrap();
+        let stored = state.tasks.get(&next.id).map(|v| v.version);
+        if stored != Some(current.version) {
+            return Err(Error::Conflict(format!(
+                "task {} changed since version {}",
+                next.id, current.version
+            )));
+        }
+        let written = Versioned {
+            task: next,
+            version: current.version + 1,
+        };
+        state.tasks.insert(written.task.id.clone(), written.clone());
+        Ok(written)
+    }
+}

@@ -1,0 +1,129 @@
+//! The lease keeper of a running attempt: every `--heartbeat-secs` it renews
+//! the lease in the task record (fenced by worker and attempt) and extends
+//! the message's visibility — nothing else, so nothing can delay a renewal.
+//! When the fence no longer holds it reports why, once: the task was
+//! cancelled, deleted, or taken over.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use wharf_core::lifecycle::{self, hold, Hold};
+use wharf_core::model::Fence;
+use wharf_core::queue::{Queue, Received};
+use wharf_core::store::TaskStore;
+use wharf_core::Error;
+
+/// Why an attempt no longer holds its task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseVerdict {
+    /// A user cancelled the task.
+    Cancelled,
+    /// The task's record was deleted.
+    Deleted,
+    /// Another worker holds the task now.
+    Lost,
+}
+
+pub struct LeaseKeeper {
+    pub store: Arc<dyn TaskStore>,
+    pub queues: Arc<dyn Queue>,
+    pub task_id: String,
+    pub fence: Fence,
+    pub message: Received,
+    pub every: Duration,
+    pub lease: Duration,
+}
+
+/// A lease keeper running beside its attempt.
+pub struct Keeping {
+    verdict: oneshot::Receiver<LeaseVerdict>,
+    done: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Keeping {
+    /// Resolves once the fence is lost, with why; never while it holds.
+    pub async fn lost(&mut self) -> LeaseVerdict {
+        match (&mut self.verdict).await {
+            Ok(verdict) => verdict,
+            // The keeper ended without a verdict: it was stopped.
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// Stops renewing and waits until the keeper has.
+    pub async fn stop(self) {
+        self.done.cancel();
+        let _ = self.task.await;
+    }
+}
+
+impl LeaseKeeper {
+    /// Starts keeping the lease in the background, in the current span.
+    pub fn start(self) -> Keeping {
+        let (report, verdict) = oneshot::channel();
+        let done = CancellationToken::new();
+        let task = tokio::spawn(self.run(report, done.clone()).in_current_span());
+        Keeping {
+            verdict,
+            done,
+            task,
+        }
+    }
+
+    async fn run(self, report: oneshot::Sender<LeaseVerdict>, done: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = done.cancelled() => return,
+                _ = tokio::time::sleep(self.every) => {}
+            }
+            match self.renew().await {
+                Ok(()) => self.extend_visibility().await,
+                Err(Error::Conflict(_)) => {
+                    let verdict = self.why_lost().await;
+                    tracing::warn!(?verdict, "the attempt no longer holds its task");
+                    let _ = report.send(verdict);
+                    return;
+                }
+                // An outage: keep trying; the fence, not the clock, decides
+                // who may write.
+                Err(err) => tracing::warn!(error = %err, "lease renewal failed; will retry"),
+            }
+        }
+    }
+
+    async fn renew(&self) -> Result<(), Error> {
+        let now = Utc::now();
+        let lease_until = now + self.lease;
+        let renewed = |task: &_| lifecycle::renewed(task, lease_until, now);
+        self.store
+            .update_fenced(&self.task_id, &self.fence, &renewed)
+            .await
+            .map(drop)
+    }
+
+    async fn extend_visibility(&self) {
+        let visibility = self.lease + self.every;
+        if let Err(err) = self.queues.set_visibility(&self.message, visibility).await {
+            tracing::warn!(error = %err, "cannot extend the message's visibility");
+        }
+    }
+
+    async fn why_lost(&self) -> LeaseVerdict {
+        match self.store.get(&self.task_id).await {
+            Ok(current) => match hold(current.map(|c| c.task).as_ref(), &self.fence) {
+                Hold::Cancelled => LeaseVerdict::Cancelled,
+                Hold::Deleted => LeaseVerdict::Deleted,
+                // Held again by the time of this read cannot be: the fence
+                // only moves on. Treat it as lost, like any other answer.
+                Hold::Held | Hold::Lost => LeaseVerdict::Lost,
+            },
+            Err(_) => LeaseVerdict::Lost,
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Recording how an attempt ended, by [`AttemptEnd`]: an exited attempt has
+//! its log and outputs uploaded and its final state written (or is queued
+//! again for a retry) before its message is deleted; a cancelled one keeps
+//! its log; a stopped one is released for other workers; one that lost its
+//! task writes nothing more. Every write is fenced by the attempt.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use wharf_core::lifecycle::{self, verdict, Exit, Outcome, Verdict};
+use wharf_core::model::{Status, Task};
+use wharf_core::retry::retry_transient;
+use wharf_core::Error;
+
+use super::lease::{Keeping, LeaseVerdict};
+use super::logs::Shipping;
+use super::upload::read_result;
+use super::{Attempt, AttemptEnd};
+use crate::executor::Ended;
+use crate::worker::Worker;
+
+impl Worker {
+    pub(super) async fn record(
+        &self,
+        attempt: &Attempt,
+        end: AttemptEnd,
+        lease: Keeping,
+        logs: Shipping,
+    ) {
+        logs.stop().await;
+        match end {
+            AttemptEnd::Exited(ended) => {
+                // The lease keeper goes on while uploads run: large ones
+                // take time. It stops before the final write.
+                let outcome = self.outcome(attempt, ended).await;
+                lease.stop().await;
+                match outcome {
+                    Some((verdict, outcome)) => self.finish(attempt, verdict, outcome).await,
+                    None => self.release(attempt).await,
+                }
+            }
+            AttemptEnd::Interrupted(verdict) => {
+                lease.stop().await;
+                self.interrupted(attempt, verdict).await;
+            }
+            AttemptEnd::Stopped => {
+                lease.stop().await;
+                self.release(attempt).await;
+            }
+        }
+    }
+
+    /// Uploads what the attempt left and decides its verdict; `None` when
+    /// the worker was stopped before the uploads were done.
+    async fn outcome(&self, attempt: &Attempt, ended: Ended) -> Option<(Verdict, Outcome)> {
+        let task = &attempt.task;
+        let exit_code = match ended.exit {
+            Exit::Code(code) => Some(code),
+            _ => None,
+        };
+        let mut notes: Vec<String> = ended.message.into_iter().collect();
+        let mut outcome = Outcome {
+            exit_code,
+            message: None,
+            result: None,
+            outputs: Vec::new(),
+        };
+        let uploaded = self.upload(&attempt.run).await;
+        if attempt.run.stop.is_cancelled() {
+            tracing::warn!("the worker stopped before the attempt's outputs were uploaded");
+            return None;
+        }
+        let verdict = match uploaded {
+            Ok(found) => {
+                outcome.result = read_result(&found).unwrap_or_else(|note| {
+                    notes.push(note);
+                    None
+                });
+                notes.extend(found.notes.iter().cloned());
+                outcome.outputs = found.files.into_iter().map(|c| c.file).collect();
+                let (attempt, max, retry) =
+                    (task.attempt, task.max_attempts, task.retry_on_failure);
+                verdict(ended.exit, attempt, max, retry)
+            }
+            Err((reason, note)) => {
+                notes.push(note);
+                let status = Status::Failed;
+                Verdict::Final { status, reason }
+            }
+        };
+        outcome.message = (!notes.is_empty()).then(|| notes.join("; "));
+        Some((verdict, outcome))
+    }
+
+    /// Writes the final state (or queues a retry), waiting out outages, then
+    /// lets go of the message.
+    async fn finish(&self, attempt: &Attempt, verdict: Verdict, outcome: Outcome) {
+        let now = Utc::now();
+        let next = |task: &Task| match verdict {
+            Verdict::Final { status, reason } => {
+                lifecycle::finish(task, (status, reason), outcome.clone(), now)
+            }
+            Verdict::Retry { reason } => {
+                let note = format!("attempt {} ended with {reason}; retrying", task.attempt);
+                lifecycle::requeue(task, Some(reason), outcome.exit_code, note, now)
+            }
+        };
+        let written = self
+            .write_fenced("recording the outcome", attempt, &next)
+            .await;
+        match (written, verdict) {
+            (Ok(_), Verdict::Final { status, reason }) => {
+                tracing::info!(%status, %reason, exit_code = ?outcome.exit_code, "attempt finished");
+                self.delete(&attempt.message).await;
+            }
+            (Ok(_), Verdict::Retry { reason }) => {
+                tracing::info!(%reason, "attempt failed; the task is queued again");
+                self.set_visibility(&attempt.message, Duration::ZERO).await;
+            }
+            (Err(err), _) => {
+                tracing::warn!(error = %err, "cannot record the outcome; the message stays for takeover")
+            }
+        }
+    }
+
+    /// The lease keeper found the fence lost and the executor was stopped.
+    async fn interrupted(&self, attempt: &Attempt, verdict: LeaseVerdict) {
+        match verdict {
+            LeaseVerdict::Cancelled => {
+                tracing::info!("attempt cancelled; process stopped");
+                if let Err(err) = self.upload_log(&attempt.run).await {
+                    tracing::warn!(error = %err, "cannot upload the log of the cancelled attempt");
+                }
+                self.delete(&attempt.message).await;
+            }
+            LeaseVerdict::Deleted => {
+                tracing::info!("task deleted; process stopped");
+                self.delete(&attempt.message).await;
+            }
+            LeaseVerdict::Lost => {
+                tracing::warn!("lease lost to another worker; this attempt's result is discarded")
+            }
+        }
+    }
+
+    /// Gives a stopped attempt back to the queue for another worker.
+    async fn release(&self, attempt: &Attempt) {
+        if let Err(err) = self.upload_log(&attempt.run).await {
+            tracing::warn!(error = %err, "cannot upload the log of the released attempt");
+        }
+        let note = format!(
+            "attempt {} released by {} at shutdown",
+            attempt.fence.attempt, attempt.fence.worker_id
+        );
+        let now = Utc::now();
+        let next = |task: &Task| lifecycle::requeue(task, None, None, note.clone(), now);
+        match self
+            .write_fenced("releasing the task", attempt, &next)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!("attempt released for other workers");
+                self.set_visibility(&attempt.message, Duration::ZERO).await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot release the task; it will be taken over when its lease expires")
+            }
+        }
+    }
+
+    /// A fenced write of the attempt's task, retried through outages until
+    /// the attempt is stopped.
+    async fn write_fenced(
+        &self,
+        what: &'static str,
+        attempt: &Attempt,
+        next: &(dyn Fn(&Task) -> Task + Send + Sync),
+    ) -> Result<Task, Error> {
+        let store = &self.backend.store;
+        retry_transient(what, &attempt.run.stop, || {
+            store.update_fenced(&attempt.task.id, &attempt.fence, next)
+        })
+        .await
+    }
+}

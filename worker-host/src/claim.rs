@@ -1,0 +1,175 @@
+//! What a worker does with one delivered message: decide whether to run it
+//! (finished already, held elsewhere, not due, not runnable here), claim it
+//! with one conditional write, and hand the claimed task to
+//! [`crate::attempt`].
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use wharf_core::lifecycle::{self, on_delivery, Delivery};
+use wharf_core::model::Task;
+use wharf_core::queue::Received;
+use wharf_core::store::{Transition, Versioned};
+use wharf_core::Error;
+
+use crate::worker::Worker;
+
+/// What became of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// An attempt ran on this host.
+    Ran,
+    /// Nothing ran here (finished already, held elsewhere, not due, …).
+    Skipped,
+}
+
+impl Worker {
+    /// Handles one message. `stop_all` is cancelled when running attempts
+    /// must stop at once (shutdown after the grace period); they are then
+    /// released for other workers.
+    pub async fn handle(&self, message: Received, stop_all: &CancellationToken) -> Handled {
+        let task_id = match message.task_message() {
+            Ok(parsed) => parsed.task_id,
+            Err(err) => {
+                // Back at once: after the redrive count SQS moves it to the
+                // DLQ, and it holds no slot meanwhile.
+                tracing::error!(queue = %message.queue, receive_count = message.receive_count, error = %err, "malformed message; returning it for the dead-letter queue");
+                self.set_visibility(&message, Duration::ZERO).await;
+                return Handled::Skipped;
+            }
+        };
+        let span = tracing::info_span!("task", task_id = %task_id);
+        self.on_delivery(&task_id, message, stop_all)
+            .instrument(span)
+            .await
+    }
+
+    async fn on_delivery(
+        &self,
+        task_id: &str,
+        message: Received,
+        stop_all: &CancellationToken,
+    ) -> Handled {
+        let current = match self.backend.store.get(task_id).await {
+            Ok(Some(current)) => current,
+            Ok(None) => {
+                tracing::warn!("message for a task that no longer exists; deleting it");
+                self.delete(&message).await;
+                return Handled::Skipped;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the task; the message will be redelivered");
+                return Handled::Skipped;
+            }
+        };
+        let now = Utc::now();
+        match on_delivery(&current.task, &self.config.worker_id, now) {
+            Delivery::Claim { attempt } => self.claim(current, attempt, message, stop_all).await,
+            Delivery::AlreadyFinished => {
+                tracing::info!(status = %current.task.status, "task already finished; deleting the leftover message");
+                self.delete(&message).await;
+                Handled::Skipped
+            }
+            Delivery::HeldElsewhere { lease_expires_at } => {
+                let wait = (lease_expires_at - now).to_std().unwrap_or_default();
+                self.set_visibility(&message, wait + Duration::from_secs(1))
+                    .await;
+                Handled::Skipped
+            }
+            Delivery::HeldHere => {
+                // A duplicate of an attempt running here; its lease keeper
+                // keeps the original message hidden.
+                self.set_visibility(&message, self.config.lease).await;
+                Handled::Skipped
+            }
+            Delivery::Exhausted => {
+                self.fail_exhausted(task_id, &message, now).await;
+                Handled::Skipped
+            }
+        }
+    }
+
+    /// Claims a task this host can run now, with a write conditional on the
+    /// version just read: of two workers, only one wins.
+    async fn claim(
+        &self,
+        current: Versioned,
+        attempt: u32,
+        message: Received,
+        stop_all: &CancellationToken,
+    ) -> Handled {
+        let task = &current.task;
+        let now = Utc::now();
+        if let Some(wait) = self.not_now(task, &message, now).await {
+            self.set_visibility(&message, wait).await;
+            return Handled::Skipped;
+        }
+        let lease_until = now + self.config.lease;
+        let next = lifecycle::claimed(task, &self.config.worker_id, attempt, now, lease_until);
+        match self.backend.store.replace(&current, next).await {
+            Ok(claimed) => {
+                let span = tracing::info_span!("attempt", attempt);
+                self.run_attempt(claimed.task, message, stop_all)
+                    .instrument(span)
+                    .await;
+                Handled::Ran
+            }
+            Err(Error::Conflict(_)) => {
+                // The winner holds the lease now; look again after it.
+                tracing::info!("another worker claimed the task first");
+                self.set_visibility(&message, self.config.lease).await;
+                Handled::Skipped
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "claim failed; the message will be redelivered");
+                Handled::Skipped
+            }
+        }
+    }
+
+    /// How long to hide the message instead of running the task now: this
+    /// host cannot run its kind, or it is not due yet.
+    async fn not_now(
+        &self,
+        task: &Task,
+        message: &Received,
+        now: DateTime<Utc>,
+    ) -> Option<Duration> {
+        let kind = task.spec.kind();
+        if !self.executors.can_run(kind).await {
+            // Back off a little more on each delivery, so a capable worker
+            // gets its chance; if none exists, SQS dead-letters the message
+            // after its redrive count.
+            tracing::info!(%kind, receive_count = message.receive_count, "this host cannot run this kind of task now; releasing it");
+            let backoff = message.receive_count.saturating_sub(1).min(5);
+            return Some(Duration::from_secs(backoff.into()));
+        }
+        // Delays beyond SQS's 15 minutes: hide the message again rather
+        // than hold a slot.
+        let due = task.created_at + chrono::Duration::seconds(task.delay_seconds.into());
+        let wait = (due > now).then(|| (due - now).to_std().unwrap_or_default());
+        if let Some(wait) = wait {
+            tracing::debug!(wait_secs = wait.as_secs(), "task not due yet; deferring it");
+        }
+        wait
+    }
+
+    /// The lease of the last attempt lapsed and no attempts are left.
+    async fn fail_exhausted(&self, task_id: &str, message: &Received, now: DateTime<Utc>) {
+        let worker_id = &self.config.worker_id;
+        let next = |task: &Task| {
+            (on_delivery(task, worker_id, now) == Delivery::Exhausted)
+                .then(|| lifecycle::lost_for_good(task, now))
+        };
+        match self.backend.store.transition(task_id, &next).await {
+            Ok(Transition::Applied(_)) => {
+                tracing::warn!("the last attempt lost its worker; the task failed");
+                self.delete(message).await;
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "cannot fail the exhausted task"),
+        }
+    }
+}
