@@ -21,14 +21,24 @@ TEST_RUNNER := $(if $(shell command -v cargo-nextest),cargo nextest run --no-fai
 TEST_IMAGE := wharf-test-busybox:latest
 BUSYBOX := $(firstword $(wildcard /bin/busybox /usr/bin/busybox))
 DOCKER_UP := $(shell docker info >/dev/null 2>&1 && echo yes)
+# Leaves out the container test binary (a nextest filter; plain `cargo
+# test` runs it, and it fails without an engine).
+SKIP_CONTAINERS := $(if $(shell command -v cargo-nextest),-E 'not binary(containers)')
 
 .PHONY: demo test lint lint-infra build release lambda worker-image deploy clean test-images tools
 
 demo: $(MOTO) build test-images
 	./scripts/demo.sh
 
+# Without a Docker engine the container tests (worker-host/tests/containers.rs)
+# are left out and reported as skipped; under CI=true they run, and fail.
 test: $(MOTO) $(AWS_CLI) build test-images
+ifeq ($(DOCKER_UP)$(CI),)
+	@echo "SKIPPED: container tests (no Docker engine answers)"
+	$(TEST_RUNNER) --workspace $(SKIP_CONTAINERS)
+else
 	$(TEST_RUNNER) --workspace
+endif
 
 tools: $(AWS_CLI)
 

@@ -5,6 +5,12 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
+use aws_sdk_s3::types::{
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
+    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
+};
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use crate::aws::{s3_client, TTL_ATTRIBUTE};
@@ -243,12 +249,26 @@ async fn configure_bucket(
     bucket: &str,
     retention_days: u32,
 ) -> Result<()> {
-    use aws_sdk_s3::types::{
-        AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
-        LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, PublicAccessBlockConfiguration,
-        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
-        ServerSideEncryptionRule,
-    };
+    encrypt_bucket(client, bucket).await?;
+    client
+        .put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| Error::aws("PutPublicAccessBlock", e))?;
+    expire_artifacts(client, bucket, retention_days).await
+}
+
+/// SSE-S3 (AES-256) by default for every object.
+async fn encrypt_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<()> {
     let by_default = ServerSideEncryptionByDefault::builder()
         .sse_algorithm(ServerSideEncryption::Aes256)
         .build()
@@ -268,20 +288,16 @@ async fn configure_bucket(
         .send()
         .await
         .map_err(|e| Error::aws("PutBucketEncryption", e))?;
-    client
-        .put_public_access_block()
-        .bucket(bucket)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .ignore_public_acls(true)
-                .block_public_policy(true)
-                .restrict_public_buckets(true)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| Error::aws("PutPublicAccessBlock", e))?;
+    Ok(())
+}
+
+/// Task artifacts expire with their records; unfinished multipart uploads
+/// after a day.
+async fn expire_artifacts(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    retention_days: u32,
+) -> Result<()> {
     let rule = LifecycleRule::builder()
         .id(LIFECYCLE_RULE_ID)
         .status(ExpirationStatus::Enabled)

@@ -1,6 +1,6 @@
 //! Container tasks on the real Docker engine, with the locally built busybox
-//! image (`make test-images`). Without an engine these tests skip, except
-//! under CI (`CI` set), where they fail.
+//! image (`make test-images`). Without an engine `make test` skips this
+//! binary and says so, except under CI (`CI` set), where it runs and fails.
 
 mod support;
 
@@ -19,28 +19,21 @@ use wharf_worker_host::executor::container::{LABEL_ATTEMPT, LABEL_HOST, LABEL_TA
 const IMAGE: &str = "wharf-test-busybox:latest";
 const WAIT: Duration = Duration::from_secs(90);
 
-/// The engine, or `None` (skip) when none answers outside CI.
-async fn docker() -> Option<Docker> {
-    let answer = match Docker::connect_with_local_defaults() {
-        Ok(docker) => docker.negotiate_version().await.map_err(|e| e.to_string()),
-        Err(err) => Err(err.to_string()),
-    };
-    match answer {
-        Ok(docker) => {
-            assert!(
-                docker.inspect_image(IMAGE).await.is_ok(),
-                "{IMAGE} is missing: run `make test-images`"
-            );
-            Some(docker)
-        }
-        Err(err) if std::env::var_os("CI").is_some() => {
-            panic!("CI is set but no Docker engine answers: {err}")
-        }
-        Err(err) => {
-            eprintln!("skipping: no Docker engine answers ({err})");
-            None
-        }
-    }
+/// The engine. Without one this test fails, never passes: `make test`
+/// leaves this whole binary out when no engine answers (and says so), except
+/// under CI, where it runs and fails.
+async fn docker() -> Docker {
+    let docker = Docker::connect_with_local_defaults()
+        .unwrap_or_else(|err| panic!("no Docker engine: {err}"));
+    let docker = docker
+        .negotiate_version()
+        .await
+        .unwrap_or_else(|err| panic!("no Docker engine answers: {err}"));
+    assert!(
+        docker.inspect_image(IMAGE).await.is_ok(),
+        "{IMAGE} is missing: run `make test-images`"
+    );
+    docker
 }
 
 fn container_task(script: &str) -> Value {
@@ -69,7 +62,7 @@ async fn containers_of(docker: &Docker, task_id: &str) -> usize {
 
 #[tokio::test]
 async fn a_container_task_writes_an_output_downloaded_through_its_presigned_url() {
-    let Some(docker) = docker().await else { return };
+    let docker = docker().await;
     let stack = Stack::start().await;
     let _worker = stack.spawn_worker();
     let mut task = container_task(
@@ -110,9 +103,7 @@ async fn a_container_task_writes_an_output_downloaded_through_its_presigned_url(
 
 #[tokio::test]
 async fn a_container_exit_code_is_recorded() {
-    let Some(_docker) = docker().await else {
-        return;
-    };
+    let _docker = docker().await;
     let stack = Stack::start().await;
     let _worker = stack.spawn_worker();
     let done = run(&stack, container_task("exit 7")).await;
@@ -123,9 +114,7 @@ async fn a_container_exit_code_is_recorded() {
 
 #[tokio::test]
 async fn exceeding_the_memory_limit_is_oom_killed() {
-    let Some(_docker) = docker().await else {
-        return;
-    };
+    let _docker = docker().await;
     let stack = Stack::start().await;
     let _worker = stack.spawn_worker();
     let mut task = container_task("head -c 200000000 /dev/zero | tail > /dev/null");
@@ -137,9 +126,7 @@ async fn exceeding_the_memory_limit_is_oom_killed() {
 
 #[tokio::test]
 async fn network_none_has_no_network_and_the_pids_limit_holds_against_a_fork_loop() {
-    let Some(_docker) = docker().await else {
-        return;
-    };
+    let _docker = docker().await;
     let stack = Stack::start().await;
     let _worker = stack.spawn_worker();
     let mut task = container_task(
@@ -166,7 +153,7 @@ async fn network_none_has_no_network_and_the_pids_limit_holds_against_a_fork_loo
 
 #[tokio::test]
 async fn a_timed_out_container_is_stopped_and_removed() {
-    let Some(docker) = docker().await else { return };
+    let docker = docker().await;
     let stack = Stack::start().await;
     let _worker = stack.spawn_worker();
     let mut task = container_task("sleep 300");
@@ -182,7 +169,7 @@ async fn a_timed_out_container_is_stopped_and_removed() {
 
 #[tokio::test]
 async fn pid_mode_runs_the_task_in_another_containers_pid_namespace() {
-    let Some(docker) = docker().await else { return };
+    let docker = docker().await;
     let stack = Stack::start().await;
     let _worker = stack.spawn_worker();
     let main = format!("wharf-test-main-{}", std::process::id());
@@ -211,9 +198,7 @@ async fn pid_mode_runs_the_task_in_another_containers_pid_namespace() {
 
 #[tokio::test]
 async fn pull_policy_never_with_a_missing_image_fails_to_start() {
-    let Some(_docker) = docker().await else {
-        return;
-    };
+    let _docker = docker().await;
     let stack = Stack::start().await;
     let _worker = stack.spawn_worker();
     let mut task = container_task("true");
@@ -230,9 +215,7 @@ async fn pull_policy_never_with_a_missing_image_fails_to_start() {
 
 #[tokio::test]
 async fn a_mount_outside_the_allowed_paths_fails_to_start() {
-    let Some(_docker) = docker().await else {
-        return;
-    };
+    let _docker = docker().await;
     let stack = Stack::start().await;
     let _worker = stack
         .worker_command()
@@ -252,7 +235,7 @@ async fn a_mount_outside_the_allowed_paths_fails_to_start() {
 
 #[tokio::test]
 async fn the_worker_removes_containers_left_behind_by_a_crashed_run() {
-    let Some(docker) = docker().await else { return };
+    let docker = docker().await;
     let stack = Stack::start().await;
     let hostname = nix::unistd::gethostname()
         .unwrap()
@@ -304,9 +287,7 @@ async fn container_task_on_process_only_worker(stack: &Stack) -> (tokio::process
 
 #[tokio::test]
 async fn a_worker_without_the_container_executor_leaves_container_tasks_to_one_with_it() {
-    let Some(_docker) = docker().await else {
-        return;
-    };
+    let _docker = docker().await;
     let stack = Stack::start().await;
     let (mut process_only, id) = container_task_on_process_only_worker(&stack).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -328,9 +309,7 @@ async fn a_worker_without_the_container_executor_leaves_container_tasks_to_one_w
 
 #[tokio::test]
 async fn a_task_no_worker_can_run_ends_in_the_dead_letter_queue() {
-    let Some(_docker) = docker().await else {
-        return;
-    };
+    let _docker = docker().await;
     let stack = Stack::start().await;
     let (_process_only, id) = container_task_on_process_only_worker(&stack).await;
     support::eventually("it is dead-lettered", Duration::from_secs(120), || async {

@@ -1,6 +1,7 @@
 //! Nothing lost, nothing run twice: worker crashes, network cuts, malformed
-//! messages, cancellation, deletion, shutdown and exhausted attempts, each
-//! checked on the final records, the objects in S3 and the queues.
+//! messages, shutdown and exhausted attempts, each checked on the final
+//! records, the objects in S3 and the queues. (Cancel and delete:
+//! `cancel_delete.rs`.)
 
 mod support;
 
@@ -11,7 +12,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 use support::proxy::Proxy;
-use support::{eventually, process_alive, shell_task, signal, Ledger, Stack};
+use support::{eventually, shell_task, signal, Ledger, Stack};
 use wharf_core::aws::SqsQueues;
 use wharf_core::model::TaskMessage;
 use wharf_core::queue::{Lane, ReceiveOptions};
@@ -26,13 +27,6 @@ async fn statuses_are(stack: &Stack, ids: &[String], status: &str) -> bool {
         }
     }
     true
-}
-
-async fn queue_drained(stack: &Stack) {
-    eventually("the queue is empty", WAIT, || async {
-        stack.messages_left().await == 0
-    })
-    .await;
 }
 
 /// How many times each task id appears in the ledger.
@@ -81,7 +75,7 @@ async fn a_killed_worker_s_tasks_are_finished_by_another_as_attempt_two() {
     let runs = runs(&ledger);
     assert_eq!(runs.len(), 10);
     assert!(runs.values().all(|attempts| attempts == &["2"]), "{runs:?}");
-    queue_drained(&stack).await;
+    stack.queue_drained().await;
 }
 
 #[tokio::test]
@@ -122,7 +116,7 @@ async fn a_network_cut_longer_than_the_lease_loses_and_duplicates_nothing() {
     let runs = runs(&ledger);
     assert_eq!(runs.len(), 2);
     assert!(runs.values().all(|attempts| attempts == &["1"]), "{runs:?}");
-    queue_drained(&stack).await;
+    stack.queue_drained().await;
     // And it goes on working.
     let after = stack.submit_id(shell_task("true")).await;
     assert_eq!(stack.wait(&after, WAIT).await["status"], "succeeded");
@@ -161,7 +155,7 @@ async fn malformed_messages_end_in_the_dlq_while_valid_tasks_run() {
         stack.dead_letters().await == 50
     })
     .await;
-    queue_drained(&stack).await;
+    stack.queue_drained().await;
     assert!(
         worker.try_wait().unwrap().is_none(),
         "a malformed message crashed the worker"
@@ -237,149 +231,6 @@ async fn malformed_messages_end_in_the_dlq_while_valid_tasks_run() {
     );
 }
 
-async fn post(stack: &Stack, path: &str) -> reqwest::Response {
-    stack
-        .http
-        .post(format!("{}{path}", stack.api_url))
-        .bearer_auth(support::TOKEN)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn delete(stack: &Stack, path: &str) -> reqwest::StatusCode {
-    let response = stack
-        .http
-        .delete(format!("{}{path}", stack.api_url))
-        .bearer_auth(support::TOKEN)
-        .send()
-        .await
-        .unwrap();
-    response.status()
-}
-
-#[tokio::test]
-async fn cancel_queued_running_and_finished_tasks() {
-    let stack = Stack::start().await;
-    // Queued (delayed, so no worker takes it): cancelled at once.
-    let queued = stack
-        .submit_id(json!({"spec": {"process": {"command": ["true"]}}, "delaySeconds": 600}))
-        .await;
-    let response = post(&stack, &format!("/v1/tasks/{queued}/cancel")).await;
-    assert_eq!(response.status(), 200);
-    let task = stack.task(&queued).await;
-    assert_eq!(
-        (task["status"].as_str(), task["reason"].as_str()),
-        (Some("cancelled"), Some("Cancelled"))
-    );
-
-    // Running: the process is gone within two heartbeats (1 s each here).
-    let _worker = stack.spawn_worker();
-    let pid_file = std::env::temp_dir().join(format!("{}pid", wharf_testkit::unique_prefix()));
-    let mut long = shell_task(r#"echo started; echo $$ > "$PID_FILE"; exec sleep 300"#);
-    long["spec"]["process"]["env"] = json!({"PID_FILE": pid_file});
-    let running = stack.submit_id(long).await;
-    eventually("it runs", WAIT, || async {
-        pid_file.exists() && !std::fs::read_to_string(&pid_file).unwrap().is_empty()
-    })
-    .await;
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert!(process_alive(pid));
-    assert_eq!(
-        post(&stack, &format!("/v1/tasks/{running}/cancel"))
-            .await
-            .status(),
-        200
-    );
-    let cancelled_at = std::time::Instant::now();
-    eventually("the process is gone", Duration::from_secs(3), || async {
-        !process_alive(pid)
-    })
-    .await;
-    assert!(cancelled_at.elapsed() < Duration::from_secs(3));
-    let task = stack.task(&running).await;
-    assert_eq!(task["status"], "cancelled", "{task}");
-    std::fs::remove_file(&pid_file).unwrap();
-
-    // Finished: 409.
-    let done = stack.submit_id(shell_task("true")).await;
-    assert_eq!(stack.wait(&done, WAIT).await["status"], "succeeded");
-    let response = post(&stack, &format!("/v1/tasks/{done}/cancel")).await;
-    assert_eq!(response.status(), 409);
-    assert_eq!(stack.task(&done).await["status"], "succeeded");
-    // The cancelled tasks' messages are consumed too, once due.
-    eventually("the running task's message is gone", WAIT, || async {
-        let counts = stack
-            .backend
-            .queues
-            .counts("default", Lane::Tasks)
-            .await
-            .unwrap();
-        counts.visible + counts.in_flight == 0
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn delete_removes_record_outputs_and_logs_and_needs_force_while_active() {
-    let stack = Stack::start().await;
-    let _worker = stack.spawn_worker();
-    let finished = stack
-        .submit_id(shell_task(
-            r#"echo log line; echo out > "$WHARF_OUTPUT_DIR/o.txt""#,
-        ))
-        .await;
-    assert_eq!(stack.wait(&finished, WAIT).await["status"], "succeeded");
-    let prefix = wharf_core::artifacts::task_prefix(&finished);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&stack.moto.sdk_config())
-            .force_path_style(true)
-            .build(),
-    );
-    let objects = |prefix: String| {
-        let s3 = s3.clone();
-        let bucket = stack.names.bucket.clone();
-        async move {
-            s3.list_objects_v2()
-                .bucket(bucket)
-                .prefix(prefix)
-                .send()
-                .await
-                .unwrap()
-                .key_count()
-                .unwrap_or(0)
-        }
-    };
-    assert_eq!(objects(prefix.clone()).await, 2, "an output and a log");
-    assert_eq!(delete(&stack, &format!("/v1/tasks/{finished}")).await, 204);
-    assert_eq!(
-        stack.get(&format!("/v1/tasks/{finished}")).await.status(),
-        404
-    );
-    assert_eq!(objects(prefix).await, 0);
-
-    let running = stack.submit_id(shell_task("sleep 300")).await;
-    eventually("it runs", WAIT, || async {
-        stack.task(&running).await["status"] == "running"
-    })
-    .await;
-    assert_eq!(delete(&stack, &format!("/v1/tasks/{running}")).await, 409);
-    assert_eq!(stack.task(&running).await["status"], "running");
-    assert_eq!(
-        delete(&stack, &format!("/v1/tasks/{running}?force=true")).await,
-        204
-    );
-    assert_eq!(
-        stack.get(&format!("/v1/tasks/{running}")).await.status(),
-        404
-    );
-    queue_drained(&stack).await;
-}
-
 #[tokio::test]
 async fn sigterm_releases_a_long_task_to_another_worker() {
     let stack = Stack::start().await;
@@ -417,7 +268,7 @@ async fn sigterm_releases_a_long_task_to_another_worker() {
         "the released attempt is on record"
     );
     assert_eq!(ledger.lines(), [format!("{id} 2")]);
-    queue_drained(&stack).await;
+    stack.queue_drained().await;
 }
 
 #[tokio::test]
@@ -437,7 +288,7 @@ async fn retries_stop_at_max_attempts() {
     assert_eq!(done["attempts"][0]["reason"], "NonZeroExit");
     assert_eq!(done["attempts"][1]["reason"], "NonZeroExit");
     assert_eq!(ledger.lines(), [format!("{id} 1"), format!("{id} 2")]);
-    queue_drained(&stack).await;
+    stack.queue_drained().await;
 }
 
 #[tokio::test]
@@ -463,7 +314,7 @@ async fn a_lost_last_attempt_fails_the_task_as_worker_lost() {
         "it ran again: {:?}",
         ledger.lines()
     );
-    queue_drained(&stack).await;
+    stack.queue_drained().await;
 }
 
 #[tokio::test]
@@ -479,12 +330,7 @@ async fn a_delay_beyond_fifteen_minutes_is_deferred_not_run() {
     let task: Value = stack.task(&id).await;
     assert_eq!(task["status"], "queued", "{task}");
     assert_eq!(task["attempt"], 0);
-    let counts = stack
-        .backend
-        .queues
-        .counts("default", Lane::Tasks)
-        .await
-        .unwrap();
+    let counts = stack.counts().await;
     assert_eq!(counts.visible, 0, "the early message was hidden again");
     assert_eq!(counts.in_flight + counts.delayed, 2);
 }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::process::{Child, Command};
 use wharf_core::config::ResourceNames;
 use wharf_core::provision::provision;
-use wharf_core::queue::Lane;
+use wharf_core::queue::{Lane, QueueCounts};
 use wharf_core::Backend;
 use wharf_functions::api::{app, AppState};
 use wharf_testkit::{unique_prefix, Moto};
@@ -186,14 +186,23 @@ impl Stack {
         logs["data"].as_str().unwrap_or_default().to_owned()
     }
 
+    /// Waits until no message is left on the task queue.
+    pub async fn queue_drained(&self) {
+        eventually("the queue is empty", Duration::from_secs(90), || async {
+            self.messages_left().await == 0
+        })
+        .await;
+    }
+
+    /// Approximate counts of the task queue.
+    pub async fn counts(&self) -> QueueCounts {
+        let queues = &self.backend.queues;
+        queues.counts("default", Lane::Tasks).await.unwrap()
+    }
+
     /// Messages left on the task queue (visible + in flight + delayed).
     pub async fn messages_left(&self) -> u64 {
-        let counts = self
-            .backend
-            .queues
-            .counts("default", Lane::Tasks)
-            .await
-            .unwrap();
+        let counts = self.counts().await;
         counts.visible + counts.in_flight + counts.delayed
     }
 }

@@ -1,0 +1,165 @@
+//! What a task runs: its spec, one of three kinds of executor.
+
+use std::collections::BTreeMap;
+
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+use strum::{Display, EnumString};
+
+/// What to run: exactly one kind of executor, written in JSON as an object
+/// with exactly one key (`{"process": {…}}`). A spec with none or two kinds
+/// is refused by the parser, so it cannot exist past it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SpecFields", into = "SpecFields")]
+pub enum TaskSpec {
+    Process(ProcessSpec),
+    Container(ContainerSpec),
+    Script(ScriptSpec),
+}
+
+/// The JSON shape of a [`TaskSpec`]: three optional keys, of which exactly
+/// one must be set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SpecFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    process: Option<ProcessSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    container: Option<ContainerSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    script: Option<ScriptSpec>,
+}
+
+impl TryFrom<SpecFields> for TaskSpec {
+    type Error = &'static str;
+    fn try_from(fields: SpecFields) -> Result<Self, Self::Error> {
+        match (fields.process, fields.container, fields.script) {
+            (Some(process), None, None) => Ok(TaskSpec::Process(process)),
+            (None, Some(container), None) => Ok(TaskSpec::Container(container)),
+            (None, None, Some(script)) => Ok(TaskSpec::Script(script)),
+            _ => Err("exactly one of process, container or script must be set"),
+        }
+    }
+}
+
+impl From<TaskSpec> for SpecFields {
+    fn from(spec: TaskSpec) -> Self {
+        match spec {
+            TaskSpec::Process(process) => SpecFields {
+                process: Some(process),
+                ..Default::default()
+            },
+            TaskSpec::Container(container) => SpecFields {
+                container: Some(container),
+                ..Default::default()
+            },
+            TaskSpec::Script(script) => SpecFields {
+                script: Some(script),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+impl TaskSpec {
+    /// The kind of executor this spec needs.
+    pub fn kind(&self) -> ExecutorKind {
+        match self {
+            TaskSpec::Process(_) => ExecutorKind::Process,
+            TaskSpec::Container(_) => ExecutorKind::Container,
+            TaskSpec::Script(_) => ExecutorKind::Script,
+        }
+    }
+}
+
+/// The kinds of executor a worker host may offer (`--executors`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Display, EnumString, ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum ExecutorKind {
+    Process,
+    Script,
+    Container,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProcessSpec {
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContainerSpec {
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_policy: Option<PullPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_mode: Option<String>,
+    /// Host paths to mount; the worker host runs the task only if each lies
+    /// under one of its `--allowed-mounts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<Mount>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Mount {
+    pub source: String,
+    pub target: String,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PullPolicy {
+    Always,
+    IfNotPresent,
+    Never,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Resources {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pids: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScriptSpec {
+    pub url: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+}
