@@ -23,7 +23,7 @@ BUSYBOX := $(firstword $(wildcard /bin/busybox /usr/bin/busybox))
 DOCKER_UP := $(shell docker info >/dev/null 2>&1 && echo yes)
 # Leaves out the container test binary (a nextest filter; plain `cargo
 # test` runs it, and it fails without an engine).
-SKIP_CONTAINERS := $(if $(shell command -v cargo-nextest),-E 'not binary(containers)')
+SKIP_CONTAINERS := $(if $(shell command -v cargo-nextest),-E 'not binary(/^containers/)')
 
 .PHONY: demo test lint lint-infra build release lambda worker-image deploy clean test-images tools
 

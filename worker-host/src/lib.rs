@@ -9,6 +9,7 @@ pub mod attempt;
 pub mod claim;
 pub mod config;
 pub mod executor;
+pub mod isolation;
 pub mod poller;
 pub mod worker;
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use anyhow::Context;
 use clap::Parser;
 use wharf_core::aws::load_aws;
 use wharf_core::config::ResourceNames;
@@ -12,9 +13,12 @@ use wharf_core::model::ExecutorKind;
 use wharf_core::shutdown::on_signal;
 use wharf_core::Backend;
 use wharf_worker_host::executor::container::sweep::sweep_every;
-use wharf_worker_host::executor::container::{ContainerHost, RegistryAuth};
+use wharf_worker_host::executor::container::{
+    AllowedMount, Ceilings, ContainerHost, HostRules, RegistryAuth,
+};
 use wharf_worker_host::executor::script::ScriptFetcher;
 use wharf_worker_host::executor::Executors;
+use wharf_worker_host::isolation::{close_work_dir, make_non_dumpable, TaskUsers, UidRange};
 use wharf_worker_host::{Worker, WorkerConfig};
 
 #[derive(Debug, Parser)]
@@ -70,13 +74,32 @@ struct Args {
     /// Script downloads taking longer than this many seconds fail.
     #[arg(long, env = "WHARF_SCRIPT_TIMEOUT_SECS", default_value_t = 60)]
     script_timeout_secs: u64,
-    /// Host paths container tasks may mount (and what lies below them).
+    /// Host paths container tasks may mount (and what lies below them), as
+    /// `PATH[:ro],…`; `:ro` mounts read-only whatever the task asks. Each is
+    /// resolved at start-up and must exist.
     #[arg(long, env = "WHARF_ALLOWED_MOUNTS", value_delimiter = ',')]
-    allowed_mounts: Vec<PathBuf>,
+    allowed_mounts: Vec<AllowedMount>,
+    /// Most memory a container task may have, in MiB (also its default).
+    #[arg(long, env = "WHARF_CONTAINER_MAX_MEMORY_MB")]
+    container_max_memory_mb: Option<u64>,
+    /// Most CPUs a container task may have (also its default).
+    #[arg(long, env = "WHARF_CONTAINER_MAX_CPUS")]
+    container_max_cpus: Option<f64>,
+    /// Most processes a container task may have (also its default).
+    #[arg(long, env = "WHARF_CONTAINER_MAX_PIDS")]
+    container_max_pids: Option<i64>,
     /// JSON file of registry credentials for image pulls:
     /// `[{"server": "ghcr.io", "username": "…", "password": "…"}]`.
     #[arg(long, env = "WHARF_REGISTRY_AUTH_FILE")]
     registry_auth_file: Option<PathBuf>,
+    /// When the worker runs as root: the uids process and script tasks run
+    /// under, one per running task (at least as many as task slots).
+    #[arg(long, env = "WHARF_TASK_UIDS", default_value = "61000-61999")]
+    task_uids: UidRange,
+    /// `root` runs process and script tasks as root instead: an explicit
+    /// opt-out of per-task users, logged as a warning.
+    #[arg(long, env = "WHARF_TASK_USER", value_enum)]
+    task_user: Option<TaskUser>,
     /// Log as JSON lines.
     #[arg(long, env = "WHARF_LOG_JSON")]
     log_json: bool,
@@ -84,16 +107,27 @@ struct Args {
     names: ResourceNames,
 }
 
+/// The user process and script tasks run as, instead of their own uids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TaskUser {
+    Root,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_tracing(args.log_json);
+    // First of all: no task may read this process's memory or environment.
+    make_non_dumpable()?;
     let shutdown = on_signal()?;
     let hostname = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "worker".to_owned());
     let config = args.config(&hostname)?;
     let executors = args.executors(&hostname).await?;
+    if matches!(executors.users, TaskUsers::Isolated(_)) {
+        close_work_dir(&config.work_dir)?;
+    }
     let backend = Backend::aws(&load_aws().await, args.names);
     if let Some(host) = &executors.containers {
         // A crashed run of this host leaves its containers behind.
@@ -132,9 +166,7 @@ impl Args {
         Ok(WorkerConfig {
             worker_id: format!("{hostname}-{random}"),
             queues: self.names.queues.clone(),
-            concurrency: self
-                .concurrency
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            concurrency: self.slots(),
             heartbeat: Duration::from_secs(self.heartbeat_secs),
             lease: Duration::from_secs(self.lease_secs),
             grace: Duration::from_secs(self.grace_secs),
@@ -149,6 +181,40 @@ impl Args {
         })
     }
 
+    fn container_rules(&self) -> anyhow::Result<HostRules> {
+        let allowed_mounts = self
+            .allowed_mounts
+            .iter()
+            .map(|allowed| {
+                let root = allowed.root.display().to_string();
+                allowed
+                    .clone()
+                    .resolved()
+                    .with_context(|| format!("--allowed-mounts {root}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let registry_auth = match &self.registry_auth_file {
+            Some(path) => read_registry_auth(path)?,
+            None => Vec::new(),
+        };
+        let ceilings = Ceilings {
+            memory_mb: self.container_max_memory_mb,
+            cpus: self.container_max_cpus,
+            pids: self.container_max_pids,
+        };
+        Ok(HostRules {
+            allowed_mounts,
+            registry_auth,
+            ceilings,
+        })
+    }
+
+    /// Task slots: `--concurrency`, or one per CPU.
+    fn slots(&self) -> usize {
+        self.concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
     async fn executors(&self, hostname: &str) -> anyhow::Result<Executors> {
         let scripts = ScriptFetcher::new(
             self.extra_ca_file.as_deref(),
@@ -156,17 +222,16 @@ impl Args {
             self.max_script_bytes,
         )?;
         let containers = if self.executors.contains(&ExecutorKind::Container) {
-            let registry_auth = match &self.registry_auth_file {
-                Some(path) => read_registry_auth(path)?,
-                None => Vec::new(),
-            };
-            let allowed_mounts = self.allowed_mounts.clone();
-            Some(ContainerHost::connect(hostname, allowed_mounts, registry_auth).await?)
+            Some(ContainerHost::connect(hostname, self.container_rules()?).await?)
         } else {
             None
         };
+        let slots = self.slots();
+        let as_root = self.task_user == Some(TaskUser::Root);
+        let users = TaskUsers::new(self.task_uids, slots, as_root).map_err(anyhow::Error::msg)?;
         Ok(Executors {
             kinds: self.executors.clone(),
+            users,
             scripts,
             containers,
         })
@@ -186,7 +251,6 @@ fn init_tracing(json: bool) {
 }
 
 fn read_registry_auth(path: &std::path::Path) -> anyhow::Result<Vec<RegistryAuth>> {
-    use anyhow::Context;
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| {

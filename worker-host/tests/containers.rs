@@ -8,57 +8,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::models::ContainerCreateBody;
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-};
-use bollard::Docker;
+use bollard::query_parameters::CreateContainerOptionsBuilder;
 use serde_json::{json, Value};
+use support::containers::{container_task, containers_of, docker, run, IMAGE, WAIT};
 use support::Stack;
 use wharf_worker_host::executor::container::{LABEL_ATTEMPT, LABEL_HOST, LABEL_TASK, LABEL_WORKER};
-
-const IMAGE: &str = "wharf-test-busybox:latest";
-const WAIT: Duration = Duration::from_secs(90);
-
-/// The engine. Without one this test fails, never passes: `make test`
-/// leaves this whole binary out when no engine answers (and says so), except
-/// under CI, where it runs and fails.
-async fn docker() -> Docker {
-    let docker = Docker::connect_with_local_defaults()
-        .unwrap_or_else(|err| panic!("no Docker engine: {err}"));
-    let docker = docker
-        .negotiate_version()
-        .await
-        .unwrap_or_else(|err| panic!("no Docker engine answers: {err}"));
-    assert!(
-        docker.inspect_image(IMAGE).await.is_ok(),
-        "{IMAGE} is missing: run `make test-images`"
-    );
-    docker
-}
-
-fn container_task(script: &str) -> Value {
-    json!({"spec": {"container": {
-        "image": IMAGE,
-        "command": ["sh", "-c"],
-        "args": [script],
-        "pullPolicy": "Never"
-    }}})
-}
-
-async fn run(stack: &Stack, task: Value) -> Value {
-    let id = stack.submit(task).await["id"].as_str().unwrap().to_owned();
-    stack.wait(&id, WAIT).await
-}
-
-/// Containers (running or not) labelled with this task id.
-async fn containers_of(docker: &Docker, task_id: &str) -> usize {
-    let filters = HashMap::from([("label".to_owned(), vec![format!("{LABEL_TASK}={task_id}")])]);
-    let options = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    docker.list_containers(Some(options)).await.unwrap().len()
-}
 
 #[tokio::test]
 async fn a_container_task_writes_an_output_downloaded_through_its_presigned_url() {
@@ -168,35 +122,6 @@ async fn a_timed_out_container_is_stopped_and_removed() {
 }
 
 #[tokio::test]
-async fn pid_mode_runs_the_task_in_another_containers_pid_namespace() {
-    let docker = docker().await;
-    let stack = Stack::start().await;
-    let _worker = stack.spawn_worker();
-    let main = format!("wharf-test-main-{}", std::process::id());
-    docker
-        .create_container(
-            Some(CreateContainerOptionsBuilder::default().name(&main).build()),
-            ContainerCreateBody {
-                image: Some(IMAGE.to_owned()),
-                cmd: Some(vec!["sleep".into(), "300".into()]),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    docker.start_container(&main, None).await.unwrap();
-
-    let mut task = container_task("cat /proc/1/cmdline | tr '\\0' ' ' > /wharf/output/pid1");
-    task["spec"]["container"]["pidMode"] = json!(format!("container:{main}"));
-    let done = run(&stack, task).await;
-    let remove = RemoveContainerOptionsBuilder::default().force(true).build();
-    docker.remove_container(&main, Some(remove)).await.unwrap();
-    assert_eq!(done["status"], "succeeded", "{done}");
-    let pid1 = stack.download(done["id"].as_str().unwrap(), "pid1").await;
-    assert_eq!(String::from_utf8(pid1).unwrap().trim(), "sleep 300");
-}
-
-#[tokio::test]
 async fn pull_policy_never_with_a_missing_image_fails_to_start() {
     let _docker = docker().await;
     let stack = Stack::start().await;
@@ -211,26 +136,6 @@ async fn pull_policy_never_with_a_missing_image_fails_to_start() {
         "{done}"
     );
     assert_eq!(done["attempt"], 1, "a start failure is not retried");
-}
-
-#[tokio::test]
-async fn a_mount_outside_the_allowed_paths_fails_to_start() {
-    let _docker = docker().await;
-    let stack = Stack::start().await;
-    let _worker = stack
-        .worker_command()
-        .arg("--allowed-mounts=/srv/wharf-data")
-        .spawn()
-        .unwrap();
-    let mut task = container_task("cat /host/passwd");
-    task["spec"]["container"]["mounts"] = json!([{"source": "/etc", "target": "/host"}]);
-    let done = run(&stack, task).await;
-    assert_eq!(done["status"], "failed", "{done}");
-    assert_eq!(done["reason"], "StartFailed");
-    assert!(
-        done["message"].as_str().unwrap().contains("not allowed"),
-        "{done}"
-    );
 }
 
 #[tokio::test]

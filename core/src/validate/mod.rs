@@ -4,9 +4,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use std::path::{Component, Path};
+
 use crate::model::{
-    ContainerSpec, ProcessSpec, ScriptSpec, TaskRequest, TaskSpec, DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_TIMEOUT_SECONDS,
+    ContainerSpec, Mount, ProcessSpec, Resources, ScriptSpec, TaskRequest, TaskSpec,
+    DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECONDS,
 };
 
 pub const MAX_TIMEOUT_SECONDS: u32 = 43_200;
@@ -234,38 +236,60 @@ fn check_container(container: &ContainerSpec, errors: &mut Vec<FieldError>) {
             ));
         }
     }
-    for (i, mount) in container.mounts.iter().enumerate() {
+    check_mounts(&container.mounts, errors);
+    if let Some(resources) = &container.resources {
+        check_resources(resources, errors);
+    }
+}
+
+fn check_mounts(mounts: &[Mount], errors: &mut Vec<FieldError>) {
+    for (i, mount) in mounts.iter().enumerate() {
         for (name, path) in [("source", &mount.source), ("target", &mount.target)] {
-            if !path.starts_with('/') {
-                errors.push(FieldError::new(
-                    format!("spec.container.mounts[{i}].{name}"),
-                    "must be an absolute path",
-                ));
+            let field = format!("spec.container.mounts[{i}].{name}");
+            let path = Path::new(path);
+            if !path.is_absolute() {
+                errors.push(FieldError::new(field, "must be an absolute path"));
+            } else if path.components().any(|c| c == Component::ParentDir) {
+                errors.push(FieldError::new(field, "must not contain \"..\""));
             }
         }
+        if Path::new(&mount.target).starts_with("/wharf") {
+            errors.push(FieldError::new(
+                format!("spec.container.mounts[{i}].target"),
+                "/wharf is where the task's payload and outputs are",
+            ));
+        }
     }
-    if let Some(resources) = &container.resources {
-        if resources.memory_mb == Some(0) {
-            errors.push(FieldError::new(
-                "spec.container.resources.memoryMb",
-                "must be positive",
-            ));
-        }
-        if resources
-            .cpus
-            .is_some_and(|cpus| cpus.is_nan() || cpus <= 0.0)
-        {
-            errors.push(FieldError::new(
-                "spec.container.resources.cpus",
-                "must be positive",
-            ));
-        }
-        if resources.pids.is_some_and(|pids| pids <= 0) {
-            errors.push(FieldError::new(
-                "spec.container.resources.pids",
-                "must be positive",
-            ));
-        }
+}
+
+/// Upper bounds of container resources: beyond them a value is a mistake
+/// (and would overflow what the engine is given).
+pub const MAX_MEMORY_MB: u64 = 1024 * 1024;
+pub const MAX_CPUS: f64 = 1024.0;
+pub const MAX_PIDS: i64 = 1_000_000;
+
+fn check_resources(resources: &Resources, errors: &mut Vec<FieldError>) {
+    let field = |name: &str| format!("spec.container.resources.{name}");
+    if resources
+        .memory_mb
+        .is_some_and(|mb| !(1..=MAX_MEMORY_MB).contains(&mb))
+    {
+        let message = format!("must be between 1 and {MAX_MEMORY_MB} (1 TiB)");
+        errors.push(FieldError::new(field("memoryMb"), message));
+    }
+    if resources
+        .cpus
+        .is_some_and(|cpus| !(cpus > 0.0 && cpus <= MAX_CPUS))
+    {
+        let message = format!("must be above 0 and at most {MAX_CPUS}");
+        errors.push(FieldError::new(field("cpus"), message));
+    }
+    if resources
+        .pids
+        .is_some_and(|pids| !(1..=MAX_PIDS).contains(&pids))
+    {
+        let message = format!("must be between 1 and {MAX_PIDS}");
+        errors.push(FieldError::new(field("pids"), message));
     }
 }
 

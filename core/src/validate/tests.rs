@@ -152,6 +152,50 @@ fn container_rules() {
 }
 
 #[test]
+fn mounts_are_absolute_without_dot_dot_and_keep_clear_of_wharf() {
+    let mounts = |mounts: Value| {
+        fields(json!({"spec": {"container": {"image": "busybox", "mounts": mounts}}}))
+    };
+    assert_eq!(
+        mounts(json!([{"source": "/srv/data/../../etc", "target": "/data"}])),
+        ["spec.container.mounts[0].source"]
+    );
+    assert_eq!(
+        mounts(json!([{"source": "relative", "target": "/data"}])),
+        ["spec.container.mounts[0].source"]
+    );
+    assert_eq!(
+        mounts(json!([{"source": "/srv/data", "target": "/wharf/output"}])),
+        ["spec.container.mounts[0].target"]
+    );
+    let fine = json!([{"source": "/srv/data", "target": "/data"}]);
+    assert!(parse(json!({"spec": {"container": {"image": "busybox", "mounts": fine}}})).is_ok());
+}
+
+#[test]
+fn resources_are_bounded() {
+    let resources = |resources: Value| {
+        fields(json!({"spec": {"container": {"image": "busybox", "resources": resources}}}))
+    };
+    for (bad, field) in [
+        (json!({"memoryMb": 0}), "memoryMb"),
+        (json!({"memoryMb": 17_592_186_044_416u64}), "memoryMb"),
+        (json!({"cpus": 0}), "cpus"),
+        (json!({"cpus": 4096}), "cpus"),
+        (json!({"pids": 0}), "pids"),
+        (json!({"pids": 10_000_000}), "pids"),
+    ] {
+        assert_eq!(
+            resources(bad.clone()),
+            [format!("spec.container.resources.{field}")],
+            "{bad}"
+        );
+    }
+    let most = json!({"memoryMb": 1_048_576, "cpus": 1024, "pids": 1_000_000});
+    assert!(parse(json!({"spec": {"container": {"image": "busybox", "resources": most}}})).is_ok());
+}
+
+#[test]
 fn reserved_environment_names_are_refused() {
     assert_eq!(
         fields(json!({"spec": {"process": {"command": ["true"], "env": {"WHARF_TASK_ID": "x"}}}})),

@@ -17,8 +17,12 @@ use tokio_util::sync::CancellationToken;
 use wharf_core::lifecycle::Exit;
 use wharf_core::model::{ExecutorKind, TaskSpec};
 
+use std::future::Future;
+
 use container::ContainerHost;
 use script::ScriptFetcher;
+
+use crate::isolation::{self, TaskUid, TaskUsers};
 
 /// The executor seam: what the attempt logic needs from whatever runs tasks.
 #[async_trait]
@@ -31,9 +35,11 @@ pub trait Execute: Send + Sync {
 }
 
 /// The real executors of this host: the kinds it may run (`--executors`),
-/// the script fetcher, and the Docker engine when it runs containers.
+/// who process and script tasks run as, the script fetcher, and the Docker
+/// engine when it runs containers.
 pub struct Executors {
     pub kinds: Vec<ExecutorKind>,
+    pub users: TaskUsers,
     pub scripts: ScriptFetcher,
     pub containers: Option<ContainerHost>,
 }
@@ -53,8 +59,14 @@ impl Execute for Executors {
 
     async fn execute(&self, spec: &TaskSpec, run: &Run) -> Ended {
         match spec {
-            TaskSpec::Process(process) => process::run_process(process, run).await,
-            TaskSpec::Script(script) => self.scripts.run(script, run).await,
+            TaskSpec::Process(process) => {
+                let start = |user| process::run_process(process, run, user);
+                self.as_task_user(run, start).await
+            }
+            TaskSpec::Script(script) => {
+                let start = |user| self.scripts.run(script, run, user);
+                self.as_task_user(run, start).await
+            }
             TaskSpec::Container(container) => match &self.containers {
                 Some(host) => host.run(container, run).await,
                 None => Ended::start_failed("this host has no Docker engine"),
@@ -114,6 +126,35 @@ impl Run {
             .create(true)
             .append(true)
             .open(self.log_file())
+    }
+}
+
+impl Executors {
+    /// Runs a process or script task under a uid of its own when this
+    /// worker isolates tasks (`start` gets it), and afterwards kills
+    /// whatever is left under that uid.
+    async fn as_task_user<F, Fut>(&self, run: &Run, start: F) -> Ended
+    where
+        F: FnOnce(Option<u32>) -> Fut,
+        Fut: Future<Output = Ended>,
+    {
+        let task_uid = match self.users.acquire().await {
+            Ok(task_uid) => task_uid,
+            Err(message) => return Ended::start_failed(message),
+        };
+        let user = task_uid.as_ref().map(TaskUid::uid);
+        if let Some(uid) = user {
+            if let Err(err) = isolation::hand_over(run, uid) {
+                return Ended::start_failed(format!(
+                    "cannot hand the attempt directory over to uid {uid}: {err}"
+                ));
+            }
+        }
+        let ended = start(user).await;
+        if let Some(task_uid) = &task_uid {
+            task_uid.reap().await;
+        }
+        ended
     }
 }
 

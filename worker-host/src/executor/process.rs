@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 
 use nix::sys::signal::{killpg, Signal};
+use nix::sys::stat::{umask, Mode};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 use wharf_core::lifecycle::Exit;
@@ -30,7 +31,9 @@ pub fn task_env(run: &Run, spec_env: &BTreeMap<String, String>) -> BTreeMap<Stri
     env
 }
 
-pub async fn run_process(spec: &ProcessSpec, run: &Run) -> Ended {
+/// Runs the process to its end, as `user` (uid and gid, no supplementary
+/// groups, umask 077) when given, else as the worker's own user.
+pub async fn run_process(spec: &ProcessSpec, run: &Run, user: Option<u32>) -> Ended {
     let Some((program, first_args)) = spec.command.split_first() else {
         return Ended::start_failed("command is empty");
     };
@@ -58,12 +61,20 @@ pub async fn run_process(spec: &ProcessSpec, run: &Run) -> Ended {
         .stderr(Stdio::from(log.1))
         .process_group(0)
         .kill_on_drop(true);
+    if let Some(uid) = user {
+        // Without supplementary groups: std drops them when root sets a uid.
+        command.uid(uid).gid(uid);
+    }
     // If the worker dies (even by SIGKILL), the task's main process goes
-    // with it rather than running on unsupervised beside a takeover.
+    // with it rather than running on unsupervised beside a takeover. This
+    // runs after the uid change, which would otherwise clear it.
     // SAFETY: the closure runs in the forked child before exec and only
-    // makes the async-signal-safe prctl(2) call.
+    // makes the async-signal-safe prctl(2) and umask(2) calls.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
+            if user.is_some() {
+                umask(Mode::from_bits_truncate(0o077));
+            }
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
         });
     }

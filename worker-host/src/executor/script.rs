@@ -68,7 +68,9 @@ impl ScriptFetcher {
         })
     }
 
-    pub async fn run(&self, spec: &ScriptSpec, run: &Run) -> Ended {
+    /// Downloads the script into the task's home and runs it (as `user`,
+    /// when given).
+    pub async fn run(&self, spec: &ScriptSpec, run: &Run, user: Option<u32>) -> Ended {
         let path = run.home().join(&spec.name);
         if let Err(message) = self.download(spec, &path).await {
             return Ended::start_failed(message);
@@ -80,7 +82,7 @@ impl ScriptFetcher {
             args: spec.args.clone(),
             ..ProcessSpec::default()
         };
-        process::run_process(&process, run).await
+        process::run_process(&process, run, user).await
     }
 
     /// Fetches the script to `path`, enforcing the size limit and checking

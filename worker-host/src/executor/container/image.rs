@@ -4,22 +4,25 @@
 use bollard::auth::DockerCredentials;
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
-use wharf_core::model::{ContainerSpec, PullPolicy};
+use wharf_core::model::PullPolicy;
 
 use super::ContainerHost;
 
 impl ContainerHost {
     /// Pulls the image as its pull policy says.
-    pub(super) async fn ensure_image(&self, spec: &ContainerSpec) -> Result<(), String> {
-        let policy = spec.pull_policy.unwrap_or(PullPolicy::IfNotPresent);
-        let present = self.docker.inspect_image(&spec.image).await.is_ok();
+    pub(super) async fn ensure_image(
+        &self,
+        image: &str,
+        policy: Option<PullPolicy>,
+    ) -> Result<(), String> {
+        let policy = policy.unwrap_or(PullPolicy::IfNotPresent);
+        let present = self.docker.inspect_image(image).await.is_ok();
         match policy {
             PullPolicy::Never if !present => Err(format!(
-                "image {} is not present on this host and pullPolicy is Never",
-                spec.image
+                "image {image} is not present on this host and pullPolicy is Never"
             )),
             PullPolicy::Never | PullPolicy::IfNotPresent if present => Ok(()),
-            _ => self.pull(&spec.image).await,
+            _ => self.pull(image).await,
         }
     }
 
@@ -37,7 +40,8 @@ impl ContainerHost {
 
     fn credentials_for(&self, image: &str) -> Option<DockerCredentials> {
         let registry = registry_of(image);
-        self.registry_auth
+        self.rules
+            .registry_auth
             .iter()
             .find(|auth| auth.server == registry)
             .map(|auth| DockerCredentials {
@@ -46,6 +50,17 @@ impl ContainerHost {
                 serveraddress: Some(auth.server.clone()),
                 ..Default::default()
             })
+    }
+}
+
+/// The reference with `:latest` when it names neither a tag nor a digest
+/// (Docker would otherwise pull every tag of the repository).
+pub(super) fn with_tag(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if image.contains('@') || last.contains(':') {
+        image.to_owned()
+    } else {
+        format!("{image}:latest")
     }
 }
 
@@ -62,6 +77,17 @@ fn registry_of(image: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reference_without_tag_or_digest_means_latest() {
+        assert_eq!(with_tag("ubuntu"), "ubuntu:latest");
+        assert_eq!(
+            with_tag("localhost:5000/tool"),
+            "localhost:5000/tool:latest"
+        );
+        assert_eq!(with_tag("ghcr.io/org/tool:1"), "ghcr.io/org/tool:1");
+        assert_eq!(with_tag("busybox@sha256:abc"), "busybox@sha256:abc");
+    }
 
     #[test]
     fn registries_are_read_from_image_references() {

@@ -22,13 +22,17 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::StreamExt;
 use wharf_core::lifecycle::Exit;
-use wharf_core::model::ContainerSpec;
+use wharf_core::model::{ContainerSpec, Resources};
 
 use super::{Ended, Run};
 
 mod image;
 mod mounts;
+mod rules;
 pub mod sweep;
+
+pub use mounts::AllowedMount;
+pub use rules::{Ceilings, LABEL_PID_JOINABLE};
 
 pub const LABEL_TASK: &str = "wharf.task-id";
 pub const LABEL_ATTEMPT: &str = "wharf.attempt";
@@ -43,15 +47,36 @@ pub struct RegistryAuth {
     pub password: String,
 }
 
+/// Capabilities dropped from Docker's default set: raw sockets (spoofing,
+/// sniffing on the bridge), device nodes, audit records, file capabilities.
+const DROPPED_CAPABILITIES: [&str; 4] = ["NET_RAW", "MKNOD", "AUDIT_WRITE", "SETFCAP"];
+
+/// What the operator allows container tasks on this host.
+#[derive(Debug, Clone, Default)]
+pub struct HostRules {
+    /// Host paths (and what lies below them) that tasks may mount, as
+    /// resolved at start-up.
+    pub allowed_mounts: Vec<AllowedMount>,
+    pub registry_auth: Vec<RegistryAuth>,
+    pub ceilings: Ceilings,
+}
+
 /// A Docker engine and this host's rules for containers.
 #[derive(Clone)]
 pub struct ContainerHost {
     pub docker: Docker,
     /// Containers of this host carry `wharf.host=<host>`.
     pub host: String,
-    /// Host paths (and what lies below them) that tasks may mount.
-    pub allowed_mounts: Vec<PathBuf>,
-    pub registry_auth: Vec<RegistryAuth>,
+    pub rules: HostRules,
+}
+
+/// A container task checked against the rules, ready to create.
+struct Prepared {
+    /// The image reference, with `:latest` when it named no tag.
+    image: String,
+    binds: Vec<String>,
+    resources: Resources,
+    pid_mode: Option<String>,
 }
 
 impl std::fmt::Debug for RegistryAuth {
@@ -68,11 +93,7 @@ impl ContainerHost {
     /// Connects to the local engine (`DOCKER_HOST` or the default socket)
     /// and agrees on an API version. An engine that does not answer yet is
     /// not an error: container tasks are released until it does.
-    pub async fn connect(
-        host: &str,
-        allowed_mounts: Vec<PathBuf>,
-        registry_auth: Vec<RegistryAuth>,
-    ) -> Result<Self, DockerError> {
+    pub async fn connect(host: &str, rules: HostRules) -> Result<Self, DockerError> {
         let docker = Docker::connect_with_local_defaults()?;
         let docker = match docker.clone().negotiate_version().await {
             Ok(negotiated) => negotiated,
@@ -84,8 +105,7 @@ impl ContainerHost {
         Ok(ContainerHost {
             docker,
             host: host.to_owned(),
-            allowed_mounts,
-            registry_auth,
+            rules,
         })
     }
 
@@ -95,28 +115,22 @@ impl ContainerHost {
     }
 
     pub async fn run(&self, spec: &ContainerSpec, run: &Run) -> Ended {
-        if let Err(message) = self.ensure_image(spec).await {
-            return Ended::start_failed(message);
-        }
-        let binds = match self.binds(spec, run) {
-            Ok(binds) => binds,
+        let prepared = match self.prepare(spec, run).await {
+            Ok(prepared) => prepared,
             Err(message) => return Ended::start_failed(message),
         };
+        let limited_memory = prepared.resources.memory_mb.is_some();
         let name = format!("wharf-{}-{}", run.task_id, run.attempt);
         let create = self
             .docker
             .create_container(
                 Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                self.container_body(spec, run, binds),
+                self.container_body(spec, run, prepared),
             )
             .await;
         if let Err(err) = create {
             return Ended::start_failed(format!("cannot create the container: {err}"));
         }
-        let limited_memory = spec
-            .resources
-            .as_ref()
-            .is_some_and(|r| r.memory_mb.is_some());
         let ended = self.start_and_supervise(&name, run, limited_memory).await;
         let removed = self
             .docker
@@ -129,6 +143,22 @@ impl ContainerHost {
             tracing::warn!(container = %name, error = %err, "cannot remove the container; the sweep will");
         }
         ended
+    }
+
+    /// Checks the task against this host's rules and pulls its image.
+    async fn prepare(&self, spec: &ContainerSpec, run: &Run) -> Result<Prepared, String> {
+        let image = image::with_tag(&spec.image);
+        self.ensure_image(&image, spec.pull_policy).await?;
+        let pid_mode = match &spec.pid_mode {
+            Some(pid_mode) => Some(rules::joinable_pid_mode(&self.docker, pid_mode).await?),
+            None => None,
+        };
+        Ok(Prepared {
+            binds: self.binds(spec, run)?,
+            resources: self.rules.ceilings.apply(spec.resources.as_ref())?,
+            image,
+            pid_mode,
+        })
     }
 
     async fn start_and_supervise(&self, name: &str, run: &Run, limited_memory: bool) -> Ended {
@@ -218,7 +248,7 @@ impl ContainerHost {
         &self,
         spec: &ContainerSpec,
         run: &Run,
-        binds: Vec<String>,
+        prepared: Prepared,
     ) -> ContainerCreateBody {
         let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         env.extend(
@@ -232,10 +262,10 @@ impl ContainerHost {
             (LABEL_WORKER.to_owned(), run.worker_id.clone()),
             (LABEL_HOST.to_owned(), self.host.clone()),
         ]);
-        let resources = spec.resources.clone().unwrap_or_default();
+        let resources = prepared.resources;
         let memory = resources.memory_mb.map(|mb| (mb * 1024 * 1024) as i64);
         ContainerCreateBody {
-            image: Some(spec.image.clone()),
+            image: Some(prepared.image),
             entrypoint: (!spec.command.is_empty()).then(|| spec.command.clone()),
             cmd: (!spec.args.is_empty()).then(|| spec.args.clone()),
             env: Some(env),
@@ -243,15 +273,16 @@ impl ContainerHost {
             user: spec.user.clone(),
             labels: Some(labels),
             host_config: Some(HostConfig {
-                binds: Some(binds),
+                binds: Some(prepared.binds),
                 memory,
                 // No swap beyond the memory limit, so the limit holds.
                 memory_swap: memory,
                 nano_cpus: resources.cpus.map(|cpus| (cpus * 1e9) as i64),
                 pids_limit: resources.pids,
                 network_mode: Some(spec.network.clone().unwrap_or_else(|| "bridge".to_owned())),
-                pid_mode: spec.pid_mode.clone(),
+                pid_mode: prepared.pid_mode,
                 privileged: Some(false),
+                cap_drop: Some(DROPPED_CAPABILITIES.map(str::to_owned).to_vec()),
                 security_opt: Some(vec!["no-new-privileges".to_owned()]),
                 ..Default::default()
             }),

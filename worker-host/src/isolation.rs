@@ -1,0 +1,228 @@
+//! Keeping tasks away from the worker and from each other.
+//!
+//! The worker makes itself non-dumpable at start, so no task — not even one
+//! under the worker's own uid — can read its memory or `/proc/<pid>/environ`
+//! (where its AWS credentials are). A root worker runs each process or
+//! script task under a uid of its own from `--task-uids`, with no
+//! supplementary groups: concurrent tasks cannot read each other's files or
+//! signal each other's processes, and nothing of root's (its home, the
+//! Docker socket) is theirs. Before an attempt starts and after it ends,
+//! every process under its uid is killed, so no attempt meets another's
+//! leftovers.
+
+use std::str::FromStr;
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::Path;
+
+use nix::fcntl::{Flock, FlockArg};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::executor::Run;
+
+/// Makes this process non-dumpable (`PR_SET_DUMPABLE` 0): its memory and
+/// `/proc/<pid>/environ` are closed to every unprivileged process.
+pub fn make_non_dumpable() -> std::io::Result<()> {
+    nix::sys::prctl::set_dumpable(false).map_err(std::io::Error::from)
+}
+
+/// A range of uids, `FIRST-LAST` (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UidRange {
+    pub first: u32,
+    pub last: u32,
+}
+
+impl FromStr for UidRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parse = |n: &str| {
+            n.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{n:?} is not a uid"))
+        };
+        let (first, last) = s
+            .split_once('-')
+            .ok_or_else(|| format!("expected FIRST-LAST, got {s:?}"))?;
+        let (first, last) = (parse(first)?, parse(last)?);
+        if first == 0 || first > last {
+            return Err(format!("{s:?}: uids must be above 0 and FIRST ≤ LAST"));
+        }
+        Ok(UidRange { first, last })
+    }
+}
+
+impl UidRange {
+    /// How many uids the range holds.
+    pub fn count(&self) -> usize {
+        (self.last - self.first + 1) as usize
+    }
+}
+
+/// Where workers on one host take their task uids: a lock file per uid,
+/// so several workers (or a restarted one) never hand out the same uid.
+const UID_LOCK_DIR: &str = "/run/wharf/task-uids";
+
+/// Who process and script tasks run as.
+#[derive(Debug, Clone)]
+pub enum TaskUsers {
+    /// A root worker: each running task under a uid of its own from the
+    /// range, held by a lock shared with every worker on the host.
+    Isolated(UidRange),
+    /// Tasks run as the worker's own user: a non-root worker, or a root one
+    /// told `--task-user root`. Tasks are then not isolated from each other.
+    Shared,
+}
+
+impl TaskUsers {
+    /// What this worker can do: per-task uids from `range` when it runs as
+    /// root (unless `as_root` opts out), enough for `slots` tasks at once.
+    pub fn new(range: UidRange, slots: usize, as_root: bool) -> Result<TaskUsers, String> {
+        if !nix::unistd::geteuid().is_root() {
+            tracing::warn!("the worker does not run as root: tasks run as its own user and are not isolated from each other");
+            return Ok(TaskUsers::Shared);
+        }
+        if as_root {
+            tracing::warn!("--task-user root: process and script tasks run as root, with full access to this host");
+            return Ok(TaskUsers::Shared);
+        }
+        if range.count() < slots {
+            return Err(format!(
+                "--task-uids {}-{} holds {} uids, fewer than the {slots} task slots",
+                range.first,
+                range.last,
+                range.count()
+            ));
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(UID_LOCK_DIR)
+            .map_err(|e| format!("cannot create {UID_LOCK_DIR}: {e}"))?;
+        Ok(TaskUsers::Isolated(range))
+    }
+
+    /// A uid for one attempt, with nothing left running under it; `None`
+    /// when tasks share the worker's user.
+    pub async fn acquire(&self) -> Result<Option<TaskUid>, String> {
+        let TaskUsers::Isolated(range) = self else {
+            return Ok(None);
+        };
+        let range = *range;
+        let task_uid = tokio::task::spawn_blocking(move || lock_free_uid(range))
+            .await
+            .map_err(|e| e.to_string())??;
+        // A worker that crashed may have left processes under it.
+        task_uid.reap().await;
+        Ok(Some(task_uid))
+    }
+}
+
+/// The first uid of `range` whose lock no one holds.
+fn lock_free_uid(range: UidRange) -> Result<TaskUid, String> {
+    for uid in range.first..=range.last {
+        let path = Path::new(UID_LOCK_DIR).join(uid.to_string());
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        if let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            return Ok(TaskUid { uid, _lock: lock });
+        }
+    }
+    Err(format!(
+        "every task uid of {}-{} is in use on this host",
+        range.first, range.last
+    ))
+}
+
+/// A uid held by one attempt, until dropped.
+#[derive(Debug)]
+pub struct TaskUid {
+    uid: u32,
+    _lock: Flock<std::fs::File>,
+}
+
+impl TaskUid {
+    pub fn uid(&self) -> u32 {
+        self.uid
+    }
+
+    /// Kills every process running under this uid (a task may have left
+    /// its process group), so the next attempt given it meets nothing.
+    pub async fn reap(&self) {
+        let uid = self.uid;
+        let reaped = tokio::task::spawn_blocking(move || kill_all_of(uid)).await;
+        if let Ok(Err(err)) | Err(err) = reaped.map_err(std::io::Error::other) {
+            tracing::warn!(uid, error = %err, "cannot reap the task uid's processes");
+        }
+    }
+}
+
+/// Gives the attempt's directory, home and output directory to `uid`, mode
+/// 0700: no other task can look in. The payload (the worker's, mode 0644)
+/// stays readable to it.
+pub fn hand_over(run: &Run, uid: u32) -> std::io::Result<()> {
+    for dir in [run.dir.clone(), run.home(), run.output_dir()] {
+        own(&dir, uid)?;
+    }
+    Ok(())
+}
+
+fn own(path: &Path, uid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::chown(path, Some(uid), Some(uid))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+}
+
+/// The work directory of an isolating worker: others may pass through it
+/// (each task to its own attempt directory) but not list it.
+pub fn close_work_dir(work_dir: &Path) -> std::io::Result<()> {
+    std::fs::set_permissions(work_dir, std::fs::Permissions::from_mode(0o711))
+}
+
+/// `kill(-1, SIGKILL)` from a child that has become `uid`: it reaches every
+/// process of that uid, and nothing else.
+fn kill_all_of(uid: u32) -> std::io::Result<()> {
+    use nix::sys::wait::waitpid;
+    use nix::unistd::{fork, setgid, setuid, ForkResult, Gid, Uid};
+    // SAFETY: the child only makes async-signal-safe calls (setgid, setuid,
+    // kill, _exit) before it ends.
+    match unsafe { fork() }? {
+        ForkResult::Child => {
+            let dropped = setgid(Gid::from_raw(uid)).and_then(|()| setuid(Uid::from_raw(uid)));
+            let code = match dropped {
+                // Linux never delivers kill(-1) to the caller itself.
+                Ok(()) => kill(Pid::from_raw(-1), Signal::SIGKILL).map_or(1, |()| 0),
+                Err(_) => 2,
+            };
+            // SAFETY: ends the forked child without running the parent's
+            // atexit handlers or destructors.
+            unsafe { nix::libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            waitpid(child, None)?;
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_ranges_are_parsed_and_checked() {
+        let range: UidRange = "61000-61999".parse().unwrap();
+        assert_eq!(
+            (range.first, range.last, range.count()),
+            (61000, 61999, 1000)
+        );
+        assert!("0-10".parse::<UidRange>().is_err());
+        assert!("20-10".parse::<UidRange>().is_err());
+        assert!("61000".parse::<UidRange>().is_err());
+        assert!("a-b".parse::<UidRange>().is_err());
+    }
+}

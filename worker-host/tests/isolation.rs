@@ -1,0 +1,116 @@
+//! Hostile process tasks against the real worker binary: a task cannot
+//! read the worker's credentials, touch another task, or act as root. The
+//! tests run as root, as the worker image and many hosts do, so each task
+//! runs under a uid of its own; one test runs the worker as `nobody` to show
+//! that even a task under the worker's own uid cannot read its environment.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::{shell_task, Stack};
+use wharf_testkit::SECRET_KEY;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+async fn succeeded_with_result(stack: &Stack, task: Value) -> Value {
+    let id = stack.submit_id(task).await;
+    let done = stack.wait(&id, WAIT).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    done["result"].clone()
+}
+
+#[tokio::test]
+async fn a_task_runs_under_its_own_uid_and_finds_nothing_of_the_workers() {
+    assert!(nix::unistd::geteuid().is_root(), "these tests run as root");
+    let stack = Stack::start().await;
+    let _worker = stack.spawn_worker();
+    // Every environ it can read, the worker's credentials, root's files and
+    // the Docker socket.
+    let task = shell_task(
+        r#"found=$(cat /proc/[0-9]*/environ 2>/dev/null | tr '\0' '\n' | grep -c "$HALF1$HALF2")
+           ls /root >/dev/null 2>&1 && root_home=true || root_home=false
+           [ -w /var/run/docker.sock ] && docker=true || docker=false
+           printf '{"uid": %s, "groups": "%s", "found": %s, "rootHome": %s, "docker": %s}' \
+             "$(id -u)" "$(id -G)" "$found" "$root_home" "$docker" > "$WHARF_OUTPUT_DIR/result.json""#,
+    );
+    let mut task = task;
+    // The secret in two halves: no environ of the task's own holds it whole.
+    let (half1, half2) = SECRET_KEY.split_at(SECRET_KEY.len() / 2);
+    task["spec"]["process"]["env"] = json!({"HALF1": half1, "HALF2": half2});
+    let result = succeeded_with_result(&stack, task).await;
+    let uid = result["uid"].as_u64().unwrap();
+    assert!((61000..=61999).contains(&uid), "{result}");
+    assert_eq!(result["groups"], uid.to_string(), "no supplementary groups");
+    assert_eq!(
+        result["found"], 0,
+        "the worker's credentials were readable: {result}"
+    );
+    assert_eq!(result["rootHome"], false);
+    assert_eq!(result["docker"], false);
+}
+
+#[tokio::test]
+async fn concurrent_tasks_cannot_read_or_signal_each_other() {
+    let stack = Stack::start().await;
+    let _worker = stack.spawn_worker();
+    // Where the victim says where it lives; everyone may write here.
+    let meeting = std::env::temp_dir().join(wharf_testkit::unique_prefix());
+    std::fs::create_dir(&meeting).unwrap();
+    std::fs::set_permissions(&meeting, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut victim = shell_task(
+        r#"echo secret > "$HOME/secret"
+           (umask 022; echo "$HOME $$" > "$MEETING/victim.tmp")
+           mv "$MEETING/victim.tmp" "$MEETING/victim"
+           sleep 6
+           echo '{"survived": true}' > "$WHARF_OUTPUT_DIR/result.json""#,
+    );
+    victim["spec"]["process"]["env"] = json!({"MEETING": meeting});
+    let mut attacker = shell_task(
+        r#"while [ ! -s "$MEETING/victim" ]; do sleep 0.1; done
+           read home pid < "$MEETING/victim"
+           [ -n "$home" ] && [ -n "$pid" ] || exit 9
+           cat "$home/secret" >/dev/null 2>&1 && read=true || read=false
+           ls "$home/.." >/dev/null 2>&1 && listed=true || listed=false
+           kill "$pid" 2>/dev/null && killed=true || killed=false
+           printf '{"read": %s, "listed": %s, "killed": %s}' "$read" "$listed" "$killed" \
+             > "$WHARF_OUTPUT_DIR/result.json""#,
+    );
+    attacker["spec"]["process"]["env"] = json!({"MEETING": meeting});
+    let victim = stack.submit_id(victim).await;
+    let attacker = succeeded_with_result(&stack, attacker).await;
+    assert_eq!(
+        attacker,
+        json!({"read": false, "listed": false, "killed": false})
+    );
+    let victim = stack.wait(&victim, WAIT).await;
+    assert_eq!(victim["result"], json!({"survived": true}), "{victim}");
+    std::fs::remove_dir_all(&meeting).unwrap();
+}
+
+#[tokio::test]
+async fn a_task_under_the_workers_own_uid_cannot_read_the_worker() {
+    let stack = Stack::start().await;
+    // A worker that is not root runs tasks as itself.
+    let work_dir = std::env::temp_dir().join(wharf_testkit::unique_prefix());
+    std::fs::create_dir(&work_dir).unwrap();
+    std::os::unix::fs::chown(&work_dir, Some(65534), Some(65534)).unwrap();
+    let _worker = stack
+        .worker_command()
+        .arg(format!("--work-dir={}", work_dir.display()))
+        .uid(65534)
+        .gid(65534)
+        .spawn()
+        .unwrap();
+    let task = shell_task(
+        r#"cat /proc/self/environ >/dev/null && own=true || own=false
+           cat "/proc/$PPID/environ" >/dev/null 2>&1 && worker=true || worker=false
+           printf '{"uid": %s, "own": %s, "worker": %s}' "$(id -u)" "$own" "$worker" \
+             > "$WHARF_OUTPUT_DIR/result.json""#,
+    );
+    let result = succeeded_with_result(&stack, task).await;
+    assert_eq!(result, json!({"uid": 65534, "own": true, "worker": false}));
+    std::fs::remove_dir_all(&work_dir).unwrap();
+}
