@@ -25,24 +25,52 @@ echo "script args: $*"
 cp "$WHARF_PAYLOAD" "$WHARF_OUTPUT_DIR/received.json"
 "#;
 
-/// An HTTPS server on 127.0.0.1 serving `files` by path, and the PEM of the
-/// CA that signed its certificate.
+/// An HTTPS server on 127.0.0.1 serving `files` by path, and the PEM file
+/// that makes a client trust it.
 struct ScriptServer {
     base_url: String,
     ca_file: std::path::PathBuf,
 }
 
+/// How the server's certificate is made.
+#[derive(Clone, Copy)]
+enum Issued {
+    /// By a private CA; the PEM file holds the CA.
+    ByPrivateCa,
+    /// Self-signed, as `openssl req -x509` makes it; the PEM file holds it.
+    SelfSigned,
+}
+
 async fn serve(files: HashMap<&'static str, &'static str>) -> ScriptServer {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    serve_issued(files, Issued::ByPrivateCa).await
+}
+
+async fn serve_issued(files: HashMap<&'static str, &'static str>, issued: Issued) -> ScriptServer {
+    let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
     let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca)
-        .unwrap();
+    let (leaf, trusted_pem) = match issued {
+        Issued::ByPrivateCa => {
+            let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+            let leaf = CertificateParams::new(names)
+                .unwrap()
+                .signed_by(&leaf_key, &ca)
+                .unwrap();
+            (leaf, ca.pem())
+        }
+        Issued::SelfSigned => {
+            // As `openssl req -x509` makes it: CA:TRUE, which webpki
+            // refuses as a server's own certificate unless it is pinned.
+            let mut params = CertificateParams::new(names).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            let leaf = params.self_signed(&leaf_key).unwrap();
+            let pem = leaf.pem();
+            (leaf, pem)
+        }
+    };
     let ca_file = std::env::temp_dir().join(format!("{}ca.pem", wharf_testkit::unique_prefix()));
-    std::fs::write(&ca_file, ca.pem()).unwrap();
+    std::fs::write(&ca_file, trusted_pem).unwrap();
 
     let config = ServerConfig::builder()
         .with_no_client_auth()
@@ -165,6 +193,35 @@ async fn a_server_outside_the_trusted_roots_is_refused() {
         done["message"].as_str().unwrap().contains("certificate"),
         "{done}"
     );
+}
+
+#[tokio::test]
+async fn a_self_signed_server_certificate_in_the_extra_ca_file_is_pinned() {
+    let server = serve_issued(
+        HashMap::from([("/job.sh", GOOD_SCRIPT)]),
+        Issued::SelfSigned,
+    )
+    .await;
+    let stack = Stack::start().await;
+    let _worker = server.trusting_worker(&stack);
+    let url = format!("{}/job.sh", server.base_url);
+    let pinned = stack.submit_id(script_task(&url, "job.sh", None)).await;
+    let done = stack.wait(&pinned, WAIT).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+
+    // Another self-signed server, not pinned: refused, and the message
+    // says why.
+    let other = serve_issued(
+        HashMap::from([("/job.sh", GOOD_SCRIPT)]),
+        Issued::SelfSigned,
+    )
+    .await;
+    let url = format!("{}/job.sh", other.base_url);
+    let refused = stack.submit_id(script_task(&url, "job.sh", None)).await;
+    let done = stack.wait(&refused, WAIT).await;
+    assert_eq!(done["reason"], "StartFailed", "{done}");
+    let message = done["message"].as_str().unwrap();
+    assert!(message.contains("invalid peer certificate"), "{message}");
 }
 
 #[tokio::test]

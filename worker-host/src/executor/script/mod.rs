@@ -12,7 +12,12 @@ use tokio::io::AsyncWriteExt;
 use wharf_core::error::error_chain;
 use wharf_core::model::{ProcessSpec, ScriptSpec};
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+
 use super::{process, Ended, Run};
+
+mod tls;
 
 /// Downloads scripts: https only, with this host's trusted roots.
 #[derive(Clone)]
@@ -28,44 +33,34 @@ pub enum FetcherError {
         path: String,
         source: std::io::Error,
     },
-    #[error("the CA bundle {path} holds no usable certificate: {source}")]
-    ParseCa {
-        path: String,
-        source: reqwest::Error,
-    },
+    #[error("the CA bundle {path} holds no usable certificate: {reason}")]
+    ParseCa { path: String, reason: String },
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] rustls::Error),
     #[error("cannot build the HTTPS client: {0}")]
     Client(reqwest::Error),
 }
 
 impl ScriptFetcher {
     /// A fetcher trusting the system roots plus, when given, the PEM bundle
-    /// at `extra_ca_file`.
+    /// at `extra_ca_file` (CA certificates, or a server's own certificate).
     pub fn new(
         extra_ca_file: Option<&Path>,
         timeout: Duration,
         max_bytes: u64,
     ) -> Result<Self, FetcherError> {
-        let mut builder = reqwest::Client::builder()
+        let extra = match extra_ca_file {
+            Some(path) => read_pem_bundle(path)?,
+            None => Vec::new(),
+        };
+        let http = reqwest::Client::builder()
             .https_only(true)
             .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)));
-        if let Some(path) = extra_ca_file {
-            let pem = std::fs::read(path).map_err(|source| FetcherError::ReadCa {
-                path: path.display().to_string(),
-                source,
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| {
-                FetcherError::ParseCa {
-                    path: path.display().to_string(),
-                    source,
-                }
-            })?;
-            builder = builder.tls_certs_merge(certs);
-        }
-        Ok(ScriptFetcher {
-            http: builder.build().map_err(FetcherError::Client)?,
-            max_bytes,
-        })
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .tls_backend_preconfigured(tls::client_config(extra)?)
+            .build()
+            .map_err(FetcherError::Client)?;
+        Ok(ScriptFetcher { http, max_bytes })
     }
 
     /// Downloads the script into the task's home and runs it (as `user`,
@@ -142,6 +137,26 @@ impl ScriptFetcher {
             .await
             .map_err(|e| fail("cannot be made executable", &e))
     }
+}
+
+/// Every certificate of a PEM file; at least one.
+fn read_pem_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>, FetcherError> {
+    let shown = || path.display().to_string();
+    let pem = std::fs::read(path).map_err(|source| FetcherError::ReadCa {
+        path: shown(),
+        source,
+    })?;
+    let parse_error = |reason: String| FetcherError::ParseCa {
+        path: shown(),
+        reason,
+    };
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| parse_error(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(parse_error("no CERTIFICATE block".to_owned()));
+    }
+    Ok(certs)
 }
 
 /// The interpreter: the spec's, else by extension; `None` runs the script
