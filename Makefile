@@ -63,6 +63,7 @@ lint:
 lint-infra: $(AWS_CLI)
 	$(TOOLS)/bin/cfn-lint infra/template.yaml
 	$(TOOLS)/bin/sam validate --lint --template infra/template.yaml --region us-east-1
+	nft --check --file infra/wharf-metadata.nft
 
 build:
 	cargo build --workspace --bins

@@ -6,7 +6,10 @@ FROM scratch
 COPY . /
 ENV PATH=/usr/local/bin:/bin \
     WHARF_WORK_DIR=/var/lib/wharf
-# Container tasks need the engine's socket mounted; run as a user that may
-# open it (--group-add <docker gid>) or as root.
-USER 65534:65534
+# Root inside the container, so that each process or script task runs under
+# a uid of its own (--task-uids) and cannot read the worker or other tasks.
+# Container tasks need the engine's socket mounted. To confine the worker
+# itself: docker run --cap-drop ALL --cap-add SETUID --cap-add SETGID
+#   --cap-add CHOWN --cap-add FOWNER --cap-add DAC_OVERRIDE --cap-add KILL …
+USER 0:0
 ENTRYPOINT ["/usr/local/bin/wharf-worker"]

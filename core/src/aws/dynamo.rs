@@ -22,6 +22,8 @@ use crate::store::{CreateError, TaskStore, Versioned};
 const KEY: &str = "id";
 /// The attribute DynamoDB's TTL reads on the tasks and workers tables.
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
+/// Attributes a task item has only sometimes.
+const OPTIONAL_ATTRIBUTES: [&str; 2] = ["name", TTL_ATTRIBUTE];
 
 #[derive(Clone)]
 pub struct DynamoTaskStore {
@@ -105,16 +107,23 @@ impl TaskStore for DynamoTaskStore {
         output.item.map(|item| read_task(&item)).transpose()
     }
 
+    /// An `UpdateItem` conditional on the version: it never creates a
+    /// record, so a worker needs no `PutItem` permission.
     async fn replace(&self, current: &Versioned, next: Task) -> Result<Versioned> {
         let version = current.version + 1;
+        let mut item = self.task_item(&next, version)?;
+        item.remove(KEY);
+        let update = Update::of(item);
         let result = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(self.task_item(&next, version)?))
-            .condition_expression("#version = :expected")
-            .expression_attribute_names("#version", "version")
+            .key(KEY, AttributeValue::S(next.id.clone()))
+            .update_expression(update.expression)
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
             .expression_attribute_values(":expected", number(current.version))
+            .condition_expression("#version = :expected")
             .send()
             .await;
         match result {
@@ -126,7 +135,46 @@ impl TaskStore for DynamoTaskStore {
                 "task {} changed since version {}",
                 next.id, current.version
             ))),
-            Err(err) => Err(Error::aws("PutItem", err)),
+            Err(err) => Err(Error::aws("UpdateItem", err)),
+        }
+    }
+}
+
+/// An update expression setting every attribute of an item (and removing
+/// the optional ones it lacks), with its placeholders.
+struct Update {
+    expression: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Update {
+    fn of(item: HashMap<String, AttributeValue>) -> Update {
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut set = Vec::new();
+        for (i, (name, value)) in item.into_iter().enumerate() {
+            set.push(format!("#a{i} = :a{i}"));
+            values.insert(format!(":a{i}"), value);
+            names.insert(format!("#a{i}"), name);
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        let absent: Vec<&str> = OPTIONAL_ATTRIBUTES
+            .into_iter()
+            .filter(|optional| !names.values().any(|name| name == optional))
+            .collect();
+        for (i, optional) in absent.iter().enumerate() {
+            names.insert(format!("#r{i}"), (*optional).to_owned());
+        }
+        if !absent.is_empty() {
+            let removed: Vec<String> = (0..absent.len()).map(|i| format!("#r{i}")).collect();
+            expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
+        }
+        names.insert("#version".to_owned(), "version".to_owned());
+        Update {
+            expression,
+            names,
+            values,
         }
     }
 }
@@ -221,7 +269,7 @@ fn read_task(item: &HashMap<String, AttributeValue>) -> Result<Versioned> {
 }
 
 fn is_condition_failure<R>(
-    err: &SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError, R>,
+    err: &SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>,
 ) -> bool {
     err.as_service_error()
         .is_some_and(|e| e.is_conditional_check_failed_exception())
