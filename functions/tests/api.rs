@@ -2,76 +2,13 @@
 //! server: authentication, validation, conditional GETs, names and
 //! idempotency keys.
 
-use axum::body::{to_bytes, Body};
-use axum::http::{header, Request, StatusCode};
-use axum::Router;
+mod support;
+
+use axum::body::Body;
+use axum::http::{header, Request};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use tower::ServiceExt;
-use wharf_core::config::ResourceNames;
-use wharf_core::provision::provision;
+use support::{api, READER, SUBMITTER};
 use wharf_core::queue::{Lane, ReceiveOptions};
-use wharf_core::Backend;
-use wharf_functions::api::{app, AppState};
-use wharf_testkit::{unique_prefix, Moto};
-
-const SUBMITTER: &str = "submitter-token";
-const READER: &str = "reader-token";
-
-struct Api {
-    _moto: Moto,
-    router: Router,
-    backend: Backend,
-}
-
-async fn api() -> Api {
-    let moto = Moto::start().await;
-    let aws = moto.sdk_config();
-    let names = ResourceNames::with_prefix(&unique_prefix());
-    provision(&aws, &names).await.unwrap();
-    let backend = Backend::aws(&aws, names);
-    let hash = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
-    let tokens = format!("{}:read+submit,{}:read", hash(SUBMITTER), hash(READER));
-    let router = app(AppState {
-        backend: backend.clone(),
-        tokens: tokens.parse().unwrap(),
-    });
-    Api {
-        _moto: moto,
-        router,
-        backend,
-    }
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Value,
-}
-
-impl Api {
-    async fn call(&self, request: Request<Body>) -> Answer {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn submit(&self, token: Option<&str>, body: impl Into<Body>) -> Answer {
-        let mut request =
-            Request::post("/v1/tasks").header(header::CONTENT_TYPE, "application/json");
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        self.call(request.body(body.into()).unwrap()).await
-    }
-}
 
 fn task() -> Value {
     json!({"spec": {"process": {"command": ["true"]}}})
@@ -266,6 +203,7 @@ async fn names_are_unique_and_idempotency_keys_return_the_original() {
         Request::post("/v1/tasks")
             .header(header::AUTHORIZATION, format!("Bearer {SUBMITTER}"))
             .header("idempotency-key", key)
+            .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(task().to_string()))
             .unwrap()
     };

@@ -2,16 +2,19 @@
 //! Lambda and by a plain listener locally.
 
 pub mod auth;
+mod extract;
 pub mod problem;
 mod tasks;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use wharf_core::validate::MAX_PAYLOAD_BYTES;
 use wharf_core::Backend;
 
 pub use auth::Tokens;
+use problem::Problem;
 pub use wharf_core::model::Scope;
 
 /// What every handler may use; cheap to clone.
@@ -34,8 +37,19 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tasks/{id}/outputs", get(tasks::outputs))
         .route("/v1/tasks/{id}/outputs/{*path}", get(tasks::output))
         .route("/v1/tasks/{id}/logs", get(tasks::logs))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+async fn unknown_route(uri: Uri) -> Problem {
+    Problem::not_found(format!("no route {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
+    let detail = format!("{} does not answer {method}", uri.path());
+    Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", detail)
 }
 
 async fn health() -> Json<serde_json::Value> {

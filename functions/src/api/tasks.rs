@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -20,6 +20,7 @@ use wharf_core::submit::{submit, SubmitError, Submitted};
 use wharf_core::validate::{parse_task_request, Rejection, MAX_PAYLOAD_BYTES};
 
 use super::auth::Caller;
+use super::extract::{Query, TaskId};
 use super::problem::Problem;
 use super::AppState;
 use wharf_core::model::Scope;
@@ -35,6 +36,7 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     caller.require(Scope::Submit)?;
+    require_json(&headers)?;
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => too_large(),
         status => Problem::new(status, "unreadable-body", rejection.body_text()),
@@ -71,6 +73,25 @@ pub async fn create(
     }
 }
 
+/// `415` unless the body is declared JSON (`application/json` or a
+/// `+json` type).
+fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    let essence = essence.to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        return Ok(());
+    }
+    Err(Problem::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        format!("the body must be application/json, not {content_type:?}"),
+    ))
+}
+
 fn too_large() -> Problem {
     Problem::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -85,7 +106,7 @@ fn too_large() -> Problem {
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    TaskId(id): TaskId,
 ) -> Result<Json<Task>, Problem> {
     caller.require(Scope::Submit)?;
     match state
@@ -114,7 +135,7 @@ pub struct DeleteQuery {
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    TaskId(id): TaskId,
     Query(query): Query<DeleteQuery>,
 ) -> Result<StatusCode, Problem> {
     caller.require(Scope::Submit)?;
@@ -171,7 +192,7 @@ async fn load(state: &AppState, id: &str) -> Result<Task, Problem> {
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    TaskId(id): TaskId,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     caller.require(Scope::Read)?;
@@ -226,7 +247,7 @@ pub struct OutputLink {
 pub async fn outputs(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    TaskId(id): TaskId,
     Query(query): Query<ExpiryQuery>,
 ) -> Result<Json<serde_json::Value>, Problem> {
     caller.require(Scope::Read)?;
@@ -258,7 +279,8 @@ pub async fn outputs(
 pub async fn output(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, path)): Path<(String, String)>,
+    TaskId(id): TaskId,
+    Path((_, path)): Path<(String, String)>,
     Query(query): Query<ExpiryQuery>,
 ) -> Result<Response, Problem> {
     caller.require(Scope::Read)?;
@@ -300,7 +322,7 @@ pub struct LogChunk {
 pub async fn logs(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    TaskId(id): TaskId,
     Query(query): Query<LogQuery>,
 ) -> Result<Json<LogChunk>, Problem> {
     caller.require(Scope::Read)?;

@@ -1,0 +1,87 @@
+//! Extractors whose rejections are problem documents naming what is wrong,
+//! like every other error of the API.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use wharf_core::validate::FieldError;
+
+use super::problem::Problem;
+
+/// The query string, deserialized; a field that does not fit is a `400`
+/// naming it.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
+        let query = parts.uri.query().unwrap_or_default();
+        let pairs = form_urlencoded::parse(query.as_bytes());
+        let de = serde_urlencoded::Deserializer::new(pairs);
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|err| {
+                let field = err.path().to_string();
+                let field = if field == "." {
+                    "query".to_owned()
+                } else {
+                    field
+                };
+                Problem::invalid(vec![FieldError::new(field, err.into_inner().to_string())])
+            })
+    }
+}
+
+/// A task id from the path. Anything that is not one (a ULID) names no
+/// task: `404`, before any lookup.
+pub struct TaskId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for TaskId {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let segments = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-path", e.body_text()))?;
+        let id = segments
+            .iter()
+            .find(|(name, _)| *name == "id")
+            .map(|(_, value)| value.to_owned())
+            .unwrap_or_default();
+        if is_task_id(&id) {
+            Ok(TaskId(id))
+        } else {
+            Err(Problem::not_found(format!("no task {id:?}")))
+        }
+    }
+}
+
+/// Whether `id` is a task id as Wharf makes them: a ULID in lowercase
+/// Crockford base32 (26 digits, the first at most 7).
+pub fn is_task_id(id: &str) -> bool {
+    const DIGITS: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    let bytes = id.as_bytes();
+    bytes.len() == 26 && bytes[0] <= b'7' && bytes.iter().all(|b| DIGITS.contains(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_lowercase_ulids_are_task_ids() {
+        assert!(is_task_id(&wharf_core::model::new_task_id()));
+        for not in [
+            "",
+            "name#foo",
+            "idem#x",
+            "01M8400XHDATHHZYZEZW9D3HHV",
+            "../etc",
+            "a".repeat(26).as_str(),
+        ] {
+            assert!(!is_task_id(not), "{not}");
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The API router over a real moto server, called in-process with
+//! `oneshot`, and what it answers.
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use axum::body::{to_bytes, Body};
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tower::ServiceExt;
+use wharf_core::config::ResourceNames;
+use wharf_core::provision::provision;
+use wharf_core::Backend;
+use wharf_functions::api::{app, AppState};
+use wharf_testkit::{unique_prefix, Moto};
+
+pub const SUBMITTER: &str = "submitter-token";
+pub const READER: &str = "reader-token";
+
+pub struct Api {
+    pub _moto: Moto,
+    pub router: Router,
+    pub backend: Backend,
+}
+
+pub async fn api() -> Api {
+    let moto = Moto::start().await;
+    let aws = moto.sdk_config();
+    let names = ResourceNames::with_prefix(&unique_prefix());
+    provision(&aws, &names).await.unwrap();
+    let backend = Backend::aws(&aws, names);
+    let hash = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
+    let tokens = format!("{}:read+submit,{}:read", hash(SUBMITTER), hash(READER));
+    let router = app(AppState {
+        backend: backend.clone(),
+        tokens: tokens.parse().unwrap(),
+    });
+    Api {
+        _moto: moto,
+        router,
+        backend,
+    }
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+impl Api {
+    pub async fn call(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn submit(&self, token: Option<&str>, body: impl Into<Body>) -> Answer {
+        let mut request =
+            Request::post("/v1/tasks").header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        self.call(request.body(body.into()).unwrap()).await
+    }
+}
