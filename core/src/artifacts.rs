@@ -42,9 +42,10 @@ pub trait Artifacts: Send + Sync {
     /// Uploads a file (in parts when it is large).
     async fn put_file(&self, key: &str, path: &Path) -> Result<()>;
 
-    /// Reads an object from byte `offset` to its end; `None` if it does not
-    /// exist. Reading at or past the end is an empty chunk.
-    async fn get_from(&self, key: &str, offset: u64) -> Result<Option<Chunk>>;
+    /// Reads at most `limit` bytes of an object from byte `offset` (only
+    /// that range is fetched); `None` if it does not exist. Reading at or
+    /// past the end is an empty chunk.
+    async fn get_from(&self, key: &str, offset: u64, limit: u64) -> Result<Option<Chunk>>;
 
     /// Deletes every object whose key starts with `prefix`; returns how many.
     async fn delete_prefix(&self, prefix: &str) -> Result<usize>;

@@ -40,6 +40,32 @@ pub enum CreateError {
     Store(#[from] Error),
 }
 
+/// What a task reserves beside its record, as keys of the same table: its
+/// client's idempotency key (`idem#client#key`) and its name (`name#…`), in
+/// that order — when both are taken, a retried POST must find its task.
+pub fn reservations(task: &Task) -> Vec<String> {
+    let key = task
+        .idempotency
+        .as_ref()
+        .map(|idem| format!("{IDEMPOTENCY_PREFIX}{}#{}", idem.client, idem.key));
+    let name = task.name.as_ref().map(|name| format!("name#{name}"));
+    key.into_iter().chain(name).collect()
+}
+
+const IDEMPOTENCY_PREFIX: &str = "idem#";
+
+/// What it means that reservation `key` is held by the live task
+/// `existing_id`.
+pub fn taken(task: &Task, key: &str, existing_id: String) -> CreateError {
+    match &task.name {
+        Some(name) if !key.starts_with(IDEMPOTENCY_PREFIX) => CreateError::NameTaken {
+            name: name.clone(),
+            existing_id,
+        },
+        _ => CreateError::IdempotencyKeyUsed { existing_id },
+    }
+}
+
 /// Computes the next record from the current one, or `None` when the
 /// transition does not apply.
 pub type NextTask<'a> = &'a (dyn Fn(&Task) -> Option<Task> + Send + Sync);
@@ -49,12 +75,13 @@ pub type ChangeTask<'a> = &'a (dyn Fn(&Task) -> Task + Send + Sync);
 
 #[async_trait]
 pub trait TaskStore: Send + Sync {
-    /// Stores a new task, reserving its name and idempotency key.
-    async fn create(&self, task: &Task, idempotency_key: Option<&str>) -> Result<(), CreateError>;
+    /// Stores a new task, reserving its name and idempotency key. A
+    /// reservation whose task is gone (deleted, expired) is taken over.
+    async fn create(&self, task: &Task) -> Result<(), CreateError>;
 
     /// Deletes a task record and the reservations of its name and
     /// idempotency key.
-    async fn delete(&self, task: &Task, idempotency_key: Option<&str>) -> Result<()>;
+    async fn delete(&self, task: &Task) -> Result<()>;
 
     /// The current record (a consistent read).
     async fn get(&self, id: &str) -> Result<Option<Versioned>>;

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::artifacts::payload_key;
 use crate::backend::Backend;
 use crate::error::Error;
-use crate::model::{new_task_id, Task, TaskMessage};
+use crate::model::{new_task_id, Idempotency, Task, TaskMessage};
 use crate::store::CreateError;
 use crate::validate::{ValidTask, INLINE_PAYLOAD_BYTES};
 
@@ -27,6 +28,9 @@ pub enum Submitted {
 pub enum SubmitError {
     #[error("a task named {name:?} exists already: {existing_id}")]
     NameTaken { name: String, existing_id: String },
+    /// The client used this idempotency key for another submission.
+    #[error("idempotency key {key:?} was used for another submission: task {existing_id}")]
+    KeyReused { key: String, existing_id: String },
     #[error(transparent)]
     Backend(#[from] Error),
 }
@@ -53,12 +57,33 @@ fn empty_object() -> Value {
     Value::Object(Default::default())
 }
 
+/// An `Idempotency-Key` as a client (an API token's id) sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientKey<'a> {
+    pub client: &'a str,
+    pub key: &'a str,
+}
+
+/// What identifies a submission for its idempotency key: the validated
+/// request, serialized in its fixed field order.
+fn digest(valid: &ValidTask) -> String {
+    let canonical = serde_json::to_vec(&valid.request).unwrap_or_default();
+    hex::encode(Sha256::digest(canonical))
+}
+
 pub async fn submit(
     backend: &Backend,
     valid: ValidTask,
-    idempotency_key: Option<&str>,
+    key: Option<ClientKey<'_>>,
 ) -> Result<Submitted, SubmitError> {
-    let task = new_task(&valid, new_task_id(), Utc::now());
+    let task = Task {
+        idempotency: key.map(|key| Idempotency {
+            client: key.client.to_owned(),
+            key: key.key.to_owned(),
+            digest: digest(&valid),
+        }),
+        ..new_task(&valid, new_task_id(), Utc::now())
+    };
     if task.payload_in_s3 {
         backend
             .artifacts
@@ -69,12 +94,17 @@ pub async fn submit(
             )
             .await?;
     }
-    match backend.store.create(&task, idempotency_key).await {
+    match backend.store.create(&task).await {
         Ok(()) => {}
         Err(CreateError::IdempotencyKeyUsed { existing_id }) => {
             let existing = backend.store.get(&existing_id).await?.ok_or_else(|| {
                 Error::NotFound(format!("task {existing_id} of this idempotency key"))
             })?;
+            let digest = |task: &Task| task.idempotency.as_ref().map(|i| i.digest.clone());
+            if digest(&existing.task) != digest(&task) {
+                let key = key.map(|k| k.key.to_owned()).unwrap_or_default();
+                return Err(SubmitError::KeyReused { key, existing_id });
+            }
             return Ok(Submitted::Existing(existing.task));
         }
         Err(CreateError::NameTaken { name, existing_id }) => {
@@ -88,7 +118,7 @@ pub async fn submit(
     let delay = Duration::from_secs(task.delay_seconds.into());
     if let Err(err) = backend.queues.send(&task.queue, &message, delay).await {
         tracing::error!(task_id = %task.id, error = %err, "enqueue failed; removing the task record");
-        backend.store.delete(&task, idempotency_key).await?;
+        backend.store.delete(&task).await?;
         return Err(err.into());
     }
     Ok(Submitted::Created(task))

@@ -5,7 +5,9 @@ use std::time::Duration;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 use wharf_core::config::ResourceNames;
-use wharf_core::model::{new_task_id, Fence, ProcessSpec, Status, Task, TaskMessage, TaskSpec};
+use wharf_core::model::{
+    new_task_id, Fence, Idempotency, ProcessSpec, Status, Task, TaskMessage, TaskSpec,
+};
 use wharf_core::provision::provision;
 use wharf_core::queue::{Lane, ReceiveOptions};
 use wharf_core::store::CreateError;
@@ -91,23 +93,50 @@ async fn provision_is_idempotent_and_wires_the_dead_letter_queue() {
 async fn the_store_creates_reads_and_replaces_conditionally() {
     let moto = Moto::start().await;
     let store = backend(&moto).await.store;
-    let task = new_task(Some("nightly"));
-    store.create(&task, Some("key-1")).await.unwrap();
+    let keyed = |name: Option<&str>, client: &str| Task {
+        idempotency: Some(Idempotency {
+            client: client.into(),
+            key: "key-1".into(),
+            digest: "d".into(),
+        }),
+        ..new_task(name)
+    };
+    let task = keyed(Some("nightly"), "client-a");
+    store.create(&task).await.unwrap();
     let read = store.get(&task.id).await.unwrap().unwrap();
     assert_eq!(read.task, task);
     assert_eq!(read.version, 1);
     assert!(store.get("missing").await.unwrap().is_none());
 
     // A second task with the same name is refused, naming the first.
-    match store.create(&new_task(Some("nightly")), None).await {
+    match store.create(&new_task(Some("nightly"))).await {
         Err(CreateError::NameTaken { existing_id, .. }) => assert_eq!(existing_id, task.id),
         other => panic!("expected NameTaken, got {other:?}"),
     }
-    // A reused idempotency key points at the original task.
-    match store.create(&new_task(None), Some("key-1")).await {
+    // A reused idempotency key points at the original task; another
+    // client's same key is another key.
+    match store.create(&keyed(None, "client-a")).await {
         Err(CreateError::IdempotencyKeyUsed { existing_id }) => assert_eq!(existing_id, task.id),
         other => panic!("expected IdempotencyKeyUsed, got {other:?}"),
     }
+    store.create(&keyed(None, "client-b")).await.unwrap();
+
+    // Once its task is gone, a name and a key can be taken again, even
+    // where a reservation was left behind (as an expired task leaves it).
+    let gone = keyed(Some("once"), "client-c");
+    store.create(&gone).await.unwrap();
+    store
+        .delete(&Task {
+            name: None,
+            idempotency: None,
+            ..gone.clone()
+        })
+        .await
+        .unwrap();
+    store
+        .create(&keyed(Some("once"), "client-c"))
+        .await
+        .unwrap();
 
     // Two writers from the same version: the second one loses.
     let mut running = read.task.clone();
@@ -129,7 +158,7 @@ async fn fenced_updates_stop_once_the_fence_is_lost() {
     task.status = Status::Running;
     task.attempt = 1;
     task.worker_id = Some("worker-a".into());
-    store.create(&task, None).await.unwrap();
+    store.create(&task).await.unwrap();
 
     let fence_a = Fence {
         worker_id: "worker-a".into(),
@@ -251,20 +280,20 @@ async fn artifacts_upload_in_parts_and_download_through_presigned_urls() {
         .await
         .unwrap();
     let chunk = artifacts
-        .get_from("tasks/t/logs/1.log", 6)
+        .get_from("tasks/t/logs/1.log", 6, 1024)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(chunk.data, b"world");
     assert_eq!(chunk.total_size, 11);
     let end = artifacts
-        .get_from("tasks/t/logs/1.log", 11)
+        .get_from("tasks/t/logs/1.log", 11, 1024)
         .await
         .unwrap()
         .unwrap();
     assert!(end.data.is_empty());
     assert!(artifacts
-        .get_from("tasks/t/none", 0)
+        .get_from("tasks/t/none", 0, 1024)
         .await
         .unwrap()
         .is_none());
@@ -279,7 +308,7 @@ async fn finished_tasks_carry_their_expiry_for_dynamodb_ttl() {
     provision(&aws, &names).await.unwrap();
     let store = Backend::aws(&aws, names.clone()).store;
     let task = new_task(None);
-    store.create(&task, None).await.unwrap();
+    store.create(&task).await.unwrap();
     let raw = |id: String| {
         let dynamo = aws_sdk_dynamodb::Client::new(&aws);
         let table = names.tasks_table.clone();

@@ -135,7 +135,7 @@ async fn payloads_above_64_kib_go_to_s3_and_above_1_mib_are_413() {
     let stored = api
         .backend
         .artifacts
-        .get_from(&wharf_core::artifacts::payload_key(id), 0)
+        .get_from(&wharf_core::artifacts::payload_key(id), 0, u64::MAX)
         .await
         .unwrap()
         .unwrap();

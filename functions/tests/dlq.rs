@@ -30,7 +30,7 @@ async fn wharf_dlq_marks_dead_lettered_tasks_and_drains_the_dlq() {
     let finished =
         lifecycle::cancel(&new_task(&valid, "t-done".into(), Utc::now()), Utc::now()).unwrap();
     for task in [&queued, &finished] {
-        backend.store.create(task, None).await.unwrap();
+        backend.store.create(task).await.unwrap();
     }
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let dlq_url = SqsQueues::new(aws_sdk_sqs::Client::new(&aws), &names.queue_prefix)

@@ -142,7 +142,7 @@ async fn wharf_dlq_marks_the_tasks_of_an_sqs_batch() {
     )
     .unwrap();
     let task = new_task(&valid, "t-dead".into(), chrono::Utc::now());
-    backend.store.create(&task, None).await.unwrap();
+    backend.store.create(&task).await.unwrap();
     let dlq = start(
         &bootstrap("wharf-dlq", env!("CARGO_BIN_EXE_wharf-dlq")),
         &moto,

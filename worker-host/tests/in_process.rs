@@ -125,7 +125,7 @@ impl Harness {
             ..ProcessSpec::default()
         });
         let task = Task::queued(new_task_id(), spec, Utc::now());
-        self.fakes.store.create(&task, None).await.unwrap();
+        self.fakes.store.create(&task).await.unwrap();
         self.deliver(&task.id).await;
         task.id
     }
@@ -276,7 +276,7 @@ async fn a_deleted_task_stops_its_attempt_and_its_message_is_deleted() {
     let harness = Harness::start();
     let id = harness.submit(["sleep", "600"]).await;
     let running = harness.until_running(&id).await;
-    harness.fakes.store.delete(&running, None).await.unwrap();
+    harness.fakes.store.delete(&running).await.unwrap();
     harness.until_stopped(&id).await;
     tokio::time::sleep(HEARTBEAT).await;
     assert_eq!(harness.counts().await, QueueCounts::default());
@@ -358,7 +358,7 @@ async fn a_kind_this_host_cannot_run_is_released_not_claimed() {
     let harness = Harness::start();
     let spec = TaskSpec::Container(Default::default());
     let task = Task::queued(new_task_id(), spec, Utc::now());
-    harness.fakes.store.create(&task, None).await.unwrap();
+    harness.fakes.store.create(&task).await.unwrap();
     harness.deliver(&task.id).await;
     tokio::time::sleep(Duration::from_secs(60)).await;
     let stored = harness.task(&task.id).await.unwrap();

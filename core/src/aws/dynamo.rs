@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
@@ -17,7 +18,7 @@ use aws_sdk_dynamodb::Client;
 
 use crate::error::{Error, Result};
 use crate::model::Task;
-use crate::store::{CreateError, TaskStore, Versioned};
+use crate::store::{reservations, taken, CreateError, TaskStore, Versioned};
 
 const KEY: &str = "id";
 /// The attribute DynamoDB's TTL reads on the tasks and workers tables.
@@ -36,45 +37,36 @@ pub struct DynamoTaskStore {
 
 #[async_trait]
 impl TaskStore for DynamoTaskStore {
-    async fn create(&self, task: &Task, idempotency_key: Option<&str>) -> Result<(), CreateError> {
-        let mut items = vec![self.put_new(self.task_item(task, 1)?)?];
-        let name_key = task.name.as_ref().map(|name| format!("name#{name}"));
-        let idem_key = idempotency_key.map(|key| format!("idem#{key}"));
-        for key in name_key.iter().chain(idem_key.iter()) {
-            items.push(self.put_new(reservation(key, &task.id))?);
-        }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let Err(err) = result else { return Ok(()) };
-        if !is_cancelled_by_condition(&err) {
-            return Err(Error::aws("TransactWriteItems", err).into());
-        }
-        // Which reservation was taken? The idempotency key wins: a retried
-        // POST must return the original task.
-        if let Some(key) = &idem_key {
-            if let Some(existing_id) = self.reserved_by(key).await? {
-                return Err(CreateError::IdempotencyKeyUsed { existing_id });
+    async fn create(&self, task: &Task) -> Result<(), CreateError> {
+        // A second try after stale reservations (their tasks gone) were
+        // removed.
+        for _ in 0..2 {
+            let Err(err) = self.put_with_reservations(task).await? else {
+                return Ok(());
+            };
+            if !is_cancelled_by_condition(&err) {
+                return Err(Error::aws("TransactWriteItems", err).into());
             }
-        }
-        if let (Some(key), Some(name)) = (&name_key, &task.name) {
-            if let Some(existing_id) = self.reserved_by(key).await? {
-                return Err(CreateError::NameTaken {
-                    name: name.clone(),
-                    existing_id,
-                });
+            let mut removed_stale = false;
+            for key in reservations(task) {
+                let Some(existing_id) = self.reserved_by(&key).await? else {
+                    continue;
+                };
+                if self.get(&existing_id).await?.is_some() {
+                    return Err(taken(task, &key, existing_id));
+                }
+                self.remove_stale(&key, &existing_id).await?;
+                removed_stale = true;
+            }
+            if !removed_stale {
+                break;
             }
         }
         Err(Error::Conflict(format!("task {} exists already", task.id)).into())
     }
 
-    async fn delete(&self, task: &Task, idempotency_key: Option<&str>) -> Result<()> {
-        let keys = std::iter::once(task.id.clone())
-            .chain(task.name.as_ref().map(|name| format!("name#{name}")))
-            .chain(idempotency_key.map(|key| format!("idem#{key}")));
+    async fn delete(&self, task: &Task) -> Result<()> {
+        let keys = std::iter::once(task.id.clone()).chain(reservations(task));
         let items = keys
             .map(|key| {
                 aws_sdk_dynamodb::types::Delete::builder()
@@ -188,6 +180,53 @@ impl DynamoTaskStore {
         }
     }
 
+    /// Writes the task and its reservations in one transaction; `Ok(Err)`
+    /// is the transaction's refusal.
+    async fn put_with_reservations(
+        &self,
+        task: &Task,
+    ) -> Result<Result<(), SdkError<TransactWriteItemsError, HttpResponse>>> {
+        let mut items = vec![self.put_new(self.task_item(task, 1)?)?];
+        // Reservations outlive any task they can belong to, and are taken
+        // over once their task is gone.
+        let expires_at = task.created_at + self.retention + chrono::Duration::days(14);
+        for key in reservations(task) {
+            items.push(self.put_new(reservation(&key, &task.id, expires_at))?);
+        }
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        Ok(sent.map(drop))
+    }
+
+    /// Removes a reservation whose task no longer exists, unless someone
+    /// took it over meanwhile.
+    async fn remove_stale(&self, key: &str, task_id: &str) -> Result<()> {
+        let removed = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(KEY, AttributeValue::S(key.to_owned()))
+            .condition_expression("taskId = :task")
+            .expression_attribute_values(":task", AttributeValue::S(task_id.to_owned()))
+            .send()
+            .await;
+        match removed {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(Error::aws("DeleteItem", err)),
+        }
+    }
+
     async fn reserved_by(&self, key: &str) -> Result<Option<String>> {
         let output = self
             .client
@@ -245,10 +284,15 @@ fn number(n: impl ToString) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
 
-fn reservation(key: &str, task_id: &str) -> HashMap<String, AttributeValue> {
+fn reservation(
+    key: &str,
+    task_id: &str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> HashMap<String, AttributeValue> {
     HashMap::from([
         (KEY.to_owned(), AttributeValue::S(key.to_owned())),
         ("taskId".to_owned(), AttributeValue::S(task_id.to_owned())),
+        (TTL_ATTRIBUTE.to_owned(), number(expires_at.timestamp())),
     ])
 }
 

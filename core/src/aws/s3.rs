@@ -88,11 +88,14 @@ impl Artifacts for S3Artifacts {
         result
     }
 
-    async fn get_from(&self, key: &str, offset: u64) -> Result<Option<Chunk>> {
-        let mut request = self.client.get_object().bucket(&self.bucket).key(key);
-        if offset > 0 {
-            request = request.range(format!("bytes={offset}-"));
-        }
+    async fn get_from(&self, key: &str, offset: u64, limit: u64) -> Result<Option<Chunk>> {
+        let last = offset.saturating_add(limit.max(1) - 1);
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes={offset}-{last}"));
         let output = match request.send().await {
             Ok(output) => output,
             Err(err) => {

@@ -138,6 +138,9 @@ pub struct Task {
     pub delay_seconds: u32,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// The `Idempotency-Key` it was submitted with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<Idempotency>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,6 +186,7 @@ impl Task {
             retry_on_failure: false,
             delay_seconds: 0,
             labels: BTreeMap::new(),
+            idempotency: None,
             worker_id: None,
             exit_code: None,
             reason: None,
@@ -210,6 +214,17 @@ impl Task {
     pub fn lease_live(&self, now: DateTime<Utc>) -> bool {
         self.lease_expires_at.is_some_and(|lease| lease > now)
     }
+}
+
+/// An `Idempotency-Key` as a task holds it: the key belongs to the client
+/// (API token) that sent it, and `digest` identifies what was submitted, so
+/// the same key with another body can be told apart from a retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Idempotency {
+    pub client: String,
+    pub key: String,
+    pub digest: String,
 }
 
 /// One attempt of a task, once it has ended.

@@ -43,7 +43,15 @@ pub enum Rejection {
     Invalid(Vec<FieldError>),
     /// The payload is larger than [`MAX_PAYLOAD_BYTES`].
     TooLarge { size: usize },
+    /// The task without its payload is larger than [`MAX_TASK_BYTES`];
+    /// `field` is its largest part.
+    TaskTooLarge { field: &'static str, size: usize },
 }
+
+/// The task without its payload may be this large, so that its record,
+/// with everything an attempt adds, stays well under DynamoDB's 400 KB.
+pub const MAX_TASK_BYTES: usize = 64 * 1024;
+pub const MAX_LABELS: usize = 64;
 
 /// A submission that passed validation, with every default filled in.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +121,11 @@ pub fn validate(request: TaskRequest, queues: &[String]) -> Result<ValidTask, Re
     if request.labels.keys().any(String::is_empty) {
         errors.push(FieldError::new("labels", "label keys must not be empty"));
     }
+    if request.labels.len() > MAX_LABELS {
+        let message = format!("at most {MAX_LABELS} labels, got {}", request.labels.len());
+        errors.push(FieldError::new("labels", message));
+    }
+    check_task_size(&request)?;
     let payload_json = check_payload(request.payload.as_ref(), errors)?;
     Ok(ValidTask {
         request,
@@ -122,6 +135,33 @@ pub fn validate(request: TaskRequest, queues: &[String]) -> Result<ValidTask, Re
         delay_seconds,
         payload_json,
     })
+}
+
+/// The task without its payload within [`MAX_TASK_BYTES`], or its largest
+/// part named.
+fn check_task_size(request: &TaskRequest) -> Result<(), Rejection> {
+    let without_payload = TaskRequest {
+        payload: None,
+        ..request.clone()
+    };
+    let size = json_len(&without_payload);
+    if size <= MAX_TASK_BYTES {
+        return Ok(());
+    }
+    let parts = [
+        ("spec", json_len(&request.spec)),
+        ("labels", json_len(&request.labels)),
+        ("name", json_len(&request.name)),
+    ];
+    let (field, _) = parts
+        .into_iter()
+        .max_by_key(|(_, size)| *size)
+        .unwrap_or(("spec", 0));
+    Err(Rejection::TaskTooLarge { field, size })
+}
+
+fn json_len(value: &impl Serialize) -> usize {
+    serde_json::to_vec(value).map_or(usize::MAX, |json| json.len())
 }
 
 fn check_name(name: Option<&str>, errors: &mut Vec<FieldError>) {

@@ -56,14 +56,14 @@ impl FromStr for Tokens {
 }
 
 impl Tokens {
-    /// The scopes of a presented token, if it is one of ours.
-    fn scopes_of(&self, token: &str) -> Option<&[Scope]> {
+    /// The entry of a presented token, if it is one of ours.
+    fn entry_of(&self, token: &str) -> Option<&TokenEntry> {
         let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         // Look at every entry, whatever matches, so timing tells nothing.
         let mut found = None;
         for entry in &self.0 {
             if bool::from(entry.hash.ct_eq(&presented)) {
-                found = Some(entry.scopes.as_slice());
+                found = Some(entry);
             }
         }
         found
@@ -75,6 +75,9 @@ impl Tokens {
 #[derive(Debug, Clone)]
 pub struct Caller {
     scopes: Vec<Scope>,
+    /// Who the caller is, for what belongs to a client (idempotency keys):
+    /// the first 16 hex digits of its token's configured hash.
+    pub client: String,
 }
 
 impl Caller {
@@ -104,12 +107,13 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token)
             .ok_or_else(Problem::unauthorized)?;
-        let scopes = state
+        let entry = state
             .tokens
-            .scopes_of(token.trim())
+            .entry_of(token.trim())
             .ok_or_else(Problem::unauthorized)?;
         Ok(Caller {
-            scopes: scopes.to_vec(),
+            scopes: entry.scopes.clone(),
+            client: hex::encode(&entry.hash[..8]),
         })
     }
 }
@@ -122,17 +126,21 @@ mod tests {
         hex::encode(Sha256::digest(token.as_bytes()))
     }
 
+    fn scopes_of<'a>(tokens: &'a Tokens, token: &str) -> Option<&'a [Scope]> {
+        tokens.entry_of(token).map(|entry| entry.scopes.as_slice())
+    }
+
     #[test]
     fn tokens_are_matched_by_hash_with_their_scopes() {
         let tokens: Tokens = format!("{}:read+submit, {}:admin", hash("alpha"), hash("beta"))
             .parse()
             .unwrap();
         assert_eq!(
-            tokens.scopes_of("alpha"),
+            scopes_of(&tokens, "alpha"),
             Some(&[Scope::Read, Scope::Submit][..])
         );
-        assert_eq!(tokens.scopes_of("beta"), Some(&[Scope::Admin][..]));
-        assert_eq!(tokens.scopes_of("gamma"), None);
+        assert_eq!(scopes_of(&tokens, "beta"), Some(&[Scope::Admin][..]));
+        assert_eq!(scopes_of(&tokens, "gamma"), None);
     }
 
     #[test]
@@ -148,10 +156,12 @@ mod tests {
     fn admin_has_every_scope() {
         let caller = Caller {
             scopes: vec![Scope::Admin],
+            client: "a".into(),
         };
         assert!(caller.require(Scope::Submit).is_ok());
         let reader = Caller {
             scopes: vec![Scope::Read],
+            client: "r".into(),
         };
         assert_eq!(
             reader.require(Scope::Submit).unwrap_err().status,

@@ -4,6 +4,7 @@
 pub mod auth;
 mod extract;
 pub mod problem;
+mod submit;
 mod tasks;
 
 use axum::extract::DefaultBodyLimit;
@@ -31,7 +32,7 @@ const MAX_BODY_BYTES: usize = MAX_PAYLOAD_BYTES + 256 * 1024;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
-        .route("/v1/tasks", post(tasks::create))
+        .route("/v1/tasks", post(submit::create))
         .route("/v1/tasks/{id}", get(tasks::get).delete(tasks::delete))
         .route("/v1/tasks/{id}/cancel", post(tasks::cancel))
         .route("/v1/tasks/{id}/outputs", get(tasks::outputs))

@@ -1,9 +1,7 @@
-//! `/v1/tasks`: submit, read, outputs and logs.
+//! `/v1/tasks/{id}`: read, cancel, delete, outputs and logs.
 
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,8 +14,6 @@ use wharf_core::artifacts::{log_key, output_key, task_prefix};
 use wharf_core::lifecycle;
 use wharf_core::model::Task;
 use wharf_core::store::Transition;
-use wharf_core::submit::{submit, SubmitError, Submitted};
-use wharf_core::validate::{parse_task_request, Rejection, MAX_PAYLOAD_BYTES};
 
 use super::auth::Caller;
 use super::extract::{Query, TaskId};
@@ -28,77 +24,6 @@ use wharf_core::model::Scope;
 const DEFAULT_URL_EXPIRY_SECONDS: u64 = 3600;
 /// S3 presigned URLs live at most seven days.
 const MAX_URL_EXPIRY_SECONDS: u64 = 7 * 24 * 3600;
-
-pub async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, Problem> {
-    caller.require(Scope::Submit)?;
-    require_json(&headers)?;
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
-        status => Problem::new(status, "unreadable-body", rejection.body_text()),
-    })?;
-    let valid = match parse_task_request(&body, &state.backend.names.queues) {
-        Ok(valid) => valid,
-        Err(Rejection::Invalid(errors)) => return Err(Problem::invalid(errors)),
-        Err(Rejection::TooLarge { .. }) => return Err(too_large()),
-    };
-    let idempotency_key = headers
-        .get("idempotency-key")
-        .and_then(|value| value.to_str().ok());
-    match submit(&state.backend, valid, idempotency_key).await {
-        Ok(Submitted::Created(task)) => {
-            tracing::info!(task_id = %task.id, queue = %task.queue, "task submitted");
-            let location = format!("/v1/tasks/{}", task.id);
-            Ok((
-                StatusCode::ACCEPTED,
-                [(header::LOCATION, location)],
-                Json(task),
-            )
-                .into_response())
-        }
-        Ok(Submitted::Existing(task)) => Ok((StatusCode::OK, Json(task)).into_response()),
-        Err(SubmitError::NameTaken { name, existing_id }) => Err(Problem {
-            existing_id: Some(existing_id.clone()),
-            ..Problem::new(
-                StatusCode::CONFLICT,
-                "name-taken",
-                format!("a task named {name:?} exists already: {existing_id}"),
-            )
-        }),
-        Err(SubmitError::Backend(err)) => Err(err.into()),
-    }
-}
-
-/// `415` unless the body is declared JSON (`application/json` or a
-/// `+json` type).
-fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    let essence = essence.to_ascii_lowercase();
-    if essence == "application/json" || essence.ends_with("+json") {
-        return Ok(());
-    }
-    Err(Problem::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported-media-type",
-        format!("the body must be application/json, not {content_type:?}"),
-    ))
-}
-
-fn too_large() -> Problem {
-    Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload-too-large",
-        format!("the payload may be at most {MAX_PAYLOAD_BYTES} bytes"),
-    )
-}
 
 /// `POST /v1/tasks/{id}/cancel`: a queued task is cancelled at once; a
 /// running one is marked cancelled and its worker kills it at its next
@@ -161,7 +86,7 @@ pub async fn delete(
             Transition::Missing => return Err(Problem::not_found(format!("no task {id}"))),
         }
     }
-    state.backend.store.delete(&task, None).await?;
+    state.backend.store.delete(&task).await?;
     let objects = state
         .backend
         .artifacts
@@ -316,9 +241,14 @@ pub struct LogChunk {
     complete: bool,
 }
 
-/// The log of one attempt (the latest by default) from `offset` on. While a
-/// task runs its worker uploads the log every heartbeat, so it lags by a few
-/// seconds; `complete` turns true once the attempt has ended.
+/// A log response carries at most this many bytes of log.
+pub const MAX_LOG_CHUNK_BYTES: u64 = 1024 * 1024;
+
+/// The log of one attempt (the latest by default) from `offset` on, at most
+/// [`MAX_LOG_CHUNK_BYTES`] of it (only that range is read): follow
+/// `nextOffset` until `complete`. While a task runs its worker uploads the
+/// log every heartbeat, so it lags by a few seconds; `complete` turns true
+/// once the attempt has ended and everything was read.
 pub async fn logs(
     State(state): State<AppState>,
     caller: Caller,
@@ -329,22 +259,36 @@ pub async fn logs(
     let task = load(&state, &id).await?;
     let attempt = query.attempt.unwrap_or(task.attempt);
     let ended = attempt < task.attempt || task.status.is_terminal();
+    let key = log_key(&id, attempt);
     let chunk = state
         .backend
         .artifacts
-        .get_from(&log_key(&id, attempt), query.offset)
+        .get_from(&key, query.offset, MAX_LOG_CHUNK_BYTES)
         .await?;
-    let (data, next_offset) = match chunk {
+    let (data, read, total_size) = match chunk {
         Some(chunk) => {
-            let next = query.offset + chunk.data.len() as u64;
-            (String::from_utf8_lossy(&chunk.data).into_owned(), next)
+            let (data, read) = whole_characters(chunk.data);
+            (data, read, chunk.total_size)
         }
-        None => (String::new(), query.offset),
+        None => (String::new(), 0, 0),
     };
+    let next_offset = query.offset + read as u64;
     Ok(Json(LogChunk {
         attempt,
         data,
         next_offset,
-        complete: ended,
+        complete: ended && next_offset >= total_size,
     }))
+}
+
+/// The chunk as text and how many of its bytes that is: a character cut at
+/// its end is left for the next read; other invalid bytes become U+FFFD.
+fn whole_characters(mut data: Vec<u8>) -> (String, usize) {
+    if let Err(err) = std::str::from_utf8(&data) {
+        if err.error_len().is_none() && err.valid_up_to() > 0 {
+            data.truncate(err.valid_up_to());
+        }
+    }
+    let read = data.len();
+    (String::from_utf8_lossy(&data).into_owned(), read)
 }

@@ -34,11 +34,15 @@ impl Artifacts for MemoryArtifacts {
         Ok(())
     }
 
-    async fn get_from(&self, key: &str, offset: u64) -> Result<Option<Chunk>> {
+    async fn get_from(&self, key: &str, offset: u64, limit: u64) -> Result<Option<Chunk>> {
         let objects = self.objects.lock().unwrap();
-        Ok(objects.get(key).map(|body| Chunk {
-            data: body.get(offset as usize..).unwrap_or_default().to_vec(),
-            total_size: body.len() as u64,
+        Ok(objects.get(key).map(|body| {
+            let start = (offset as usize).min(body.len());
+            let end = start.saturating_add(limit as usize).min(body.len());
+            Chunk {
+                data: body[start..end].to_vec(),
+                total_size: body.len() as u64,
+            }
         }))
     }
 

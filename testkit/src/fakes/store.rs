@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use wharf_core::model::Task;
-use wharf_core::store::{CreateError, TaskStore, Versioned};
+use wharf_core::store::{reservations, taken, CreateError, TaskStore, Versioned};
 use wharf_core::{Error, Result};
 
 #[derive(Default)]
@@ -21,12 +21,6 @@ struct State {
     reservations: HashMap<String, String>,
 }
 
-fn reservation_keys(task: &Task, idempotency_key: Option<&str>) -> Vec<String> {
-    let name = task.name.as_ref().map(|name| format!("name#{name}"));
-    let idem = idempotency_key.map(|key| format!("idem#{key}"));
-    name.into_iter().chain(idem).collect()
-}
-
 impl MemoryStore {
     /// Every record, as stored.
     pub fn tasks(&self) -> Vec<Task> {
@@ -37,24 +31,22 @@ impl MemoryStore {
 
 #[async_trait]
 impl TaskStore for MemoryStore {
-    async fn create(&self, task: &Task, idempotency_key: Option<&str>) -> Result<(), CreateError> {
+    async fn create(&self, task: &Task) -> Result<(), CreateError> {
         let mut state = self.state.lock().unwrap();
-        if let Some(key) = idempotency_key {
-            if let Some(existing_id) = state.reservations.get(&format!("idem#{key}")) {
-                let existing_id = existing_id.clone();
-                return Err(CreateError::IdempotencyKeyUsed { existing_id });
-            }
-        }
-        if let Some(name) = &task.name {
-            if let Some(existing_id) = state.reservations.get(&format!("name#{name}")) {
-                let (name, existing_id) = (name.clone(), existing_id.clone());
-                return Err(CreateError::NameTaken { name, existing_id });
+        let keys = reservations(task);
+        for key in &keys {
+            let Some(existing_id) = state.reservations.get(key).cloned() else {
+                continue;
+            };
+            // A reservation whose task is gone is taken over.
+            if state.tasks.contains_key(&existing_id) {
+                return Err(taken(task, key, existing_id));
             }
         }
         if state.tasks.contains_key(&task.id) {
             return Err(Error::Conflict(format!("task {} exists already", task.id)).into());
         }
-        for key in reservation_keys(task, idempotency_key) {
+        for key in keys {
             state.reservations.insert(key, task.id.clone());
         }
         let versioned = Versioned {
@@ -65,10 +57,10 @@ impl TaskStore for MemoryStore {
         Ok(())
     }
 
-    async fn delete(&self, task: &Task, idempotency_key: Option<&str>) -> Result<()> {
+    async fn delete(&self, task: &Task) -> Result<()> {
         let mut state = self.state.lock().unwrap();
         state.tasks.remove(&task.id);
-        for key in reservation_keys(task, idempotency_key) {
+        for key in reservations(task) {
             state.reservations.remove(&key);
         }
         Ok(())

@@ -19,6 +19,7 @@ use wharf_core::artifacts::{log_key, payload_key};
 use wharf_core::model::{Fence, Task};
 use wharf_core::queue::Received;
 use wharf_core::retry::retry_transient;
+use wharf_core::validate::MAX_PAYLOAD_BYTES;
 
 use crate::executor::{Ended, Run};
 use crate::worker::Worker;
@@ -149,7 +150,9 @@ impl Worker {
             None if task.payload_in_s3 => {
                 let key = payload_key(&task.id);
                 retry_transient("payload download", &run.stop, || {
-                    self.backend.artifacts.get_from(&key, 0)
+                    self.backend
+                        .artifacts
+                        .get_from(&key, 0, MAX_PAYLOAD_BYTES as u64)
                 })
                 .await
                 .map_err(|e| format!("cannot fetch the payload: {e}"))?
