@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::model::{OutputFile, Task};
 
 pub fn output_key(task_id: &str, path: &str) -> String {
     format!("tasks/{task_id}/outputs/{path}")
@@ -26,6 +27,24 @@ pub fn task_prefix(task_id: &str) -> String {
 
 pub fn payload_key(task_id: &str) -> String {
     format!("tasks/{task_id}/payload.json")
+}
+
+/// Where a manifest too long for the record is kept.
+pub fn manifest_key(task_id: &str) -> String {
+    format!("tasks/{task_id}/manifest.json")
+}
+
+/// A task's outputs manifest, from its record or from S3.
+pub async fn manifest(artifacts: &dyn Artifacts, task: &Task) -> Result<Vec<OutputFile>> {
+    if !task.outputs_in_s3 {
+        return Ok(task.outputs.clone());
+    }
+    let key = manifest_key(&task.id);
+    let chunk = artifacts
+        .get_from(&key, 0, u64::MAX)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("the outputs manifest {key}")))?;
+    serde_json::from_slice(&chunk.data).map_err(|e| Error::Corrupt(format!("{key}: {e}")))
 }
 
 /// A byte range of a stored object, and the object's whole size.

@@ -27,4 +27,8 @@ pub struct WorkerConfig {
     pub exit_when_idle: Option<Duration>,
     /// Outputs of one attempt larger than this fail it (`OutputTooLarge`).
     pub max_output_bytes: u64,
+    /// More output files than this fail the attempt (`OutputTooLarge`).
+    pub max_output_files: usize,
+    /// The upload phase of an attempt may take this long (`UploadFailed`).
+    pub upload_timeout: Duration,
 }

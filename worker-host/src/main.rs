@@ -65,6 +65,13 @@ struct Args {
     /// Outputs of one attempt may total at most this many bytes.
     #[arg(long, env = "WHARF_MAX_OUTPUT_BYTES", default_value_t = 10 * 1024 * 1024 * 1024)]
     max_output_bytes: u64,
+    /// Outputs of one attempt may be at most this many files.
+    #[arg(long, env = "WHARF_MAX_OUTPUT_FILES", default_value_t = 10_000)]
+    max_output_files: usize,
+    /// Uploading an attempt's log and outputs may take this many seconds;
+    /// beyond, the attempt fails `UploadFailed`.
+    #[arg(long, env = "WHARF_UPLOAD_TIMEOUT_SECS", default_value_t = 3600)]
+    upload_timeout_secs: u64,
     /// PEM bundle trusted in addition to the system roots (script downloads).
     #[arg(long, env = "WHARF_EXTRA_CA_FILE")]
     extra_ca_file: Option<PathBuf>,
@@ -178,6 +185,8 @@ impl Args {
             max_tasks: if self.once { Some(1) } else { self.max_tasks },
             exit_when_idle: self.exit_when_idle.map(Duration::from_secs),
             max_output_bytes: self.max_output_bytes,
+            max_output_files: self.max_output_files,
+            upload_timeout: Duration::from_secs(self.upload_timeout_secs),
         })
     }
 

@@ -104,6 +104,8 @@ impl Harness {
                 max_tasks: None,
                 exit_when_idle: None,
                 max_output_bytes: 1024,
+                max_output_files: 10,
+                upload_timeout: Duration::from_secs(60),
             },
             executors: executor.clone(),
         };

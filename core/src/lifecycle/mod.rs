@@ -193,6 +193,15 @@ pub struct Outcome {
     pub outputs: Vec<OutputFile>,
 }
 
+/// A manifest longer than this lives in S3 rather than in the record, which
+/// then stays far below DynamoDB's 400 KB whatever the paths.
+pub const MAX_INLINE_OUTPUTS: usize = 200;
+
+/// Whether the manifest of these outputs lives in S3.
+pub fn manifest_in_s3(outputs: &[OutputFile]) -> bool {
+    outputs.len() > MAX_INLINE_OUTPUTS
+}
+
 /// The running task, finished with a final status.
 pub fn finish(
     task: &Task,
@@ -200,9 +209,14 @@ pub fn finish(
     outcome: Outcome,
     now: DateTime<Utc>,
 ) -> Task {
+    let in_s3 = manifest_in_s3(&outcome.outputs);
+    let bytes = outcome.outputs.iter().map(|output| output.size).sum();
     Task {
         result: outcome.result,
-        outputs: outcome.outputs,
+        output_count: Some(outcome.outputs.len() as u64),
+        output_bytes: Some(bytes),
+        outputs_in_s3: in_s3,
+        outputs: if in_s3 { Vec::new() } else { outcome.outputs },
         ..end(
             task,
             (status, reason),

@@ -151,8 +151,17 @@ pub struct Task {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
+    /// The outputs manifest, when it is short enough for the record; a
+    /// longer one is in S3 (`outputsInS3`), read through the API's pages.
     #[serde(default)]
     pub outputs: Vec<OutputFile>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outputs_in_s3: bool,
+    /// How many outputs the attempt left, and their total size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_bytes: Option<u64>,
     /// Every attempt that has ended, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<AttemptRecord>,
@@ -193,6 +202,9 @@ impl Task {
             message: None,
             result: None,
             outputs: Vec::new(),
+            outputs_in_s3: false,
+            output_count: None,
+            output_bytes: None,
             attempts: Vec::new(),
             created_at: now,
             started_at: None,

@@ -10,7 +10,7 @@ use chrono::Utc;
 use headers::{ETag, HeaderMapExt, IfNoneMatch};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use wharf_core::artifacts::{log_key, output_key, task_prefix};
+use wharf_core::artifacts::{log_key, manifest, output_key, task_prefix};
 use wharf_core::lifecycle;
 use wharf_core::model::Task;
 use wharf_core::store::Transition;
@@ -20,6 +20,7 @@ use super::extract::{Query, TaskId};
 use super::problem::Problem;
 use super::AppState;
 use wharf_core::model::Scope;
+use wharf_core::validate::FieldError;
 
 const DEFAULT_URL_EXPIRY_SECONDS: u64 = 3600;
 /// S3 presigned URLs live at most seven days.
@@ -148,12 +149,10 @@ impl ExpiryQuery {
     fn duration(&self) -> Result<Duration, Problem> {
         let seconds = self.expires.unwrap_or(DEFAULT_URL_EXPIRY_SECONDS);
         if !(1..=MAX_URL_EXPIRY_SECONDS).contains(&seconds) {
-            return Err(Problem::invalid(vec![
-                wharf_core::validate::FieldError::new(
-                    "expires",
-                    format!("must be between 1 and {MAX_URL_EXPIRY_SECONDS} seconds"),
-                ),
-            ]));
+            return Err(Problem::invalid(vec![FieldError::new(
+                "expires",
+                format!("must be between 1 and {MAX_URL_EXPIRY_SECONDS} seconds"),
+            )]));
         }
         Ok(Duration::from_secs(seconds))
     }
@@ -169,36 +168,74 @@ pub struct OutputLink {
     expires_at: chrono::DateTime<Utc>,
 }
 
+/// A page of the manifest holds at most this many outputs.
+const MAX_OUTPUTS_PAGE: usize = 1000;
+
+#[derive(Debug, Deserialize)]
+pub struct OutputsQuery {
+    expires: Option<u64>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// The outputs manifest, a page at a time (`limit` ≤ 1000, `cursor` from
+/// the previous page's `nextCursor`), each entry with a presigned URL.
 pub async fn outputs(
     State(state): State<AppState>,
     caller: Caller,
     TaskId(id): TaskId,
-    Query(query): Query<ExpiryQuery>,
+    Query(query): Query<OutputsQuery>,
 ) -> Result<Json<serde_json::Value>, Problem> {
     caller.require(Scope::Read)?;
-    let expires = query.duration()?;
+    let expires = ExpiryQuery {
+        expires: query.expires,
+    }
+    .duration()?;
+    let (start, limit) = page(&query)?;
     let task = load(&state, &id).await?;
+    let manifest = manifest(state.backend.artifacts.as_ref(), &task).await?;
     let expires_at = Utc::now() + expires;
-    let mut links = Vec::with_capacity(task.outputs.len());
-    for output in task.outputs {
+    let end = manifest.len().min(start.saturating_add(limit));
+    let mut links = Vec::with_capacity(end.saturating_sub(start));
+    for output in manifest.get(start..end).unwrap_or_default() {
         let url = state
             .backend
             .artifacts
             .presign_get(&output_key(&id, &output.path), expires)
             .await?;
         links.push(OutputLink {
-            path: output.path,
+            path: output.path.clone(),
             size: output.size,
-            sha256: output.sha256,
+            sha256: output.sha256.clone(),
             url,
             expires_at,
         });
     }
+    let next_cursor = (end < manifest.len()).then(|| format!("o{end:x}"));
     Ok(Json(serde_json::json!({
         "taskId": id,
         "status": task.status,
         "outputs": links,
+        "nextCursor": next_cursor,
     })))
+}
+
+/// Where a page starts and how long it is.
+fn page(query: &OutputsQuery) -> Result<(usize, usize), Problem> {
+    let invalid =
+        |field: &str, message: &str| Problem::invalid(vec![FieldError::new(field, message)]);
+    let limit = query.limit.unwrap_or(MAX_OUTPUTS_PAGE);
+    if !(1..=MAX_OUTPUTS_PAGE).contains(&limit) {
+        return Err(invalid("limit", "must be between 1 and 1000"));
+    }
+    let start = match &query.cursor {
+        None => 0,
+        Some(cursor) => cursor
+            .strip_prefix('o')
+            .and_then(|hex| usize::from_str_radix(hex, 16).ok())
+            .ok_or_else(|| invalid("cursor", "is not a cursor this API gave out"))?,
+    };
+    Ok((start, limit))
 }
 
 pub async fn output(
@@ -211,7 +248,8 @@ pub async fn output(
     caller.require(Scope::Read)?;
     let expires = query.duration()?;
     let task = load(&state, &id).await?;
-    if !task.outputs.iter().any(|output| output.path == path) {
+    let manifest = manifest(state.backend.artifacts.as_ref(), &task).await?;
+    if !manifest.iter().any(|output| output.path == path) {
         return Err(Problem::not_found(format!(
             "task {id} has no output {path:?}"
         )));

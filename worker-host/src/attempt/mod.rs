@@ -8,6 +8,7 @@
 
 pub mod lease;
 pub mod logs;
+pub mod outputs;
 mod record;
 pub mod upload;
 

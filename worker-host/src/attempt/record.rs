@@ -14,7 +14,7 @@ use wharf_core::Error;
 
 use super::lease::{Keeping, LeaseVerdict};
 use super::logs::Shipping;
-use super::upload::read_result;
+use super::outputs::read_result;
 use super::{Attempt, AttemptEnd};
 use crate::executor::Ended;
 use crate::worker::Worker;
@@ -71,13 +71,13 @@ impl Worker {
             return None;
         }
         let verdict = match uploaded {
-            Ok(found) => {
-                outcome.result = read_result(&found).unwrap_or_else(|note| {
+            Ok(uploaded) => {
+                outcome.result = read_result(&uploaded.found).unwrap_or_else(|note| {
                     notes.push(note);
                     None
                 });
-                notes.extend(found.notes.iter().cloned());
-                outcome.outputs = found.files.into_iter().map(|c| c.file).collect();
+                notes.extend(uploaded.found.notes);
+                outcome.outputs = uploaded.outputs;
                 let (attempt, max, retry) =
                     (task.attempt, task.max_attempts, task.retry_on_failure);
                 verdict(ended.exit, attempt, max, retry)

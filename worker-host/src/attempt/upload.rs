@@ -1,120 +1,32 @@
-//! What an attempt leaves: its log, and every regular file in its output
-//! directory (recursively, with size and SHA-256; symlinks only when they
-//! stay inside the directory), uploaded to the artifact store, with
-//! `result.json` as the inline result.
+//! Uploading what an attempt left: its log, then its outputs — several at a
+//! time, each retried through outages — all within the host's deadline
+//! (`--upload-timeout-secs`), after which the attempt fails `UploadFailed`.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-
-use serde_json::Value;
-use sha2::{Digest, Sha256};
-use wharf_core::artifacts::{log_key, output_key};
+use futures_util::{stream, StreamExt, TryStreamExt};
+use wharf_core::artifacts::{log_key, manifest_key, output_key};
+use wharf_core::lifecycle::manifest_in_s3;
 use wharf_core::model::{OutputFile, Reason};
 use wharf_core::retry::retry_transient;
 
+use super::outputs::{collect, sha256_file, CollectError, Collected, Found, OutputLimits};
 use crate::executor::Run;
 use crate::worker::Worker;
 
-/// `result.json` appears inline as the task's `result` up to this size.
-pub const MAX_RESULT_BYTES: u64 = 64 * 1024;
-
-/// A file to upload: where it is, and what the manifest says of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Collected {
-    pub source: PathBuf,
-    pub file: OutputFile,
-}
-
-/// Everything found in an output directory.
-#[derive(Debug, Default)]
-pub struct Found {
-    pub files: Vec<Collected>,
-    /// Things skipped, for the task's `message`.
-    pub notes: Vec<String>,
-}
-
-impl Found {
-    pub fn total_size(&self) -> u64 {
-        self.files.iter().map(|c| c.file.size).sum()
-    }
-}
-
-/// Walks `dir` (blocking I/O: call it from `spawn_blocking`).
-pub fn collect(dir: &Path) -> std::io::Result<Found> {
-    let root = dir.canonicalize()?;
-    let mut found = Found::default();
-    let mut pending = vec![root.clone()];
-    while let Some(current) = pending.pop() {
-        for entry in std::fs::read_dir(&current)? {
-            let path = entry?.path();
-            let relative = path
-                .strip_prefix(&root)
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let target = match path.canonicalize() {
-                Ok(target) if target.starts_with(&root) => target,
-                _ => {
-                    found.notes.push(format!(
-                        "skipped {relative}: it points outside the output directory"
-                    ));
-                    continue;
-                }
-            };
-            let metadata = std::fs::metadata(&target)?;
-            if metadata.is_dir() {
-                if !path.is_symlink() {
-                    pending.push(path);
-                }
-            } else if metadata.is_file() {
-                let sha256 = sha256_file(&target)?;
-                found.files.push(Collected {
-                    source: target,
-                    file: OutputFile {
-                        path: relative,
-                        size: metadata.len(),
-                        sha256,
-                    },
-                });
-            }
-        }
-    }
-    found.files.sort_by(|a, b| a.file.path.cmp(&b.file.path));
-    Ok(found)
-}
-
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            return Ok(hex::encode(hasher.finalize()));
-        }
-        hasher.update(&buffer[..n]);
-    }
-}
-
-/// The task's inline result from `result.json`, or a note saying why not.
-pub fn read_result(found: &Found) -> Result<Option<Value>, String> {
-    let Some(result) = found.files.iter().find(|c| c.file.path == "result.json") else {
-        return Ok(None);
-    };
-    if result.file.size > MAX_RESULT_BYTES {
-        return Err(format!(
-            "result.json is {} bytes, more than {MAX_RESULT_BYTES}; it is kept as an output only",
-            result.file.size
-        ));
-    }
-    let text =
-        std::fs::read(&result.source).map_err(|e| format!("cannot read result.json: {e}"))?;
-    serde_json::from_slice(&text)
-        .map(Some)
-        .map_err(|e| format!("result.json is not valid JSON ({e}); it is kept as an output only"))
-}
+/// Outputs uploaded at once.
+const UPLOAD_CONCURRENCY: usize = 8;
 
 /// Why an attempt's uploads failed: the reason to record, and a note.
 pub type UploadFailure = (Reason, String);
+
+/// What was found, and the manifest of what was uploaded.
+pub struct Uploaded {
+    pub found: Found,
+    pub outputs: Vec<OutputFile>,
+}
+
+fn failed(what: &str, err: &dyn std::fmt::Display) -> UploadFailure {
+    (Reason::UploadFailed, format!("{what} failed: {err}"))
+}
 
 impl Worker {
     /// Uploads the attempt's log, retrying through outages until the
@@ -131,68 +43,95 @@ impl Worker {
         .await
     }
 
-    /// Uploads the log, then every output file, or says why it could not.
-    pub(crate) async fn upload(&self, run: &Run) -> Result<Found, UploadFailure> {
-        let failed = |what: &str, err: &dyn std::fmt::Display| {
-            (Reason::UploadFailed, format!("{what} failed: {err}"))
-        };
+    /// Uploads the log and the outputs within the deadline, or says why not.
+    pub(crate) async fn upload(&self, run: &Run) -> Result<Uploaded, UploadFailure> {
+        let deadline = self.config.upload_timeout;
+        match tokio::time::timeout(deadline, self.upload_all(run)).await {
+            Ok(uploaded) => uploaded,
+            Err(_) => Err((
+                Reason::UploadFailed,
+                format!(
+                    "the uploads did not finish within {} s (the host's --upload-timeout-secs)",
+                    deadline.as_secs()
+                ),
+            )),
+        }
+    }
+
+    async fn upload_all(&self, run: &Run) -> Result<Uploaded, UploadFailure> {
         self.upload_log(run)
             .await
             .map_err(|e| failed("log upload", &e))?;
         let dir = run.output_dir();
-        let found = tokio::task::spawn_blocking(move || collect(&dir))
+        let limits = OutputLimits {
+            max_files: self.config.max_output_files,
+            max_bytes: self.config.max_output_bytes,
+        };
+        let found = tokio::task::spawn_blocking(move || collect(&dir, limits))
             .await
             .map_err(|e| failed("collecting outputs", &e))?
-            .map_err(|e| failed("collecting outputs", &e))?;
-        let limit = self.config.max_output_bytes;
-        if found.total_size() > limit {
-            let note = format!(
-                "outputs total {} bytes, more than this host's limit of {limit}",
-                found.total_size()
-            );
-            return Err((Reason::OutputTooLarge, note));
+            .map_err(|err| match err {
+                CollectError::Io(_) => failed("collecting outputs", &err),
+                _ => (Reason::OutputTooLarge, err.to_string()),
+            })?;
+        // The futures are made first: a closure making them inside the
+        // stream would not be `Send` for every lifetime.
+        let uploads: Vec<_> = found
+            .files
+            .iter()
+            .map(|collected| self.upload_output(run, collected))
+            .collect();
+        let mut outputs: Vec<OutputFile> = stream::iter(uploads)
+            .buffer_unordered(UPLOAD_CONCURRENCY)
+            .try_collect()
+            .await?;
+        outputs.sort_by(|a, b| a.path.cmp(&b.path));
+        if manifest_in_s3(&outputs) {
+            self.upload_manifest(run, &outputs).await?;
         }
-        for collected in &found.files {
-            let key = output_key(&run.task_id, &collected.file.path);
-            retry_transient("output upload", &run.stop, || {
-                self.backend.artifacts.put_file(&key, &collected.source)
-            })
-            .await
-            .map_err(|e| failed(&format!("upload of {}", collected.file.path), &e))?;
-        }
-        Ok(found)
+        Ok(Uploaded { found, outputs })
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    /// A manifest too long for the record goes beside the outputs.
+    async fn upload_manifest(
+        &self,
+        run: &Run,
+        outputs: &[OutputFile],
+    ) -> Result<(), UploadFailure> {
+        let body = serde_json::to_vec(outputs).map_err(|e| failed("writing the manifest", &e))?;
+        let key = manifest_key(&run.task_id);
+        retry_transient("manifest upload", &run.stop, || {
+            let body = body.clone();
+            self.backend
+                .artifacts
+                .put_bytes(&key, body, "application/json")
+        })
+        .await
+        .map_err(|e| failed("manifest upload", &e))
+    }
 
-    #[test]
-    fn collects_nested_files_and_skips_links_that_leave() {
-        let base = std::env::temp_dir().join(format!("wharf-outputs-{}", std::process::id()));
-        let out = base.join("out");
-        std::fs::create_dir_all(out.join("sub")).unwrap();
-        std::fs::write(out.join("a.txt"), b"abc").unwrap();
-        std::fs::write(out.join("sub/b.txt"), b"").unwrap();
-        std::fs::write(base.join("secret"), b"do not upload").unwrap();
-        std::os::unix::fs::symlink(base.join("secret"), out.join("leak")).unwrap();
-        std::os::unix::fs::symlink(out.join("a.txt"), out.join("alias")).unwrap();
-        std::fs::write(out.join("result.json"), br#"{"ok": true}"#).unwrap();
-
-        let found = collect(&out).unwrap();
-        let paths: Vec<&str> = found.files.iter().map(|c| c.file.path.as_str()).collect();
-        assert_eq!(paths, ["a.txt", "alias", "result.json", "sub/b.txt"]);
-        assert_eq!(
-            found.files[0].file.sha256,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert_eq!(found.notes.len(), 1, "{:?}", found.notes);
-        assert!(found.notes[0].contains("leak"));
-        assert_eq!(
-            read_result(&found),
-            Ok(Some(serde_json::json!({"ok": true})))
-        );
-        std::fs::remove_dir_all(&base).unwrap();
+    /// Hashes and uploads one output.
+    async fn upload_output(
+        &self,
+        run: &Run,
+        collected: &Collected,
+    ) -> Result<OutputFile, UploadFailure> {
+        let path = &collected.path;
+        let source = collected.source.clone();
+        let sha256 = tokio::task::spawn_blocking(move || sha256_file(&source))
+            .await
+            .map_err(|e| failed(&format!("reading {path}"), &e))?
+            .map_err(|e| failed(&format!("reading {path}"), &e))?;
+        let key = output_key(&run.task_id, path);
+        retry_transient("output upload", &run.stop, || {
+            self.backend.artifacts.put_file(&key, &collected.source)
+        })
+        .await
+        .map_err(|e| failed(&format!("upload of {path}"), &e))?;
+        Ok(OutputFile {
+            path: path.clone(),
+            size: collected.size,
+            sha256,
+        })
     }
 }
