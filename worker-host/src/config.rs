@@ -29,6 +29,8 @@ pub struct WorkerConfig {
     pub max_output_bytes: u64,
     /// More output files than this fail the attempt (`OutputTooLarge`).
     pub max_output_files: usize,
+    /// An attempt's log keeps its head and tail within this many bytes.
+    pub max_log_bytes: u64,
     /// The upload phase of an attempt may take this long (`UploadFailed`).
     pub upload_timeout: Duration,
 }

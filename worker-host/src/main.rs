@@ -68,6 +68,10 @@ struct Args {
     /// Outputs of one attempt may be at most this many files.
     #[arg(long, env = "WHARF_MAX_OUTPUT_FILES", default_value_t = 10_000)]
     max_output_files: usize,
+    /// An attempt's log is kept within this many bytes: beyond, its head and
+    /// tail are kept around a marker line (`logTruncated: true`).
+    #[arg(long, env = "WHARF_MAX_LOG_BYTES", default_value_t = 100 * 1024 * 1024)]
+    max_log_bytes: u64,
     /// Uploading an attempt's log and outputs may take this many seconds;
     /// beyond, the attempt fails `UploadFailed`.
     #[arg(long, env = "WHARF_UPLOAD_TIMEOUT_SECS", default_value_t = 3600)]
@@ -186,6 +190,7 @@ impl Args {
             exit_when_idle: self.exit_when_idle.map(Duration::from_secs),
             max_output_bytes: self.max_output_bytes,
             max_output_files: self.max_output_files,
+            max_log_bytes: self.max_log_bytes,
             upload_timeout: Duration::from_secs(self.upload_timeout_secs),
         })
     }

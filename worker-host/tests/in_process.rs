@@ -59,10 +59,7 @@ impl Execute for Scripted {
                 }
             },
         };
-        Ended {
-            exit,
-            message: None,
-        }
+        Ended::new(exit, None)
     }
 }
 
@@ -105,6 +102,7 @@ impl Harness {
                 exit_when_idle: None,
                 max_output_bytes: 1024,
                 max_output_files: 10,
+                max_log_bytes: 1 << 20,
                 upload_timeout: Duration::from_secs(60),
             },
             executors: executor.clone(),

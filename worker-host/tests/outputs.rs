@@ -121,3 +121,29 @@ async fn a_sparse_terabyte_or_too_many_files_fail_at_once() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_log_flood_keeps_its_head_and_tail_and_costs_no_lease() {
+    let stack = Stack::start().await;
+    let _worker = stack
+        .worker_command()
+        .arg("--max-log-bytes=65536")
+        .spawn()
+        .unwrap();
+    let id = stack
+        .submit_id(shell_task(
+            r#"echo first-line; yes flood | head -c 150000000; echo; echo last-line >&2"#,
+        ))
+        .await;
+    let done = stack.wait(&id, Duration::from_secs(180)).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["logTruncated"], true);
+    // One attempt all along: the lease held.
+    assert_eq!(done["attempt"], 1);
+    assert_eq!(done["attempts"].as_array().unwrap().len(), 1, "{done}");
+    let log = stack.logs(&id).await;
+    assert!(log.len() <= 65536 + 100, "{} bytes", log.len());
+    assert!(log.starts_with("first-line\n"));
+    assert!(log.contains("bytes of log left out here]"));
+    assert!(log.ends_with("last-line\n"), "{}", &log[log.len() - 50..]);
+}

@@ -191,6 +191,7 @@ pub struct Outcome {
     pub message: Option<String>,
     pub result: Option<Value>,
     pub outputs: Vec<OutputFile>,
+    pub log_truncated: bool,
 }
 
 /// A manifest longer than this lives in S3 rather than in the record, which
@@ -213,6 +214,7 @@ pub fn finish(
     let bytes = outcome.outputs.iter().map(|output| output.size).sum();
     Task {
         result: outcome.result,
+        log_truncated: outcome.log_truncated,
         output_count: Some(outcome.outputs.len() as u64),
         output_bytes: Some(bytes),
         outputs_in_s3: in_s3,

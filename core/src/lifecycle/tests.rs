@@ -33,6 +33,7 @@ fn an_attempt_holds_its_task_only_while_it_runs_under_its_fence() {
         message: None,
         result: None,
         outputs: vec![],
+        log_truncated: false,
     };
     let done = finish(
         &running,

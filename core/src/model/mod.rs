@@ -162,6 +162,10 @@ pub struct Task {
     pub output_count: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_bytes: Option<u64>,
+    /// The last attempt's log outgrew the host's limit: its middle was left
+    /// out, marked by a line saying how much.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub log_truncated: bool,
     /// Every attempt that has ended, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<AttemptRecord>,
@@ -205,6 +209,7 @@ impl Task {
             outputs_in_s3: false,
             output_count: None,
             output_bytes: None,
+            log_truncated: false,
             attempts: Vec::new(),
             created_at: now,
             started_at: None,

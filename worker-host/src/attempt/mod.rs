@@ -93,6 +93,7 @@ impl Worker {
             timeout: Duration::from_secs(task.timeout_seconds.into()),
             kill_grace: self.config.kill_grace,
             stop: stop_all.child_token(),
+            max_log_bytes: self.config.max_log_bytes,
         };
         Attempt {
             fence: Fence {

@@ -64,6 +64,7 @@ impl Worker {
             message: None,
             result: None,
             outputs: Vec::new(),
+            log_truncated: ended.log_truncated,
         };
         let uploaded = self.upload(&attempt.run).await;
         if attempt.run.stop.is_cancelled() {

@@ -5,6 +5,7 @@
 //! returns only once it is gone.
 
 pub mod container;
+pub mod log;
 pub mod process;
 pub mod script;
 
@@ -90,6 +91,8 @@ pub struct Run {
     pub kill_grace: Duration,
     /// Cancelled when the attempt must stop now (lost lease, shutdown).
     pub stop: CancellationToken,
+    /// The log keeps its head and tail within this many bytes.
+    pub max_log_bytes: u64,
 }
 
 impl Run {
@@ -120,12 +123,9 @@ impl Run {
         ])
     }
 
-    /// Opens the log file for appending.
-    pub fn open_log(&self) -> std::io::Result<std::fs::File> {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_file())
+    /// The attempt's log, bounded by `max_log_bytes`.
+    pub fn open_log(&self) -> std::io::Result<log::CappedLog> {
+        log::CappedLog::create(&self.log_file(), self.max_log_bytes)
     }
 }
 
@@ -163,14 +163,21 @@ impl Executors {
 pub struct Ended {
     pub exit: Exit,
     pub message: Option<String>,
+    /// The log outgrew `--max-log-bytes`: its middle was left out.
+    pub log_truncated: bool,
 }
 
 impl Ended {
-    pub fn start_failed(message: impl Into<String>) -> Self {
+    pub fn new(exit: Exit, message: Option<String>) -> Self {
         Ended {
-            exit: Exit::StartFailed,
-            message: Some(message.into()),
+            exit,
+            message,
+            log_truncated: false,
         }
+    }
+
+    pub fn start_failed(message: impl Into<String>) -> Self {
+        Ended::new(Exit::StartFailed, Some(message.into()))
     }
 }
 

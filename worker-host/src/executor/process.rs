@@ -7,13 +7,19 @@
 use std::collections::BTreeMap;
 use std::process::Stdio;
 
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
 use nix::sys::signal::{killpg, Signal};
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::Pid;
+use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
 use wharf_core::lifecycle::Exit;
 use wharf_core::model::ProcessSpec;
 
+use super::log::CappedLog;
 use super::{Ended, Run, DEFAULT_PATH};
 
 /// The environment a task sees: `PATH`, `HOME`, the spec's `env` and the
@@ -37,12 +43,9 @@ pub async fn run_process(spec: &ProcessSpec, run: &Run, user: Option<u32>) -> En
     let Some((program, first_args)) = spec.command.split_first() else {
         return Ended::start_failed("command is empty");
     };
-    let log = match run
-        .open_log()
-        .and_then(|file| Ok((file.try_clone()?, file)))
-    {
-        Ok(files) => files,
-        Err(err) => return Ended::start_failed(format!("cannot open the log file: {err}")),
+    let (output, log) = match output_pipe(run) {
+        Ok(opened) => opened,
+        Err(err) => return Ended::start_failed(format!("cannot open the log: {err}")),
     };
     let working_dir = spec
         .working_dir
@@ -57,8 +60,8 @@ pub async fn run_process(spec: &ProcessSpec, run: &Run, user: Option<u32>) -> En
         .envs(task_env(run, &spec.env))
         .current_dir(working_dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::from(log.0))
-        .stderr(Stdio::from(log.1))
+        .stdout(Stdio::from(output.stdout))
+        .stderr(Stdio::from(output.stderr))
         .process_group(0)
         .kill_on_drop(true);
     if let Some(uid) = user {
@@ -78,10 +81,70 @@ pub async fn run_process(spec: &ProcessSpec, run: &Run, user: Option<u32>) -> En
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
         });
     }
-    match command.spawn() {
-        Ok(child) => supervise(child, run).await,
-        Err(err) => Ended::start_failed(format!("cannot start {program:?}: {err}")),
+    let spawned = command.spawn();
+    // Our copies of the pipe's writing end go, so its reader sees the end
+    // once the task's processes are gone.
+    drop(command);
+    let child = match spawned {
+        Ok(child) => child,
+        Err(err) => return Ended::start_failed(format!("cannot start {program:?}: {err}")),
+    };
+    let ended = supervise(child, run).await;
+    Ended {
+        log_truncated: finish_log(log).await,
+        ..ended
     }
+}
+
+/// Where the task's stdout and stderr go: both ends of one pipe, so their
+/// lines stay in order.
+struct OutputPipe {
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+}
+
+/// The task's output pipe, and the worker's task draining it into the
+/// attempt's capped log.
+fn output_pipe(run: &Run) -> std::io::Result<(OutputPipe, JoinHandle<std::io::Result<CappedLog>>)> {
+    let mut log = run.open_log()?;
+    // Close-on-exec: no other task started meanwhile inherits it.
+    let (reader, writer) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let pipe = OutputPipe {
+        stderr: writer.try_clone()?,
+        stdout: writer,
+    };
+    let mut reader = tokio::net::unix::pipe::Receiver::from_owned_fd(reader)?;
+    let drain = tokio::spawn(async move {
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let n = reader.read(&mut buffer).await?;
+            if n == 0 {
+                return Ok(log);
+            }
+            log.write(&buffer[..n])?;
+        }
+    });
+    Ok((pipe, drain))
+}
+
+/// Waits a moment for the log's last bytes (a process that escaped the
+/// group may hold the pipe open), then joins its head and tail; whether
+/// anything was left out.
+async fn finish_log(drain: JoinHandle<std::io::Result<CappedLog>>) -> bool {
+    let abort = drain.abort_handle();
+    let finished = match tokio::time::timeout(Duration::from_secs(2), drain).await {
+        Ok(Ok(Ok(log))) => log.finish(),
+        Ok(Ok(Err(err))) => Err(err),
+        Ok(Err(err)) => Err(std::io::Error::other(err)),
+        Err(_) => {
+            abort.abort();
+            Err(std::io::Error::other("the task's output did not end"))
+        }
+    };
+    finished.unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "the log may be incomplete");
+        false
+    })
 }
 
 /// Races the child's exit against the timeout and the stop signal.
@@ -105,7 +168,7 @@ async fn supervise(mut child: Child, run: &Run) -> Ended {
     };
     // Children the task left behind in its group go with it.
     let _ = killpg(pgid, Signal::SIGKILL);
-    Ended { exit, message }
+    Ended::new(exit, message)
 }
 
 /// SIGTERM to the group, then SIGKILL once the grace period is over.

@@ -8,8 +8,6 @@
 //! period); the container is removed afterwards in every case.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use bollard::container::LogOutput;
@@ -24,6 +22,7 @@ use futures_util::StreamExt;
 use wharf_core::lifecycle::Exit;
 use wharf_core::model::{ContainerSpec, Resources};
 
+use super::log::CappedLog;
 use super::{Ended, Run};
 
 mod image;
@@ -176,12 +175,39 @@ impl ContainerHost {
                 return Ended::start_failed(format!("cannot attach to the container: {err}"))
             }
         };
-        let logs = tokio::spawn(copy_logs(attached.output, run.log_file()));
+        let log = match run.open_log() {
+            Ok(log) => log,
+            Err(err) => return Ended::start_failed(format!("cannot open the log file: {err}")),
+        };
+        let logs = tokio::spawn(copy_logs(attached.output, log));
         if let Err(err) = self.docker.start_container(name, None).await {
             return Ended::start_failed(format!("cannot start the container: {err}"));
         }
+        let (exit, message) = self.wait_or_stop(name, run).await;
+        // The log stream ends with the container; do not wait forever for it.
+        let log_truncated = match tokio::time::timeout(Duration::from_secs(5), logs).await {
+            Ok(Ok(Some(log))) => log.finish().unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "cannot finish the log");
+                false
+            }),
+            _ => false,
+        };
+        let ended = if exit == Exit::Code(137) && limited_memory {
+            self.oom_ended(name).await
+        } else {
+            Ended::new(exit, message)
+        };
+        Ended {
+            log_truncated,
+            ..ended
+        }
+    }
+
+    /// Waits for the container's exit, or stops it on timeout or when the
+    /// attempt must stop.
+    async fn wait_or_stop(&self, name: &str, run: &Run) -> (Exit, Option<String>) {
         let mut wait = self.docker.wait_container(name, None);
-        let (exit, message) = tokio::select! {
+        tokio::select! {
             waited = wait.next() => match waited {
                 Some(Ok(response)) => (Exit::Code(response.status_code), None),
                 Some(Err(DockerError::DockerContainerWaitError { code, .. })) => (Exit::Code(code), None),
@@ -196,24 +222,20 @@ impl ContainerHost {
                 self.stop(name, run.kill_grace).await;
                 (Exit::Signal(15), Some("stopped by the worker".to_owned()))
             }
-        };
-        // The log stream ends with the container; do not wait forever for it.
-        let _ = tokio::time::timeout(Duration::from_secs(5), logs).await;
-        if exit == Exit::Code(137) && limited_memory {
-            let message = if self.oom_killed(name).await {
-                "the kernel killed the container for exceeding its memory limit"
-            } else {
-                // cgroup v1 engines can lose the OOM event of a short-lived
-                // container; an unexplained SIGKILL under a memory limit is
-                // all but always the OOM killer.
-                "killed (SIGKILL) under a memory limit; the engine did not confirm an OOM event"
-            };
-            return Ended {
-                exit: Exit::OomKilled,
-                message: Some(message.to_owned()),
-            };
         }
-        Ended { exit, message }
+    }
+
+    /// A SIGKILL under a memory limit: the OOM killer.
+    async fn oom_ended(&self, name: &str) -> Ended {
+        let message = if self.oom_killed(name).await {
+            "the kernel killed the container for exceeding its memory limit"
+        } else {
+            // cgroup v1 engines can lose the OOM event of a short-lived
+            // container; an unexplained SIGKILL under a memory limit is all
+            // but always the OOM killer.
+            "killed (SIGKILL) under a memory limit; the engine did not confirm an OOM event"
+        };
+        Ended::new(Exit::OomKilled, Some(message.to_owned()))
     }
 
     /// Whether the engine saw an OOM kill. It may record the event a moment
@@ -291,33 +313,28 @@ impl ContainerHost {
     }
 }
 
-/// Appends the container's stdout and stderr to the log file as they come.
+/// Appends the container's stdout and stderr to the log as they come, and
+/// hands the log back once the stream ends (`None` if it could not be
+/// written).
 async fn copy_logs(
     mut output: std::pin::Pin<
         Box<dyn futures_util::Stream<Item = Result<LogOutput, DockerError>> + Send>,
     >,
-    log_file: PathBuf,
-) {
-    let Ok(mut file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_file)
-    else {
-        tracing::warn!(path = %log_file.display(), "cannot open the log file");
-        return;
-    };
+    mut log: CappedLog,
+) -> Option<CappedLog> {
     while let Some(chunk) = output.next().await {
         match chunk {
             Ok(output) => {
-                if let Err(err) = file.write_all(&output.into_bytes()) {
+                if let Err(err) = log.write(&output.into_bytes()) {
                     tracing::warn!(error = %err, "cannot write the log file");
-                    return;
+                    return None;
                 }
             }
             Err(err) => {
                 tracing::warn!(error = %err, "the container's output stream broke off");
-                return;
+                break;
             }
         }
     }
+    Some(log)
 }
