@@ -51,33 +51,16 @@ async fn provision_is_idempotent_and_wires_the_dead_letter_queue() {
         .send_raw("default", "not a task", Duration::ZERO)
         .await
         .unwrap();
+    let one = ReceiveOptions {
+        max: 1,
+        wait: Duration::from_secs(1),
+        visibility: Duration::ZERO,
+    };
     for _ in 0..wharf_core::provision::MAX_RECEIVE_COUNT {
-        let got = queues
-            .receive(
-                "default",
-                Lane::Tasks,
-                ReceiveOptions {
-                    max: 1,
-                    wait: Duration::from_secs(1),
-                    visibility: Duration::ZERO,
-                },
-            )
-            .await
-            .unwrap();
+        let got = queues.receive("default", Lane::Tasks, one).await.unwrap();
         assert_eq!(got.len(), 1);
     }
-    let got = queues
-        .receive(
-            "default",
-            Lane::Tasks,
-            ReceiveOptions {
-                max: 1,
-                wait: Duration::from_secs(1),
-                visibility: Duration::ZERO,
-            },
-        )
-        .await
-        .unwrap();
+    let got = queues.receive("default", Lane::Tasks, one).await.unwrap();
     assert!(got.is_empty(), "the message should have been dead-lettered");
     assert_eq!(
         queues

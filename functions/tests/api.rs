@@ -39,13 +39,7 @@ async fn no_token_is_401_and_a_token_without_submit_is_403() {
     assert_eq!(answer.status, 403);
     assert_eq!(answer.body["status"], 403);
     // Nothing was enqueued by the refused requests.
-    let counts = api
-        .backend
-        .queues
-        .counts("default", Lane::Tasks)
-        .await
-        .unwrap();
-    assert_eq!(counts.visible, 0);
+    assert_eq!(api.queued().await, 0);
 }
 
 #[tokio::test]
@@ -114,13 +108,7 @@ async fn malformed_specs_are_400_naming_the_field() {
     }
     let answer = api.submit(Some(SUBMITTER), "{not json").await;
     assert_eq!(answer.status, 400);
-    let counts = api
-        .backend
-        .queues
-        .counts("default", Lane::Tasks)
-        .await
-        .unwrap();
-    assert_eq!(counts.visible, 0, "a refused task must not be enqueued");
+    assert_eq!(api.queued().await, 0, "a refused task must not be enqueued");
 }
 
 #[tokio::test]
@@ -213,11 +201,5 @@ async fn names_are_unique_and_idempotency_keys_return_the_original() {
     assert_eq!(retried.status, 200);
     assert_eq!(retried.body["id"], original.body["id"]);
     // Only the two created tasks were enqueued.
-    let counts = api
-        .backend
-        .queues
-        .counts("default", Lane::Tasks)
-        .await
-        .unwrap();
-    assert_eq!(counts.visible, 2);
+    assert_eq!(api.queued().await, 2);
 }

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use wharf_core::config::ResourceNames;
 use wharf_core::provision::provision;
+use wharf_core::queue::Lane;
 use wharf_core::Backend;
 use wharf_functions::api::{app, AppState};
 use wharf_testkit::{unique_prefix, Moto};
@@ -61,6 +62,12 @@ impl Api {
             headers,
             body,
         }
+    }
+
+    /// Messages waiting on the task queue.
+    pub async fn queued(&self) -> u64 {
+        let queues = &self.backend.queues;
+        queues.counts("default", Lane::Tasks).await.unwrap().visible
     }
 
     pub async fn submit(&self, token: Option<&str>, body: impl Into<Body>) -> Answer {
