@@ -5,6 +5,7 @@
 //! (in addition to the moto tests, never instead).
 
 pub mod fakes;
+pub mod fuzz;
 pub mod lambda;
 
 use std::net::TcpListener;
