@@ -150,7 +150,7 @@ fn end(
         status,
         reason: Some(reason),
         exit_code,
-        message,
+        message: message.map(bounded),
         lease_expires_at: None,
         finished_at: Some(now),
         updated_at: now,
@@ -194,13 +194,33 @@ pub struct Outcome {
     pub log_truncated: bool,
 }
 
-/// A manifest longer than this lives in S3 rather than in the record, which
-/// then stays far below DynamoDB's 400 KB whatever the paths.
+/// A manifest of more entries, or more bytes, than this lives in S3 rather
+/// than in the record, which then stays far below DynamoDB's 400 KB whatever
+/// the paths.
 pub const MAX_INLINE_OUTPUTS: usize = 200;
+pub const MAX_INLINE_MANIFEST_BYTES: usize = 64 * 1024;
 
 /// Whether the manifest of these outputs lives in S3.
 pub fn manifest_in_s3(outputs: &[OutputFile]) -> bool {
-    outputs.len() > MAX_INLINE_OUTPUTS
+    let bytes = || serde_json::to_vec(outputs).map_or(usize::MAX, |json| json.len());
+    outputs.len() > MAX_INLINE_OUTPUTS || bytes() > MAX_INLINE_MANIFEST_BYTES
+}
+
+/// A task's `message` is at most this long (notes of thousands of skipped
+/// files would otherwise outgrow the record).
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+
+/// The message, cut at a character boundary within [`MAX_MESSAGE_BYTES`].
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut cut = MAX_MESSAGE_BYTES - "…".len();
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push('…');
+    }
+    message
 }
 
 /// The running task, finished with a final status.
@@ -290,7 +310,7 @@ pub fn requeue(
         status: Status::Queued,
         reason,
         exit_code,
-        message: Some(message),
+        message: Some(bounded(message)),
         worker_id: None,
         lease_expires_at: None,
         updated_at: now,

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{ProcessSpec, TaskSpec};
+use crate::model::{OutputFile, ProcessSpec, TaskSpec};
 use chrono::Duration;
 
 fn task(status: Status, attempt: u32) -> Task {
@@ -189,4 +189,39 @@ fn retry_on_failure_retries_within_max_attempts() {
             reason: Reason::StartFailed
         }
     );
+}
+
+#[test]
+fn what_a_record_holds_stays_bounded() {
+    let now = Utc::now();
+    let mut running = task(Status::Running, 1);
+    running.worker_id = Some("w".into());
+    let file = |path: String| OutputFile {
+        path,
+        size: 1,
+        sha256: "0".repeat(64),
+    };
+    let long_paths: Vec<OutputFile> = (0..50)
+        .map(|i| file(format!("{i}{}", "p".repeat(4000))))
+        .collect();
+    let outcome = Outcome {
+        exit_code: Some(0),
+        message: Some("é".repeat(10_000)),
+        result: None,
+        outputs: long_paths,
+        log_truncated: false,
+    };
+    let done = finish(
+        &running,
+        (Status::Succeeded, Reason::Succeeded),
+        outcome,
+        now,
+    );
+    // Few outputs, but long paths: the manifest goes to S3.
+    assert!(done.outputs_in_s3 && done.outputs.is_empty());
+    assert_eq!(done.output_count, Some(50));
+    let message = done.message.unwrap();
+    assert!(message.len() <= MAX_MESSAGE_BYTES && message.ends_with('…'));
+    let few: Vec<OutputFile> = (0..3).map(|i| file(format!("{i}.txt"))).collect();
+    assert!(!manifest_in_s3(&few));
 }
