@@ -114,3 +114,40 @@ async fn a_task_under_the_workers_own_uid_cannot_read_the_worker() {
     assert_eq!(result, json!({"uid": 65534, "own": true, "worker": false}));
     std::fs::remove_dir_all(&work_dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_task_cannot_replace_what_the_worker_opens_even_under_a_strict_umask() {
+    let stack = Stack::start().await;
+    let mut worker = stack.worker_command();
+    // As the systemd unit runs it: UMask=0077.
+    // SAFETY: umask(2) is async-signal-safe.
+    unsafe {
+        worker.pre_exec(|| {
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+            Ok(())
+        });
+    }
+    let _worker = worker.spawn().unwrap();
+    let mut task = shell_task(
+        r#"ln -sf /etc/shadow "$HOME/../attempt.log" 2>/dev/null && echo LINKED
+           mv "$HOME/../io" "$HOME/../moved" 2>/dev/null && echo MOVED
+           ln -s / "$HOME/../io/elsewhere" 2>/dev/null && echo PLANTED
+           cp "$WHARF_PAYLOAD" "$WHARF_OUTPUT_DIR/result.json"
+           echo done"#,
+    );
+    task["payload"] = json!({"day": 22});
+    let id = stack.submit_id(task).await;
+    let done = stack.wait(&id, WAIT).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        done["result"],
+        json!({"day": 22}),
+        "payload readable, output writable"
+    );
+    let log = stack.logs(&id).await;
+    assert_eq!(
+        log.trim(),
+        "done",
+        "the task changed the worker's files: {log}"
+    );
+}

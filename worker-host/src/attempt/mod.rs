@@ -143,10 +143,19 @@ impl Worker {
                 .await
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
+        // The attempt directory and `io/` stay the worker's, whatever the
+        // worker's umask: others may pass through to the payload and the
+        // output directory, not list or change them (the log lives here).
         // A container may run as any user: let it write its outputs.
-        tokio::fs::set_permissions(&run.output_dir(), std::fs::Permissions::from_mode(0o777))
-            .await
-            .map_err(|e| format!("cannot open up the output directory: {e}"))?;
+        for (dir, mode) in [
+            (run.dir.clone(), 0o711),
+            (run.io_dir(), 0o711),
+            (run.output_dir(), 0o777),
+        ] {
+            tokio::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))
+                .await
+                .map_err(|e| format!("cannot set the mode of {}: {e}", dir.display()))?;
+        }
         let payload = match &task.payload {
             Some(payload) => payload.to_string().into_bytes(),
             None if task.payload_in_s3 => {
@@ -165,6 +174,10 @@ impl Worker {
         };
         tokio::fs::write(run.payload_file(), payload)
             .await
-            .map_err(|e| format!("cannot write the payload file: {e}"))
+            .map_err(|e| format!("cannot write the payload file: {e}"))?;
+        let readable = std::fs::Permissions::from_mode(0o644);
+        tokio::fs::set_permissions(run.payload_file(), readable)
+            .await
+            .map_err(|e| format!("cannot set the mode of the payload file: {e}"))
     }
 }

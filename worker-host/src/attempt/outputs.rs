@@ -50,6 +50,13 @@ pub enum CollectError {
 /// Walks `dir` within `limits` (blocking I/O: call it from
 /// `spawn_blocking`).
 pub fn collect(dir: &Path, limits: OutputLimits) -> Result<Found, CollectError> {
+    // The directory itself must still be the one made for the task (a
+    // container could have replaced it with a link to anywhere).
+    if !std::fs::symlink_metadata(dir)?.is_dir() {
+        return Err(CollectError::Io(std::io::Error::other(
+            "the output directory was replaced by something else",
+        )));
+    }
     let root = dir.canonicalize()?;
     let mut found = Found::default();
     let mut total = 0u64;

@@ -24,15 +24,22 @@ impl Worker {
         &self,
         attempt: &Attempt,
         end: AttemptEnd,
-        lease: Keeping,
+        mut lease: Keeping,
         logs: Shipping,
     ) {
         logs.stop().await;
         match end {
             AttemptEnd::Exited(ended) => {
                 // The lease keeper goes on while uploads run: large ones
-                // take time. It stops before the final write.
-                let outcome = self.outcome(attempt, ended).await;
+                // take time. Losing the task stops them, so a lost attempt
+                // does not overwrite the objects of the one that took over.
+                let outcome = tokio::select! {
+                    outcome = self.outcome(attempt, ended) => outcome,
+                    verdict = lease.lost() => {
+                        lease.stop().await;
+                        return self.interrupted(attempt, verdict).await;
+                    }
+                };
                 lease.stop().await;
                 match outcome {
                     Some((verdict, outcome)) => self.finish(attempt, verdict, outcome).await,

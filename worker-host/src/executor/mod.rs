@@ -153,6 +153,13 @@ impl Executors {
         let ended = start(user).await;
         if let Some(task_uid) = &task_uid {
             task_uid.reap().await;
+            let run = run.clone();
+            let taken = tokio::task::spawn_blocking(move || isolation::take_back(&run)).await;
+            if let Ok(Err(err)) | Err(err) = taken.map_err(std::io::Error::other) {
+                return Ended::start_failed(format!(
+                    "cannot take the outputs back from the task: {err}"
+                ));
+            }
         }
         ended
     }

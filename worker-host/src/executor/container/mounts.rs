@@ -91,7 +91,10 @@ fn resolve(allowed: &[AllowedMount], mount: &Mount) -> Result<(PathBuf, bool), S
             resolved.display()
         ));
     }
-    let Some(root) = allowed.iter().find(|root| resolved.starts_with(&root.root)) else {
+    let mut roots = allowed
+        .iter()
+        .filter(|root| resolved.starts_with(&root.root));
+    if roots.clone().next().is_none() {
         let roots: Vec<String> = allowed
             .iter()
             .map(|r| r.root.display().to_string())
@@ -101,8 +104,10 @@ fn resolve(allowed: &[AllowedMount], mount: &Mount) -> Result<(PathBuf, bool), S
             mount.source,
             roots.join(", ")
         ));
-    };
-    Ok((resolved, mount.read_only || root.read_only))
+    }
+    // Under nested roots, a read-only one wins.
+    let read_only = roots.any(|root| root.read_only);
+    Ok((resolved, mount.read_only || read_only))
 }
 
 #[cfg(test)]
