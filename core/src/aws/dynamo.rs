@@ -87,16 +87,8 @@ impl TaskStore for DynamoTaskStore {
     }
 
     async fn get(&self, id: &str) -> Result<Option<Versioned>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, AttributeValue::S(id.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| Error::aws("GetItem", e))?;
-        output.item.map(|item| read_task(&item)).transpose()
+        let item = self.item(id).await?;
+        item.map(|item| read_task(&item)).transpose()
     }
 
     /// An `UpdateItem` conditional on the version: it never creates a
@@ -227,7 +219,8 @@ impl DynamoTaskStore {
         }
     }
 
-    async fn reserved_by(&self, key: &str) -> Result<Option<String>> {
+    /// One item, read consistently.
+    async fn item(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>> {
         let output = self
             .client
             .get_item()
@@ -237,9 +230,12 @@ impl DynamoTaskStore {
             .send()
             .await
             .map_err(|e| Error::aws("GetItem", e))?;
-        Ok(output
-            .item
-            .and_then(|item| item.get("taskId").and_then(|v| v.as_s().ok()).cloned()))
+        Ok(output.item)
+    }
+
+    async fn reserved_by(&self, key: &str) -> Result<Option<String>> {
+        let item = self.item(key).await?;
+        Ok(item.and_then(|item| item.get("taskId").and_then(|v| v.as_s().ok()).cloned()))
     }
 
     fn task_item(&self, task: &Task, version: u64) -> Result<HashMap<String, AttributeValue>> {

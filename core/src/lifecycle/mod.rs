@@ -267,31 +267,25 @@ pub fn lost_for_good(task: &Task, now: DateTime<Utc>) -> Task {
 
 /// Cancels a queued or running task; a finished one cannot be cancelled.
 pub fn cancel(task: &Task, now: DateTime<Utc>) -> Option<Task> {
-    let message = "cancelled on request".to_owned();
-    (!task.status.is_terminal()).then(|| {
-        end(
-            task,
-            (Status::Cancelled, Reason::Cancelled),
-            None,
-            Some(message),
-            now,
-        )
-    })
+    let ending = (Status::Cancelled, Reason::Cancelled);
+    end_unfinished(task, ending, "cancelled on request", now)
 }
 
 /// Marks a task whose message was dead-lettered; a finished task stays as
 /// it is.
 pub fn dead_lettered(task: &Task, now: DateTime<Utc>) -> Option<Task> {
-    let message = "its message could not be processed and went to the dead-letter queue".to_owned();
-    (!task.status.is_terminal()).then(|| {
-        end(
-            task,
-            (Status::Failed, Reason::DeadLettered),
-            None,
-            Some(message),
-            now,
-        )
-    })
+    let message = "its message could not be processed and went to the dead-letter queue";
+    end_unfinished(task, (Status::Failed, Reason::DeadLettered), message, now)
+}
+
+/// Ends a task that has not finished; `None` for one that has.
+fn end_unfinished(
+    task: &Task,
+    ending: (Status, Reason),
+    message: &str,
+    now: DateTime<Utc>,
+) -> Option<Task> {
+    (!task.status.is_terminal()).then(|| end(task, ending, None, Some(message.to_owned()), now))
 }
 
 /// The running task, back in the queue (a retry, or a worker letting go
