@@ -2,7 +2,8 @@
 //! download URLs for them. The real one is S3 ([`crate::aws::S3Artifacts`]).
 //!
 //! Key layout, per task: `tasks/{id}/outputs/{path}`,
-//! `tasks/{id}/logs/{attempt}.log`, `tasks/{id}/payload.json`.
+//! `tasks/{id}/logs/{attempt}/{offset}` (see [`crate::logs`]),
+//! `tasks/{id}/payload.json`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,10 +15,6 @@ use crate::model::{OutputFile, Task};
 
 pub fn output_key(task_id: &str, path: &str) -> String {
     format!("tasks/{task_id}/outputs/{path}")
-}
-
-pub fn log_key(task_id: &str, attempt: u32) -> String {
-    format!("tasks/{task_id}/logs/{attempt}.log")
 }
 
 /// Every object of a task lives under this prefix.
@@ -54,6 +51,20 @@ pub struct Chunk {
     pub total_size: u64,
 }
 
+/// An object found by [`Artifacts::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub key: String,
+    pub size: u64,
+}
+
+/// One page of a listing, in key order, and whether more objects follow.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Listing {
+    pub objects: Vec<Stored>,
+    pub more: bool,
+}
+
 #[async_trait]
 pub trait Artifacts: Send + Sync {
     async fn put_bytes(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<()>;
@@ -65,6 +76,10 @@ pub trait Artifacts: Send + Sync {
     /// that range is fetched); `None` if it does not exist. Reading at or
     /// past the end is an empty chunk.
     async fn get_from(&self, key: &str, offset: u64, limit: u64) -> Result<Option<Chunk>>;
+
+    /// At most `limit` objects whose keys start with `prefix` and sort
+    /// after `start_after`, in key order.
+    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Listing>;
 
     /// Deletes every object whose key starts with `prefix`; returns how many.
     async fn delete_prefix(&self, prefix: &str) -> Result<usize>;

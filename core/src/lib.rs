@@ -8,6 +8,7 @@ pub mod backend;
 pub mod config;
 pub mod error;
 pub mod lifecycle;
+pub mod logs;
 pub mod model;
 pub mod provision;
 pub mod queue;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 use wharf_core::config::ResourceNames;
+use wharf_core::logs::{log_part_key, log_prefix, read_log, LogRead};
 use wharf_core::model::{
     new_task_id, Fence, Idempotency, ProcessSpec, Status, Task, TaskMessage, TaskSpec,
 };
@@ -257,20 +258,24 @@ async fn artifacts_upload_in_parts_and_download_through_presigned_urls() {
     let downloaded = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
     assert_eq!(Sha256::digest(&downloaded), Sha256::digest(&big));
 
-    // Ranged reads, for logs.
+    // Ranged reads.
     artifacts
-        .put_bytes("tasks/t/logs/1.log", b"hello world".to_vec(), "text/plain")
+        .put_bytes(
+            "tasks/t/objects/hello.txt",
+            b"hello world".to_vec(),
+            "text/plain",
+        )
         .await
         .unwrap();
     let chunk = artifacts
-        .get_from("tasks/t/logs/1.log", 6, 1024)
+        .get_from("tasks/t/objects/hello.txt", 6, 1024)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(chunk.data, b"world");
     assert_eq!(chunk.total_size, 11);
     let end = artifacts
-        .get_from("tasks/t/logs/1.log", 11, 1024)
+        .get_from("tasks/t/objects/hello.txt", 11, 1024)
         .await
         .unwrap()
         .unwrap();
@@ -281,6 +286,39 @@ async fn artifacts_upload_in_parts_and_download_through_presigned_urls() {
         .unwrap()
         .is_none());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_log_in_parts_lists_in_order_and_reads_from_any_offset() {
+    let moto = Moto::start().await;
+    let artifacts = backend(&moto).await.artifacts;
+    for (offset, part) in [(0, "hello "), (6, "wor"), (9, "ld")] {
+        let key = log_part_key("t", 1, offset);
+        let body = part.as_bytes().to_vec();
+        artifacts.put_bytes(&key, body, "text/plain").await.unwrap();
+    }
+    let prefix = log_prefix("t", 1);
+    let first = artifacts.list(&prefix, None, 2).await.unwrap();
+    let keys: Vec<_> = first.objects.iter().map(|o| o.key.clone()).collect();
+    assert_eq!(keys, [log_part_key("t", 1, 0), log_part_key("t", 1, 6)]);
+    assert_eq!(first.objects[1].size, 3);
+    assert!(first.more);
+    let rest = artifacts.list(&prefix, Some(&keys[1]), 2).await.unwrap();
+    assert_eq!(rest.objects.len(), 1);
+    assert!(!rest.more);
+
+    let read = |offset, limit| read_log(artifacts.as_ref(), ("t", 1), offset, limit);
+    let whole = |data: &str, at_end| LogRead {
+        data: data.as_bytes().to_vec(),
+        at_end,
+    };
+    assert_eq!(read(0, 100).await.unwrap(), whole("hello world", true));
+    assert_eq!(read(4, 4).await.unwrap(), whole("o wo", false));
+    assert_eq!(read(8, 4).await.unwrap(), whole("rld", true));
+    assert_eq!(read(11, 4).await.unwrap(), whole("", true));
+    assert_eq!(read(50, 4).await.unwrap(), whole("", true));
+    let none = read_log(artifacts.as_ref(), ("t", 2), 0, 10).await.unwrap();
+    assert_eq!(none, whole("", true));
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use support::{api, Answer, Api, READER, SUBMITTER};
-use wharf_core::artifacts::log_key;
 use wharf_core::lifecycle;
+use wharf_core::logs::log_part_key;
 use wharf_core::model::Task;
 use wharf_functions::api::{app, AppState};
 
@@ -113,17 +113,22 @@ async fn a_large_log_is_read_in_pages_of_at_most_one_mebibyte() {
     let api = api().await;
     let created = api.submit(Some(SUBMITTER), task().to_string()).await;
     let id = created.body["id"].as_str().unwrap().to_owned();
-    // A finished attempt 1 whose log holds 3.5 MiB of multi-byte text.
+    // A finished attempt 0 whose log holds 3.5 MiB of multi-byte text,
+    // shipped as uneven parts cut inside characters.
     let finish = |task: &Task| lifecycle::cancel(task, Utc::now());
     api.backend.store.transition(&id, &finish).await.unwrap();
     let log: String = "é line of the log\n".repeat(190_000);
     assert!(log.len() > 3 * 1024 * 1024);
-    let key = log_key(&id, 0);
-    api.backend
-        .artifacts
-        .put_bytes(&key, log.clone().into_bytes(), "text/plain")
-        .await
-        .unwrap();
+    let bytes = log.as_bytes();
+    for (start, end) in [(0, 699_999), (699_999, 2_199_992), (2_199_992, bytes.len())] {
+        let key = log_part_key(&id, 0, start as u64);
+        let part = bytes[start..end].to_vec();
+        api.backend
+            .artifacts
+            .put_bytes(&key, part, "text/plain")
+            .await
+            .unwrap();
+    }
 
     let (mut read, mut offset, mut pages) = (String::new(), 0u64, 0);
     loop {

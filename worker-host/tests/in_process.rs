@@ -12,7 +12,6 @@ use chrono::Utc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use wharf_core::artifacts::log_key;
 use wharf_core::lifecycle::{self, Exit};
 use wharf_core::model::{
     new_task_id, ExecutorKind, ProcessSpec, Reason, Status, Task, TaskMessage, TaskSpec,
@@ -222,8 +221,8 @@ async fn a_task_delivered_twice_is_claimed_and_run_once() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(harness.runs_of(&id), 1);
     assert_eq!(harness.counts().await, QueueCounts::default());
-    let log = harness.fakes.artifacts.object(&log_key(&id, 1));
-    assert_eq!(log.as_deref(), Some(&b"attempt 1\n"[..]));
+    let (log, _) = harness.fakes.artifacts.log(&id, 1);
+    assert_eq!(log, b"attempt 1\n");
     harness.stop().await;
 }
 
@@ -262,8 +261,8 @@ async fn a_cancelled_attempt_is_stopped_within_a_heartbeat_and_keeps_its_log() {
     tokio::time::sleep(HEARTBEAT).await;
     // Its message is done with, and the log of what it did is kept.
     assert_eq!(harness.counts().await, QueueCounts::default());
-    let log = harness.fakes.artifacts.object(&log_key(&id, 1));
-    assert_eq!(log.as_deref(), Some(&b"attempt 1\n"[..]));
+    let (log, _) = harness.fakes.artifacts.log(&id, 1);
+    assert_eq!(log, b"attempt 1\n");
     let task = harness.stop().await.store.tasks().pop().unwrap();
     assert_eq!(
         (task.status, task.reason),

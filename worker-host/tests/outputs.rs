@@ -1,6 +1,7 @@
-//! Outputs at scale and beyond the host's limits, with the real worker and
-//! moto: thousands of files upload quickly and their manifest pages; a
-//! sparse terabyte or too many files fail at once, without being read.
+//! Outputs and logs at scale and beyond the host's limits, with the real
+//! worker and moto: thousands of files upload quickly and their manifest
+//! pages; a sparse terabyte or too many files fail at once, without being
+//! read; a live log ships in appended parts; a log flood is cut.
 
 mod support;
 
@@ -8,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
-use support::{shell_task, Stack};
+use support::{eventually, shell_task, Stack};
+use wharf_core::logs::{log_part_key, log_prefix};
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -146,4 +148,44 @@ async fn a_log_flood_keeps_its_head_and_tail_and_costs_no_lease() {
     assert!(log.starts_with("first-line\n"));
     assert!(log.contains("bytes of log left out here]"));
     assert!(log.ends_with("last-line\n"), "{}", &log[log.len() - 50..]);
+}
+
+#[tokio::test]
+async fn a_live_log_ships_in_appended_parts_and_reads_back_whole() {
+    let stack = Stack::start().await;
+    let _worker = stack.spawn_worker();
+    let id = stack
+        .submit_id(shell_task(
+            r#"i=0; while [ $i -lt 6 ]; do i=$((i+1)); echo "line $i"; sleep 1; done"#,
+        ))
+        .await;
+    eventually(
+        "part of the log is readable while the task runs",
+        WAIT,
+        || async {
+            let log = stack.logs(&id).await;
+            log.starts_with("line 1\n") && !log.contains("line 6")
+        },
+    )
+    .await;
+    let done = stack.wait(&id, WAIT).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let expected: String = (1..=6).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(stack.logs(&id).await, expected);
+    // Each part starts where the one before it ended: no byte was stored
+    // twice, and the log was shipped as it grew.
+    let parts = stack
+        .backend
+        .artifacts
+        .list(&log_prefix(&id, 1), None, 1000)
+        .await
+        .unwrap()
+        .objects;
+    assert!(parts.len() > 1, "one part: {parts:?}");
+    let mut at = 0;
+    for part in &parts {
+        assert_eq!(part.key, log_part_key(&id, 1, at), "{parts:?}");
+        at += part.size;
+    }
+    assert_eq!(at, expected.len() as u64);
 }

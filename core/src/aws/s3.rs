@@ -10,7 +10,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectI
 use aws_sdk_s3::Client;
 use tokio::io::AsyncReadExt;
 
-use crate::artifacts::{Artifacts, Chunk};
+use crate::artifacts::{Artifacts, Chunk, Listing, Stored};
 use crate::error::{Error, Result};
 
 /// Files larger than this are uploaded in parts of this size.
@@ -136,6 +136,33 @@ impl Artifacts for S3Artifacts {
             })?
             .to_vec();
         Ok(Some(Chunk { data, total_size }))
+    }
+
+    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Listing> {
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_start_after(start_after.map(str::to_owned))
+            .max_keys(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(|e| Error::aws("ListObjectsV2", e))?;
+        let objects = page
+            .contents()
+            .iter()
+            .filter_map(|object| {
+                Some(Stored {
+                    key: object.key()?.to_owned(),
+                    size: object.size().unwrap_or_default().max(0) as u64,
+                })
+            })
+            .collect();
+        Ok(Listing {
+            objects,
+            more: page.is_truncated().unwrap_or(false),
+        })
     }
 
     async fn delete_prefix(&self, prefix: &str) -> Result<usize> {

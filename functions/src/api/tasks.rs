@@ -10,8 +10,9 @@ use chrono::Utc;
 use headers::{ETag, HeaderMapExt, IfNoneMatch};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use wharf_core::artifacts::{log_key, manifest, output_key, task_prefix};
+use wharf_core::artifacts::{manifest, output_key, task_prefix};
 use wharf_core::lifecycle;
+use wharf_core::logs::read_log;
 use wharf_core::model::Task;
 use wharf_core::store::Transition;
 
@@ -297,36 +298,64 @@ pub async fn logs(
     let task = load(&state, &id).await?;
     let attempt = query.attempt.unwrap_or(task.attempt);
     let ended = attempt < task.attempt || task.status.is_terminal();
-    let key = log_key(&id, attempt);
-    let chunk = state
-        .backend
-        .artifacts
-        .get_from(&key, query.offset, MAX_LOG_CHUNK_BYTES)
-        .await?;
-    let (data, read, total_size) = match chunk {
-        Some(chunk) => {
-            let (data, read) = whole_characters(chunk.data);
-            (data, read, chunk.total_size)
-        }
-        None => (String::new(), 0, 0),
-    };
-    let next_offset = query.offset + read as u64;
+    let read = read_log(
+        state.backend.artifacts.as_ref(),
+        (&id, attempt),
+        query.offset,
+        MAX_LOG_CHUNK_BYTES,
+    )
+    .await?;
+    let complete = ended && read.at_end;
+    let (data, taken) = whole_characters(read.data, complete);
     Ok(Json(LogChunk {
         attempt,
         data,
-        next_offset,
-        complete: ended && next_offset >= total_size,
+        next_offset: query.offset + taken as u64,
+        complete,
     }))
 }
 
-/// The chunk as text and how many of its bytes that is: a character cut at
-/// its end is left for the next read; other invalid bytes become U+FFFD.
-fn whole_characters(mut data: Vec<u8>) -> (String, usize) {
-    if let Err(err) = std::str::from_utf8(&data) {
-        if err.error_len().is_none() && err.valid_up_to() > 0 {
-            data.truncate(err.valid_up_to());
+/// The chunk as text and how many of its bytes that is: unless the log
+/// ends here, a character cut at its end is left for the next read; other
+/// invalid bytes become U+FFFD.
+fn whole_characters(mut data: Vec<u8>, log_ends: bool) -> (String, usize) {
+    let len = data.len();
+    // The last character starts at the last byte that does not continue one.
+    let last = (len.saturating_sub(4)..len)
+        .rev()
+        .find(|&i| data[i] & 0xC0 != 0x80);
+    if let (Some(start), false) = (last, log_ends) {
+        let width = match data[start] {
+            0xF0.. => 4,
+            0xE0.. => 3,
+            0xC0.. => 2,
+            _ => 1,
+        };
+        if start + width > len {
+            data.truncate(start);
         }
     }
     let read = data.len();
     (String::from_utf8_lossy(&data).into_owned(), read)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_characters;
+
+    #[test]
+    fn a_character_cut_at_the_end_waits_for_the_next_read_unless_the_log_ends() {
+        let text = "aé€😀".as_bytes();
+        for cut in 0..=text.len() {
+            let (data, taken) = whole_characters(text[..cut].to_vec(), false);
+            assert!(text.starts_with(data.as_bytes()), "{cut}: {data:?}");
+            assert_eq!(taken, data.len());
+            let (data, taken) = whole_characters(text[..cut].to_vec(), true);
+            assert_eq!(taken, cut);
+            assert_eq!(data.is_empty(), cut == 0);
+        }
+        // Invalid bytes before a cut character do not hide the cut.
+        let (data, taken) = whole_characters(b"a\xffb\xe2\x82".to_vec(), false);
+        assert_eq!((data.as_str(), taken), ("a\u{fffd}b", 3));
+    }
 }

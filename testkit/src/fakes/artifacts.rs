@@ -6,7 +6,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use wharf_core::artifacts::{Artifacts, Chunk};
+use wharf_core::artifacts::{Artifacts, Chunk, Listing, Stored};
+use wharf_core::logs::log_prefix;
 use wharf_core::Result;
 
 #[derive(Default)]
@@ -18,6 +19,23 @@ impl MemoryArtifacts {
     /// An object's bytes, if it exists.
     pub fn object(&self, key: &str) -> Option<Vec<u8>> {
         self.objects.lock().unwrap().get(key).cloned()
+    }
+
+    /// An attempt's log: its parts joined in order, and how many there are.
+    pub fn log(&self, task_id: &str, attempt: u32) -> (Vec<u8>, usize) {
+        let prefix = log_prefix(task_id, attempt);
+        let objects = self.objects.lock().unwrap();
+        let parts: Vec<_> = objects
+            .range(prefix.clone()..)
+            .take_while(|(key, _)| key.starts_with(&prefix))
+            .collect();
+        (
+            parts
+                .iter()
+                .flat_map(|(_, body)| body.iter().copied())
+                .collect(),
+            parts.len(),
+        )
     }
 }
 
@@ -44,6 +62,22 @@ impl Artifacts for MemoryArtifacts {
                 total_size: body.len() as u64,
             }
         }))
+    }
+
+    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<Listing> {
+        let objects = self.objects.lock().unwrap();
+        let mut found = objects
+            .iter()
+            .filter(|(key, _)| key.starts_with(prefix) && Some(key.as_str()) > start_after)
+            .map(|(key, body)| Stored {
+                key: key.clone(),
+                size: body.len() as u64,
+            });
+        let page: Vec<Stored> = found.by_ref().take(limit).collect();
+        Ok(Listing {
+            objects: page,
+            more: found.next().is_some(),
+        })
     }
 
     async fn delete_prefix(&self, prefix: &str) -> Result<usize> {

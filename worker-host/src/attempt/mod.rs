@@ -16,7 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use wharf_core::artifacts::{log_key, payload_key};
+use wharf_core::artifacts::payload_key;
 use wharf_core::model::{Fence, Task};
 use wharf_core::queue::Received;
 use wharf_core::retry::retry_transient;
@@ -25,7 +25,7 @@ use wharf_core::validate::MAX_PAYLOAD_BYTES;
 use crate::executor::{Ended, Run};
 use crate::worker::Worker;
 use lease::{Keeping, LeaseKeeper, LeaseVerdict};
-use logs::LogShipper;
+use logs::LogStream;
 
 /// How an attempt ended: the one thing its record depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,13 +67,12 @@ impl Worker {
             lease: self.config.lease,
         }
         .start();
-        let logs = LogShipper {
-            artifacts: self.backend.artifacts.clone(),
-            log_file: attempt.run.log_file(),
-            key: log_key(&attempt.task.id, attempt.task.attempt),
-            every: self.config.heartbeat,
-        }
-        .start();
+        let logs = LogStream::new(
+            self.backend.artifacts.clone(),
+            attempt.run.log_file(),
+            (&attempt.task.id, attempt.task.attempt),
+        )
+        .start(self.config.heartbeat);
         let end = self.supervise(&attempt, &mut lease, stop_all).await;
         self.record(&attempt, end, lease, logs).await;
         if let Err(err) = tokio::fs::remove_dir_all(&attempt.run.dir).await {

@@ -13,7 +13,7 @@ use wharf_core::retry::retry_transient;
 use wharf_core::Error;
 
 use super::lease::{Keeping, LeaseVerdict};
-use super::logs::Shipping;
+use super::logs::{LogStream, Shipping};
 use super::outputs::read_result;
 use super::{Attempt, AttemptEnd};
 use crate::executor::Ended;
@@ -27,39 +27,44 @@ impl Worker {
         mut lease: Keeping,
         logs: Shipping,
     ) {
-        logs.stop().await;
+        let log = logs.stop().await;
         match end {
             AttemptEnd::Exited(ended) => {
                 // The lease keeper goes on while uploads run: large ones
                 // take time. Losing the task stops them, so a lost attempt
                 // does not overwrite the objects of the one that took over.
                 let outcome = tokio::select! {
-                    outcome = self.outcome(attempt, ended) => outcome,
+                    outcome = self.outcome(attempt, ended, &log) => outcome,
                     verdict = lease.lost() => {
                         lease.stop().await;
-                        return self.interrupted(attempt, verdict).await;
+                        return self.interrupted(attempt, verdict, &log).await;
                     }
                 };
                 lease.stop().await;
                 match outcome {
                     Some((verdict, outcome)) => self.finish(attempt, verdict, outcome).await,
-                    None => self.release(attempt).await,
+                    None => self.release(attempt, &log).await,
                 }
             }
             AttemptEnd::Interrupted(verdict) => {
                 lease.stop().await;
-                self.interrupted(attempt, verdict).await;
+                self.interrupted(attempt, verdict, &log).await;
             }
             AttemptEnd::Stopped => {
                 lease.stop().await;
-                self.release(attempt).await;
+                self.release(attempt, &log).await;
             }
         }
     }
 
     /// Uploads what the attempt left and decides its verdict; `None` when
     /// the worker was stopped before the uploads were done.
-    async fn outcome(&self, attempt: &Attempt, ended: Ended) -> Option<(Verdict, Outcome)> {
+    async fn outcome(
+        &self,
+        attempt: &Attempt,
+        ended: Ended,
+        log: &LogStream,
+    ) -> Option<(Verdict, Outcome)> {
         let task = &attempt.task;
         let exit_code = match ended.exit {
             Exit::Code(code) => Some(code),
@@ -73,7 +78,7 @@ impl Worker {
             outputs: Vec::new(),
             log_truncated: ended.log_truncated,
         };
-        let uploaded = self.upload(&attempt.run).await;
+        let uploaded = self.upload(&attempt.run, log).await;
         if attempt.run.stop.is_cancelled() {
             tracing::warn!("the worker stopped before the attempt's outputs were uploaded");
             return None;
@@ -132,11 +137,11 @@ impl Worker {
     }
 
     /// The lease keeper found the fence lost and the executor was stopped.
-    async fn interrupted(&self, attempt: &Attempt, verdict: LeaseVerdict) {
+    async fn interrupted(&self, attempt: &Attempt, verdict: LeaseVerdict, log: &LogStream) {
         match verdict {
             LeaseVerdict::Cancelled => {
                 tracing::info!("attempt cancelled; process stopped");
-                if let Err(err) = self.upload_log(&attempt.run).await {
+                if let Err(err) = self.upload_log(&attempt.run, log).await {
                     tracing::warn!(error = %err, "cannot upload the log of the cancelled attempt");
                 }
                 self.delete(&attempt.message).await;
@@ -152,8 +157,8 @@ impl Worker {
     }
 
     /// Gives a stopped attempt back to the queue for another worker.
-    async fn release(&self, attempt: &Attempt) {
-        if let Err(err) = self.upload_log(&attempt.run).await {
+    async fn release(&self, attempt: &Attempt, log: &LogStream) {
+        if let Err(err) = self.upload_log(&attempt.run, log).await {
             tracing::warn!(error = %err, "cannot upload the log of the released attempt");
         }
         let note = format!(

@@ -3,11 +3,12 @@
 //! (`--upload-timeout-secs`), after which the attempt fails `UploadFailed`.
 
 use futures_util::{stream, StreamExt, TryStreamExt};
-use wharf_core::artifacts::{log_key, manifest_key, output_key};
+use wharf_core::artifacts::{manifest_key, output_key};
 use wharf_core::lifecycle::manifest_in_s3;
 use wharf_core::model::{OutputFile, Reason};
 use wharf_core::retry::retry_transient;
 
+use super::logs::LogStream;
 use super::outputs::{collect, sha256_file, CollectError, Collected, Found, OutputLimits};
 use crate::executor::Run;
 use crate::worker::Worker;
@@ -29,24 +30,20 @@ fn failed(what: &str, err: &dyn std::fmt::Display) -> UploadFailure {
 }
 
 impl Worker {
-    /// Uploads the attempt's log, retrying through outages until the
-    /// attempt is stopped (then it is one try).
-    pub(crate) async fn upload_log(&self, run: &Run) -> wharf_core::Result<()> {
-        let log = run.log_file();
-        if !log.exists() {
-            return Ok(());
-        }
-        let key = log_key(&run.task_id, run.attempt);
-        retry_transient("log upload", &run.stop, || {
-            self.backend.artifacts.put_file(&key, &log)
-        })
-        .await
+    /// Uploads the rest of the attempt's log, retrying through outages
+    /// until the attempt is stopped (then it is one try).
+    pub(crate) async fn upload_log(&self, run: &Run, log: &LogStream) -> wharf_core::Result<()> {
+        retry_transient("log upload", &run.stop, || log.ship()).await
     }
 
     /// Uploads the log and the outputs within the deadline, or says why not.
-    pub(crate) async fn upload(&self, run: &Run) -> Result<Uploaded, UploadFailure> {
+    pub(crate) async fn upload(
+        &self,
+        run: &Run,
+        log: &LogStream,
+    ) -> Result<Uploaded, UploadFailure> {
         let deadline = self.config.upload_timeout;
-        match tokio::time::timeout(deadline, self.upload_all(run)).await {
+        match tokio::time::timeout(deadline, self.upload_all(run, log)).await {
             Ok(uploaded) => uploaded,
             Err(_) => Err((
                 Reason::UploadFailed,
@@ -58,8 +55,8 @@ impl Worker {
         }
     }
 
-    async fn upload_all(&self, run: &Run) -> Result<Uploaded, UploadFailure> {
-        self.upload_log(run)
+    async fn upload_all(&self, run: &Run, log: &LogStream) -> Result<Uploaded, UploadFailure> {
+        self.upload_log(run, log)
             .await
             .map_err(|e| failed("log upload", &e))?;
         let dir = run.output_dir();
