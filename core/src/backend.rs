@@ -1,4 +1,4 @@
-//! The three adapters every Wharf service uses, behind their seams, built
+//! The adapters every Wharf service uses, behind their seams, built
 //! once in `main` and shared (cheap to clone).
 
 use std::sync::Arc;
@@ -6,8 +6,9 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 
 use crate::artifacts::Artifacts;
-use crate::aws::{s3_client, DynamoTaskStore, S3Artifacts, SqsQueues};
+use crate::aws::{s3_client, DynamoFleet, DynamoTaskStore, S3Artifacts, SqsQueues};
 use crate::config::ResourceNames;
+use crate::fleet::Fleet;
 use crate::queue::Queue;
 use crate::store::TaskStore;
 
@@ -16,6 +17,7 @@ pub struct Backend {
     pub store: Arc<dyn TaskStore>,
     pub queues: Arc<dyn Queue>,
     pub artifacts: Arc<dyn Artifacts>,
+    pub fleet: Arc<dyn Fleet>,
     pub names: ResourceNames,
 }
 
@@ -33,6 +35,10 @@ impl Backend {
                 &names.queue_prefix,
             )),
             artifacts: Arc::new(S3Artifacts::new(s3_client(aws), &names.bucket)),
+            fleet: Arc::new(DynamoFleet::new(
+                aws_sdk_dynamodb::Client::new(aws),
+                &names.workers_table,
+            )),
             names,
         }
     }

@@ -57,6 +57,12 @@ impl Error {
             }
             _ => false,
         };
+        metrics::counter!(
+            "wharf_aws_errors_total",
+            "service" => service_of::<E>(),
+            "operation" => operation,
+        )
+        .increment(1);
         Error::Aws {
             operation,
             message: error_chain(&err),
@@ -84,6 +90,15 @@ impl Error {
     }
 }
 
+/// The AWS service an SDK error type belongs to (`dynamodb`, `sqs`, `s3`),
+/// from its crate: `aws_sdk_sqs::operation::…` is `sqs`.
+fn service_of<E>() -> &'static str {
+    let path = std::any::type_name::<E>();
+    path.strip_prefix("aws_sdk_")
+        .and_then(|rest| rest.split("::").next())
+        .unwrap_or("aws")
+}
+
 /// An error's message followed by each of its causes.
 pub fn error_chain(err: &dyn StdError) -> String {
     let mut message = err.to_string();
@@ -94,4 +109,20 @@ pub fn error_chain(err: &dyn StdError) -> String {
         source = cause.source();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::service_of;
+
+    #[test]
+    fn an_sdk_error_names_its_service() {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        use aws_sdk_s3::operation::get_object::GetObjectError;
+        use aws_sdk_sqs::operation::receive_message::ReceiveMessageError;
+        assert_eq!(service_of::<UpdateItemError>(), "dynamodb");
+        assert_eq!(service_of::<ReceiveMessageError>(), "sqs");
+        assert_eq!(service_of::<GetObjectError>(), "s3");
+        assert_eq!(service_of::<std::io::Error>(), "aws");
+    }
 }

@@ -5,9 +5,10 @@ use std::time::Duration;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 use wharf_core::config::ResourceNames;
+use wharf_core::fleet::{Command, Resources, WorkerReport, WorkerState};
 use wharf_core::logs::{log_part_key, log_prefix, read_log, LogRead};
 use wharf_core::model::{
-    new_task_id, Fence, Idempotency, ProcessSpec, Status, Task, TaskMessage, TaskSpec,
+    new_task_id, ExecutorKind, Fence, Idempotency, ProcessSpec, Status, Task, TaskMessage, TaskSpec,
 };
 use wharf_core::provision::provision;
 use wharf_core::queue::{Lane, ReceiveOptions};
@@ -358,4 +359,53 @@ async fn finished_tasks_carry_their_expiry_for_dynamodb_ttl() {
         .unwrap();
     let retention = i64::from(names.retention_days) * 24 * 3600;
     assert_eq!(expires_at, finished_at.timestamp() + retention);
+}
+
+#[tokio::test]
+async fn the_worker_registry_keeps_reports_and_hands_back_commands() {
+    let moto = Moto::start().await;
+    let fleet = backend(&moto).await.fleet;
+    let now = Utc::now();
+    let mut report = WorkerReport {
+        id: "host-1".into(),
+        hostname: "host".into(),
+        version: "1.0.0".into(),
+        labels: [("zone".to_owned(), "a".to_owned())].into(),
+        queues: vec!["high".into(), "default".into()],
+        executors: vec![ExecutorKind::Process],
+        mode: "poll".into(),
+        slots: 4,
+        busy_slots: 1,
+        running_tasks: vec!["t1".into()],
+        resources: Resources {
+            cpu_cores: 2,
+            memory_total_bytes: 1 << 30,
+            ..Resources::default()
+        },
+        heartbeat_secs: 5,
+        started_at: now,
+        heartbeat_at: now,
+        taking_tasks: true,
+    };
+    assert_eq!(fleet.heartbeat(&report).await.unwrap(), None);
+    let registered = fleet.get("host-1").await.unwrap().unwrap();
+    assert_eq!(registered.report, report);
+    assert_eq!(registered.state(now), WorkerState::Online);
+
+    assert!(fleet.command("host-1", Command::Drain).await.unwrap());
+    assert!(!fleet.command("nobody", Command::Drain).await.unwrap());
+    assert!(fleet.get("nobody").await.unwrap().is_none());
+    // The next heartbeat reads the command and keeps it.
+    report.busy_slots = 0;
+    let command = fleet.heartbeat(&report).await.unwrap();
+    assert_eq!(command, Some(Command::Drain));
+    let listed = fleet.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].report.busy_slots, 0);
+    assert_eq!(listed[0].state(now), WorkerState::Draining);
+    let later = now + chrono::Duration::seconds(16);
+    assert_eq!(listed[0].state(later), WorkerState::Offline);
+
+    fleet.deregister("host-1").await.unwrap();
+    assert!(fleet.list().await.unwrap().is_empty());
 }

@@ -146,3 +146,30 @@ async fn the_bearer_scheme_is_case_insensitive_and_other_schemes_are_401() {
         assert_problem(&answer, 401, &value);
     }
 }
+
+#[tokio::test]
+async fn odd_worker_ids_are_404_and_commands_need_the_admin_scope() {
+    let api = api().await;
+    for uri in [
+        "/v1/workers/nobody",
+        "/v1/workers/a%00b",
+        "/v1/workers/%2F%2F",
+    ] {
+        let answer = api
+            .call(request(Method::GET, uri).body(Body::empty()).unwrap())
+            .await;
+        assert_problem(&answer, 404, uri);
+    }
+    let long = format!("/v1/workers/{}", "w".repeat(300));
+    let answer = api
+        .call(request(Method::GET, &long).body(Body::empty()).unwrap())
+        .await;
+    assert_problem(&answer, 404, "a 300-character id");
+    for command in ["drain", "revoke"] {
+        let uri = format!("/v1/workers/nobody/{command}");
+        let answer = api
+            .call(request(Method::POST, &uri).body(Body::empty()).unwrap())
+            .await;
+        assert_problem(&answer, 403, &uri);
+    }
+}

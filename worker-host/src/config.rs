@@ -1,5 +1,6 @@
 //! The worker host's settings, built once by `main` from its flags.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -7,6 +8,9 @@ use std::time::Duration;
 pub struct WorkerConfig {
     /// This host's id in task records: `<hostname>-<random>`.
     pub worker_id: String,
+    pub hostname: String,
+    /// Shown in the fleet view.
+    pub labels: BTreeMap<String, String>,
     /// Queues to serve, highest priority first.
     pub queues: Vec<String>,
     /// Task slots.

@@ -9,6 +9,8 @@ pub mod attempt;
 pub mod claim;
 pub mod config;
 pub mod executor;
+pub mod fleet;
+pub mod http;
 pub mod isolation;
 pub mod poller;
 pub mod worker;

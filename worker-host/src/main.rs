@@ -1,12 +1,14 @@
 //! `wharf-worker`: the worker host daemon (SPEC §5).
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use wharf_core::aws::load_aws;
 use wharf_core::config::ResourceNames;
 use wharf_core::model::ExecutorKind;
@@ -18,6 +20,8 @@ use wharf_worker_host::executor::container::{
 };
 use wharf_worker_host::executor::script::ScriptFetcher;
 use wharf_worker_host::executor::Executors;
+use wharf_worker_host::fleet::{parse_labels, HostState};
+use wharf_worker_host::http::{self, Local};
 use wharf_worker_host::isolation::{close_work_dir, make_non_dumpable, TaskUsers, UidRange};
 use wharf_worker_host::{Worker, WorkerConfig};
 
@@ -111,6 +115,12 @@ struct Args {
     /// opt-out of per-task users, logged as a warning.
     #[arg(long, env = "WHARF_TASK_USER", value_enum)]
     task_user: Option<TaskUser>,
+    /// `k=v,…` shown in the fleet view.
+    #[arg(long, env = "WHARF_LABELS", default_value = "", value_parser = parse_labels)]
+    labels: BTreeMap<String, String>,
+    /// Address of the local HTTP server (`/health`, `/metrics`).
+    #[arg(long, env = "WHARF_HTTP_LISTEN", default_value = "127.0.0.1:9090")]
+    http_listen: SocketAddr,
     /// Log as JSON lines.
     #[arg(long, env = "WHARF_LOG_JSON")]
     log_json: bool,
@@ -139,6 +149,8 @@ async fn main() -> anyhow::Result<()> {
     if matches!(executors.users, TaskUsers::Isolated(_)) {
         close_work_dir(&config.work_dir)?;
     }
+    let host = HostState::new(&shutdown);
+    serve_locally(&args, &config, &host).await?;
     let backend = Backend::aws(&load_aws().await, args.names);
     if let Some(host) = &executors.containers {
         // A crashed run of this host leaves its containers behind.
@@ -154,8 +166,37 @@ async fn main() -> anyhow::Result<()> {
         backend,
         config,
         executors: Arc::new(executors),
+        host,
     };
     wharf_worker_host::run(worker, shutdown).await;
+    Ok(())
+}
+
+/// Buckets of the duration histograms, in seconds: from a tenth of a second
+/// to the longest timeout (12 hours).
+const DURATION_BUCKETS: [f64; 12] = [
+    0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 14400.0, 43200.0,
+];
+
+/// Starts the local HTTP server, with the Prometheus recorder it serves.
+async fn serve_locally(args: &Args, config: &WorkerConfig, host: &HostState) -> anyhow::Result<()> {
+    let metrics = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &DURATION_BUCKETS)
+        .context("histogram buckets")?
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    let local = Local {
+        worker_id: config.worker_id.clone(),
+        mode: "poll",
+        slots: config.concurrency,
+        host: host.clone(),
+        metrics,
+    };
+    let listener = tokio::net::TcpListener::bind(args.http_listen)
+        .await
+        .with_context(|| format!("--http-listen {}", args.http_listen))?;
+    tracing::info!(address = %listener.local_addr()?, "local HTTP server listening");
+    tokio::spawn(async move { axum::serve(listener, http::router(local)).await });
     Ok(())
 }
 
@@ -176,6 +217,8 @@ impl Args {
         let random = ulid::Ulid::new().to_string()[20..].to_lowercase();
         Ok(WorkerConfig {
             worker_id: format!("{hostname}-{random}"),
+            hostname: hostname.to_owned(),
+            labels: self.labels.clone(),
             queues: self.names.queues.clone(),
             concurrency: self.slots(),
             heartbeat: Duration::from_secs(self.heartbeat_secs),
@@ -236,7 +279,8 @@ impl Args {
             self.max_script_bytes,
         )?;
         let containers = if self.executors.contains(&ExecutorKind::Container) {
-            Some(ContainerHost::connect(hostname, self.container_rules()?).await?)
+            let rules = self.container_rules()?;
+            Some(ContainerHost::connect(hostname, &self.names.tasks_table, rules).await?)
         } else {
             None
         };

@@ -16,6 +16,7 @@ use wharf_core::retry::retry;
 use wharf_core::shutdown::{drain, Drained};
 
 use crate::claim::Handled;
+use crate::fleet::Registrar;
 use crate::worker::Worker;
 
 /// SQS hands out at most ten messages per receive.
@@ -26,31 +27,55 @@ struct Shared {
     worker: Worker,
     /// Cancelled when running attempts must stop at once.
     stop_all: CancellationToken,
-    /// Cancelled on shutdown, or once `max_tasks` have been run.
-    stop_receiving: CancellationToken,
     ran: AtomicUsize,
 }
 
-/// Runs until `shutdown` is cancelled (or `max_tasks` / `exit_when_idle`
-/// say so), then drains. Returns once every attempt has ended.
+/// Registers the host and takes tasks until `shutdown` is cancelled (the
+/// token the worker's [`HostState`](crate::fleet::HostState) was made
+/// from), `max_tasks` or
+/// `exit_when_idle` say so, or an operator drains or revokes it; then
+/// drains. Returns once every attempt has ended and the host deregistered.
 pub async fn run(worker: Worker, shutdown: CancellationToken) {
     let config = &worker.config;
     tracing::info!(worker_id = %config.worker_id, queues = ?config.queues, slots = config.concurrency, "worker started");
     let slots = Arc::new(Semaphore::new(config.concurrency));
     let tracker = TaskTracker::new();
+    let host = worker.host.clone();
+    let registration = Registrar {
+        fleet: worker.backend.fleet.clone(),
+        config: config.clone(),
+        host: host.clone(),
+        executors: worker.executors.clone(),
+    }
+    .start();
     let grace = config.grace;
     let shared = Arc::new(Shared {
         worker,
         stop_all: CancellationToken::new(),
-        stop_receiving: shutdown.child_token(),
         ran: AtomicUsize::new(0),
     });
     poll(&shared, &slots, &tracker).await;
+    if host.is_drained() {
+        // Drained by an operator: running tasks finish however long they
+        // take; the host stays up, shown as draining, until it is shut
+        // down or revoked.
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = host.revoked().cancelled() => {}
+        }
+    }
+    // Revoked: what runs is released at once.
+    let grace = if host.revoked().is_cancelled() {
+        Duration::ZERO
+    } else {
+        grace
+    };
     if drain(&tracker, grace).await == Drained::GraceOver {
         tracing::warn!("stopping and releasing running tasks");
         shared.stop_all.cancel();
         tracker.wait().await;
     }
+    registration.end().await;
     tracing::info!(
         tasks_run = shared.ran.load(Ordering::SeqCst),
         "worker stopped"
@@ -61,7 +86,7 @@ pub async fn run(worker: Worker, shutdown: CancellationToken) {
 /// been idle for `exit_when_idle`.
 async fn poll(shared: &Arc<Shared>, slots: &Arc<Semaphore>, tracker: &TaskTracker) {
     let config = &shared.worker.config;
-    let stop = &shared.stop_receiving;
+    let stop = shared.worker.host.not_taking();
     let mut last_busy = Instant::now();
     loop {
         let mut permits = tokio::select! {
@@ -117,7 +142,7 @@ async fn handle(shared: Arc<Shared>, message: Received, permit: OwnedSemaphorePe
             .max_tasks
             .is_some_and(|max| count >= max)
         {
-            shared.stop_receiving.cancel();
+            shared.worker.host.not_taking().cancel();
         }
     }
     drop(permit);

@@ -9,11 +9,14 @@ use wharf_core::Backend;
 
 use crate::config::WorkerConfig;
 use crate::executor::Execute;
+use crate::fleet::HostState;
 
 pub struct Worker {
     pub backend: Backend,
     pub config: WorkerConfig,
     pub executors: Arc<dyn Execute>,
+    /// What the host is doing, shared with its registration and HTTP.
+    pub host: HostState,
 }
 
 impl Worker {

@@ -12,7 +12,9 @@ use bollard::query_parameters::CreateContainerOptionsBuilder;
 use serde_json::{json, Value};
 use support::containers::{container_task, containers_of, docker, run, IMAGE, WAIT};
 use support::Stack;
-use wharf_worker_host::executor::container::{LABEL_ATTEMPT, LABEL_HOST, LABEL_TASK, LABEL_WORKER};
+use wharf_worker_host::executor::container::{
+    LABEL_ATTEMPT, LABEL_HOST, LABEL_TASK, LABEL_TASKS_TABLE, LABEL_WORKER,
+};
 
 #[tokio::test]
 async fn a_container_task_writes_an_output_downloaded_through_its_presigned_url() {
@@ -146,30 +148,32 @@ async fn the_worker_removes_containers_left_behind_by_a_crashed_run() {
         .unwrap()
         .to_string_lossy()
         .into_owned();
-    let leftover = format!("wharf-test-leftover-{}", std::process::id());
-    let labels = HashMap::from([
-        (LABEL_TASK.to_owned(), "01-no-such-task".to_owned()),
-        (LABEL_ATTEMPT.to_owned(), "1".to_owned()),
-        (LABEL_WORKER.to_owned(), "crashed-worker".to_owned()),
-        (LABEL_HOST.to_owned(), hostname),
-    ]);
-    docker
-        .create_container(
-            Some(
-                CreateContainerOptionsBuilder::default()
-                    .name(&leftover)
-                    .build(),
-            ),
-            ContainerCreateBody {
-                image: Some(IMAGE.to_owned()),
-                cmd: Some(vec!["sleep".into(), "300".into()]),
-                labels: Some(labels),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    docker.start_container(&leftover, None).await.unwrap();
+    // A crashed run's container, and one of another deployment (another
+    // tasks table) on the same engine, which is not this worker's to sweep.
+    let pid = std::process::id();
+    let leftovers = [
+        ("01-no-such-task", stack.names.tasks_table.clone()),
+        ("01-other-stack", format!("other-{pid}-tasks")),
+    ];
+    for (task, table) in &leftovers {
+        let labels = HashMap::from([
+            (LABEL_TASK.to_owned(), task.to_string()),
+            (LABEL_ATTEMPT.to_owned(), "1".to_owned()),
+            (LABEL_WORKER.to_owned(), "crashed-worker".to_owned()),
+            (LABEL_HOST.to_owned(), hostname.clone()),
+            (LABEL_TASKS_TABLE.to_owned(), table.clone()),
+        ]);
+        let name = format!("wharf-test-{task}-{pid}");
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        let body = ContainerCreateBody {
+            image: Some(IMAGE.to_owned()),
+            cmd: Some(vec!["sleep".into(), "300".into()]),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        docker.create_container(Some(options), body).await.unwrap();
+        docker.start_container(&name, None).await.unwrap();
+    }
 
     let _worker = stack.spawn_worker();
     support::eventually(
@@ -178,6 +182,15 @@ async fn the_worker_removes_containers_left_behind_by_a_crashed_run() {
         || async { containers_of(&docker, "01-no-such-task").await == 0 },
     )
     .await;
+    assert_eq!(containers_of(&docker, "01-other-stack").await, 1);
+    let other = format!("wharf-test-01-other-stack-{pid}");
+    let options = bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .build();
+    docker
+        .remove_container(&other, Some(options))
+        .await
+        .unwrap();
 }
 
 /// A worker that runs only processes, and a container task submitted to it.

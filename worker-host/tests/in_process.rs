@@ -20,6 +20,7 @@ use wharf_core::queue::{Lane, Queue, QueueCounts};
 use wharf_core::store::TaskStore;
 use wharf_testkit::fakes::Fakes;
 use wharf_worker_host::executor::{Ended, Execute, Run};
+use wharf_worker_host::fleet::HostState;
 use wharf_worker_host::{Worker, WorkerConfig};
 
 const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -85,10 +86,14 @@ impl Harness {
         let executor = Arc::new(Scripted::default());
         let work_dir = WorkDir(std::env::temp_dir().join(wharf_testkit::unique_prefix()));
         std::fs::create_dir_all(&work_dir.0).unwrap();
+        let shutdown = CancellationToken::new();
         let worker = Worker {
+            host: HostState::new(&shutdown),
             backend: fakes.backend.clone(),
             config: WorkerConfig {
                 worker_id: "w-here".into(),
+                hostname: "here".into(),
+                labels: [("zone".to_owned(), "a".to_owned())].into(),
                 queues: vec!["default".into()],
                 concurrency: 2,
                 heartbeat: HEARTBEAT,
@@ -106,7 +111,6 @@ impl Harness {
             },
             executors: executor.clone(),
         };
-        let shutdown = CancellationToken::new();
         let worker = tokio::spawn(wharf_worker_host::run(worker, shutdown.clone()));
         Harness {
             fakes,

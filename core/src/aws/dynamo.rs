@@ -276,7 +276,7 @@ impl DynamoTaskStore {
     }
 }
 
-fn number(n: impl ToString) -> AttributeValue {
+pub(super) fn number(n: impl ToString) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
 
@@ -308,7 +308,7 @@ fn read_task(item: &HashMap<String, AttributeValue>) -> Result<Versioned> {
     Ok(Versioned { task, version })
 }
 
-fn is_condition_failure<R>(
+pub(super) fn is_condition_failure<R>(
     err: &SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>,
 ) -> bool {
     err.as_service_error()

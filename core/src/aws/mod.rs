@@ -5,12 +5,14 @@
 mod dynamo;
 mod s3;
 mod sqs;
+mod workers;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
 pub use dynamo::{DynamoTaskStore, TTL_ATTRIBUTE};
 pub use s3::{S3Artifacts, MULTIPART_PART_BYTES};
 pub use sqs::SqsQueues;
+pub use workers::DynamoFleet;
 
 /// Loads the AWS configuration from the standard chain.
 pub async fn load_aws() -> SdkConfig {

@@ -42,20 +42,43 @@ impl<S: Send + Sync> FromRequestParts<S> for TaskId {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        let segments = axum::extract::RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-path", e.body_text()))?;
-        let id = segments
-            .iter()
-            .find(|(name, _)| *name == "id")
-            .map(|(_, value)| value.to_owned())
-            .unwrap_or_default();
+        let id = path_id(parts, state).await?;
         if is_task_id(&id) {
             Ok(TaskId(id))
         } else {
             Err(Problem::not_found(format!("no task {id:?}")))
         }
     }
+}
+
+/// A worker id from the path: 1 to 256 characters, none of them control
+/// characters; anything else names no worker (`404`).
+pub struct WorkerId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for WorkerId {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let id = path_id(parts, state).await?;
+        if (1..=256).contains(&id.chars().count()) && !id.chars().any(char::is_control) {
+            Ok(WorkerId(id))
+        } else {
+            Err(Problem::not_found(format!("no worker {id:?}")))
+        }
+    }
+}
+
+/// The route's `{id}`, percent-decoded.
+async fn path_id<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, Problem> {
+    let segments = axum::extract::RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-path", e.body_text()))?;
+    let id = segments
+        .iter()
+        .find(|(name, _)| *name == "id")
+        .map(|(_, value)| value.to_owned())
+        .unwrap_or_default();
+    Ok(id)
 }
 
 /// Whether `id` is a task id as Wharf makes them: a ULID in lowercase

@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod extract;
+mod fleet;
 pub mod problem;
 mod submit;
 mod tasks;
@@ -38,6 +39,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tasks/{id}/outputs", get(tasks::outputs))
         .route("/v1/tasks/{id}/outputs/{*path}", get(tasks::output))
         .route("/v1/tasks/{id}/logs", get(tasks::logs))
+        .route("/v1/workers", get(fleet::list))
+        .route("/v1/workers/{id}", get(fleet::get))
+        .route("/v1/workers/{id}/drain", post(fleet::drain))
+        .route("/v1/workers/{id}/revoke", post(fleet::revoke))
+        .route("/v1/status", get(fleet::status))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

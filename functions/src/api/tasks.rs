@@ -116,6 +116,16 @@ async fn load(state: &AppState, id: &str) -> Result<Task, Problem> {
         .ok_or_else(|| Problem::not_found(format!("no task {id}")))
 }
 
+/// A task as `GET` shows it: while queued, with why it is pending.
+#[derive(Serialize)]
+struct TaskView {
+    #[serde(flatten)]
+    task: Task,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending: Option<wharf_core::pending::Pending>,
+}
+
+/// `GET /v1/tasks/{id}`, with an `ETag` of what it returns.
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -124,7 +134,9 @@ pub async fn get(
 ) -> Result<Response, Problem> {
     caller.require(Scope::Read)?;
     let task = load(&state, &id).await?;
-    let body = serde_json::to_vec(&task).map_err(|e| wharf_core::Error::Corrupt(e.to_string()))?;
+    let pending = super::fleet::pending(&state, &task).await?;
+    let view = TaskView { task, pending };
+    let body = serde_json::to_vec(&view).map_err(|e| wharf_core::Error::Corrupt(e.to_string()))?;
     let etag: ETag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32])
         .parse()
         .expect("a quoted hex digest is a valid entity tag");

@@ -1,10 +1,11 @@
-//! In-memory fakes of the three storage seams. Each keeps real state and
+//! In-memory fakes of the storage seams. Each keeps real state and
 //! behaves as its AWS adapter does where Wharf relies on it: versioned
 //! conditional writes and reservations (DynamoDB), visibility timeouts,
 //! receive counts and redrive to the dead-letter queue (SQS), byte ranges
 //! (S3). Time is tokio's, so tests may pause it.
 
 mod artifacts;
+mod fleet;
 mod queue;
 mod store;
 
@@ -14,6 +15,7 @@ use wharf_core::config::ResourceNames;
 use wharf_core::Backend;
 
 pub use artifacts::MemoryArtifacts;
+pub use fleet::MemoryFleet;
 pub use queue::MemoryQueues;
 pub use store::MemoryStore;
 
@@ -22,6 +24,7 @@ pub struct Fakes {
     pub store: Arc<MemoryStore>,
     pub queues: Arc<MemoryQueues>,
     pub artifacts: Arc<MemoryArtifacts>,
+    pub fleet: Arc<MemoryFleet>,
     pub backend: Backend,
 }
 
@@ -30,16 +33,19 @@ impl Fakes {
         let store = Arc::new(MemoryStore::default());
         let queues = Arc::new(MemoryQueues::default());
         let artifacts = Arc::new(MemoryArtifacts::default());
+        let fleet = Arc::new(MemoryFleet::default());
         let backend = Backend {
             store: store.clone(),
             queues: queues.clone(),
             artifacts: artifacts.clone(),
+            fleet: fleet.clone(),
             names: ResourceNames::with_prefix("fake-"),
         };
         Fakes {
             store,
             queues,
             artifacts,
+            fleet,
             backend,
         }
     }

@@ -56,6 +56,12 @@ impl Worker {
         stop_all: &CancellationToken,
     ) {
         tracing::info!("attempt started");
+        let _running = self.host.running(&task.id);
+        metrics::counter!("wharf_tasks_started_total", "queue" => task.queue.clone()).increment(1);
+        if let Some(started) = task.started_at {
+            let waited = (started - task.created_at).to_std().unwrap_or_default();
+            metrics::histogram!("wharf_task_wait_seconds").record(waited.as_secs_f64());
+        }
         let attempt = self.attempt(task, message, stop_all);
         let mut lease = LeaseKeeper {
             store: self.backend.store.clone(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use wharf_core::lifecycle::{self, verdict, Exit, Outcome, Verdict};
-use wharf_core::model::{Status, Task};
+use wharf_core::model::{Reason, Status, Task};
 use wharf_core::retry::retry_transient;
 use wharf_core::Error;
 
@@ -122,8 +122,9 @@ impl Worker {
             .write_fenced("recording the outcome", attempt, &next)
             .await;
         match (written, verdict) {
-            (Ok(_), Verdict::Final { status, reason }) => {
+            (Ok(task), Verdict::Final { status, reason }) => {
                 tracing::info!(%status, %reason, exit_code = ?outcome.exit_code, "attempt finished");
+                finished(&task, status, reason);
                 self.delete(&attempt.message).await;
             }
             (Ok(_), Verdict::Retry { reason }) => {
@@ -195,4 +196,16 @@ impl Worker {
         })
         .await
     }
+}
+
+/// Counts a finished task and records how long its last attempt ran.
+fn finished(task: &Task, status: Status, reason: Reason) {
+    let (status, reason) = (status.to_string(), reason.to_string());
+    let ran = task.started_at.zip(task.finished_at).map(|(s, f)| f - s);
+    if let Some(ran) = ran.and_then(|d| d.to_std().ok()) {
+        metrics::histogram!("wharf_task_duration_seconds", "status" => status.clone())
+            .record(ran.as_secs_f64());
+    }
+    metrics::counter!("wharf_tasks_finished_total", "status" => status, "reason" => reason)
+        .increment(1);
 }

@@ -33,15 +33,21 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start() -> Stack {
+        Stack::with_queues(&["default"]).await
+    }
+
+    /// A stack whose API accepts tasks for these queues (all provisioned).
+    pub async fn with_queues(queues: &[&str]) -> Stack {
         let moto = Moto::start().await;
         let aws = moto.sdk_config();
-        let names = ResourceNames::with_prefix(&unique_prefix());
+        let mut names = ResourceNames::with_prefix(&unique_prefix());
+        names.queues = queues.iter().map(|q| q.to_string()).collect();
         provision(&aws, &names).await.expect("provision");
         let backend = Backend::aws(&aws, names.clone());
         let hash = hex::encode(Sha256::digest(TOKEN.as_bytes()));
         let state = AppState {
             backend: backend.clone(),
-            tokens: format!("{hash}:read+submit").parse().unwrap(),
+            tokens: format!("{hash}:read+submit+admin").parse().unwrap(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let api_url = format!("http://{}", listener.local_addr().unwrap());
@@ -70,6 +76,7 @@ impl Stack {
             .env("WHARF_QUEUE_PREFIX", &self.names.queue_prefix)
             .env("RUST_LOG", "info")
             .env("WHARF_CONCURRENCY", "2")
+            .env("WHARF_HTTP_LISTEN", "127.0.0.1:0")
             .args([
                 "--heartbeat-secs=1",
                 "--lease-secs=4",
@@ -110,6 +117,24 @@ impl Stack {
             .send()
             .await
             .unwrap()
+    }
+
+    /// A `POST` without a body; the status and the JSON answer.
+    pub async fn post(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.api_url))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+
+    /// A `GET` of a JSON answer.
+    pub async fn json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.unwrap()
     }
 
     pub async fn task(&self, id: &str) -> Value {

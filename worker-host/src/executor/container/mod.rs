@@ -37,6 +37,9 @@ pub const LABEL_TASK: &str = "wharf.task-id";
 pub const LABEL_ATTEMPT: &str = "wharf.attempt";
 pub const LABEL_WORKER: &str = "wharf.worker-id";
 pub const LABEL_HOST: &str = "wharf.host";
+/// The deployment a container belongs to: its tasks table. Stacks sharing a
+/// Docker engine never sweep each other's containers.
+pub const LABEL_TASKS_TABLE: &str = "wharf.tasks-table";
 
 /// Credentials for pulling from one registry.
 #[derive(Clone, serde::Deserialize)]
@@ -64,8 +67,10 @@ pub struct HostRules {
 #[derive(Clone)]
 pub struct ContainerHost {
     pub docker: Docker,
-    /// Containers of this host carry `wharf.host=<host>`.
+    /// Containers of this host carry `wharf.host=<host>` and
+    /// `wharf.tasks-table=<table>`.
     pub host: String,
+    pub tasks_table: String,
     pub rules: HostRules,
 }
 
@@ -92,7 +97,11 @@ impl ContainerHost {
     /// Connects to the local engine (`DOCKER_HOST` or the default socket)
     /// and agrees on an API version. An engine that does not answer yet is
     /// not an error: container tasks are released until it does.
-    pub async fn connect(host: &str, rules: HostRules) -> Result<Self, DockerError> {
+    pub async fn connect(
+        host: &str,
+        tasks_table: &str,
+        rules: HostRules,
+    ) -> Result<Self, DockerError> {
         let docker = Docker::connect_with_local_defaults()?;
         let docker = match docker.clone().negotiate_version().await {
             Ok(negotiated) => negotiated,
@@ -104,6 +113,7 @@ impl ContainerHost {
         Ok(ContainerHost {
             docker,
             host: host.to_owned(),
+            tasks_table: tasks_table.to_owned(),
             rules,
         })
     }
@@ -283,6 +293,7 @@ impl ContainerHost {
             (LABEL_ATTEMPT.to_owned(), run.attempt.to_string()),
             (LABEL_WORKER.to_owned(), run.worker_id.clone()),
             (LABEL_HOST.to_owned(), self.host.clone()),
+            (LABEL_TASKS_TABLE.to_owned(), self.tasks_table.clone()),
         ]);
         let resources = prepared.resources;
         let memory = resources.memory_mb.map(|mb| (mb * 1024 * 1024) as i64);

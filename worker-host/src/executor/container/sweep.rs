@@ -1,4 +1,4 @@
-//! The sweep: containers of this host whose attempt no longer holds its task
+//! The sweep: containers of this host and deployment whose attempt no longer holds its task
 //! (the worker crashed, the lease passed, the task finished) are removed, at
 //! start-up and then every lease period.
 
@@ -12,7 +12,9 @@ use wharf_core::lifecycle::{hold, Hold};
 use wharf_core::model::Fence;
 use wharf_core::store::TaskStore;
 
-use super::{ContainerHost, LABEL_ATTEMPT, LABEL_HOST, LABEL_TASK, LABEL_WORKER};
+use super::{
+    ContainerHost, LABEL_ATTEMPT, LABEL_HOST, LABEL_TASK, LABEL_TASKS_TABLE, LABEL_WORKER,
+};
 
 /// Sweeps every `every` until `shutdown`.
 pub async fn sweep_every(
@@ -39,7 +41,10 @@ impl ContainerHost {
     pub async fn sweep(&self, store: &dyn TaskStore) -> Result<usize, DockerError> {
         let filters = HashMap::from([(
             "label".to_owned(),
-            vec![format!("{LABEL_HOST}={}", self.host)],
+            vec![
+                format!("{LABEL_HOST}={}", self.host),
+                format!("{LABEL_TASKS_TABLE}={}", self.tasks_table),
+            ],
         )]);
         let options = ListContainersOptionsBuilder::default()
             .all(true)

@@ -1,0 +1,201 @@
+//! The fleet: `/v1/workers` (the registry, drain and revoke), `/v1/status`
+//! (queues and capacity), and why a queued task is pending.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::Utc;
+use serde::Serialize;
+use wharf_core::fleet::{Command, Registered, WorkerReport, WorkerState};
+use wharf_core::model::{Scope, Task};
+use wharf_core::pending::{why_pending, Pending, PendingReason};
+use wharf_core::queue::Lane;
+
+use super::auth::Caller;
+use super::extract::WorkerId;
+use super::problem::Problem;
+use super::AppState;
+
+/// A worker as the API shows it: its last report and how it reads now.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerView {
+    #[serde(flatten)]
+    report: WorkerReport,
+    state: WorkerState,
+}
+
+impl From<Registered> for WorkerView {
+    fn from(worker: Registered) -> Self {
+        WorkerView {
+            state: worker.state(Utc::now()),
+            report: worker.report,
+        }
+    }
+}
+
+/// `GET /v1/workers`: every registered worker host, by id.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<WorkerView>>, Problem> {
+    caller.require(Scope::Read)?;
+    let workers = state.backend.fleet.list().await?;
+    Ok(Json(workers.into_iter().map(WorkerView::from).collect()))
+}
+
+/// `GET /v1/workers/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    WorkerId(id): WorkerId,
+) -> Result<Json<WorkerView>, Problem> {
+    caller.require(Scope::Read)?;
+    let worker = state.backend.fleet.get(&id).await?;
+    let worker = worker.ok_or_else(|| Problem::not_found(format!("no worker {id}")))?;
+    Ok(Json(worker.into()))
+}
+
+/// `POST /v1/workers/{id}/drain`: the worker takes no more tasks and lets
+/// the running ones finish; it obeys at its next heartbeat.
+pub async fn drain(
+    state: State<AppState>,
+    caller: Caller,
+    id: WorkerId,
+) -> Result<(StatusCode, Json<WorkerView>), Problem> {
+    command(state, caller, id, Command::Drain).await
+}
+
+/// `POST /v1/workers/{id}/revoke`: the worker takes no more tasks,
+/// releases the running ones to other workers and exits.
+pub async fn revoke(
+    state: State<AppState>,
+    caller: Caller,
+    id: WorkerId,
+) -> Result<(StatusCode, Json<WorkerView>), Problem> {
+    command(state, caller, id, Command::Revoke).await
+}
+
+async fn command(
+    State(state): State<AppState>,
+    caller: Caller,
+    WorkerId(id): WorkerId,
+    command: Command,
+) -> Result<(StatusCode, Json<WorkerView>), Problem> {
+    caller.require(Scope::Admin)?;
+    let fleet = &state.backend.fleet;
+    if !fleet.command(&id, command).await? {
+        return Err(Problem::not_found(format!("no worker {id}")));
+    }
+    tracing::info!(worker_id = %id, %command, "worker command left");
+    let worker = fleet.get(&id).await?;
+    let worker = worker.ok_or_else(|| Problem::not_found(format!("no worker {id}")))?;
+    Ok((StatusCode::ACCEPTED, Json(worker.into())))
+}
+
+/// Why a queued task waits, with its queue's backlog when every slot is
+/// busy.
+pub async fn pending(state: &AppState, task: &Task) -> Result<Option<Pending>, Problem> {
+    if task.status != wharf_core::model::Status::Queued {
+        return Ok(None);
+    }
+    let workers = state.backend.fleet.list().await?;
+    let mut pending = why_pending(task, &workers, Utc::now());
+    if let Some(busy) = pending
+        .as_mut()
+        .filter(|p| p.reason == PendingReason::AllSlotsBusy)
+    {
+        let counts = state
+            .backend
+            .queues
+            .counts(&task.queue, Lane::Tasks)
+            .await?;
+        busy.backlog = Some(counts.visible + counts.delayed);
+    }
+    Ok(pending)
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    queues: Vec<QueueStatus>,
+    workers: FleetCounts,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QueueStatus {
+    name: String,
+    visible: u64,
+    in_flight: u64,
+    delayed: u64,
+    dead_lettered: u64,
+    /// Online workers taking this queue's tasks, and their free slots.
+    workers: u32,
+    free_slots: u32,
+    /// Visible messages per free slot (per slot when none is free): what
+    /// an autoscaler scales on.
+    backlog_per_free_slot: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FleetCounts {
+    online: u32,
+    draining: u32,
+    revoked: u32,
+    offline: u32,
+    busy_slots: u32,
+    total_slots: u32,
+}
+
+/// `GET /v1/status`: every configured queue's counts and the fleet's
+/// capacity.
+pub async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Status>, Problem> {
+    caller.require(Scope::Read)?;
+    let now = Utc::now();
+    let workers = state.backend.fleet.list().await?;
+    let mut counts = FleetCounts::default();
+    for worker in &workers {
+        let state = worker.state(now);
+        match state {
+            WorkerState::Online => counts.online += 1,
+            WorkerState::Draining => counts.draining += 1,
+            WorkerState::Revoked => counts.revoked += 1,
+            WorkerState::Offline => counts.offline += 1,
+        }
+        if state != WorkerState::Offline {
+            counts.busy_slots += worker.report.busy_slots;
+            counts.total_slots += worker.report.slots;
+        }
+    }
+    let mut queues = Vec::new();
+    for name in &state.backend.names.queues {
+        let tasks = state.backend.queues.counts(name, Lane::Tasks).await?;
+        let dead = state.backend.queues.counts(name, Lane::DeadLetters).await?;
+        let serving: Vec<&Registered> = workers.iter().filter(|w| w.serves(name, now)).collect();
+        let slots: u32 = serving.iter().map(|w| w.report.slots).sum();
+        let busy: u32 = serving
+            .iter()
+            .map(|w| w.report.busy_slots.min(w.report.slots))
+            .sum();
+        let free_slots = slots - busy;
+        queues.push(QueueStatus {
+            name: name.clone(),
+            visible: tasks.visible,
+            in_flight: tasks.in_flight,
+            delayed: tasks.delayed,
+            dead_lettered: dead.visible + dead.in_flight,
+            workers: serving.len() as u32,
+            free_slots,
+            backlog_per_free_slot: tasks.visible as f64 / f64::from(free_slots.max(1)),
+        });
+    }
+    Ok(Json(Status {
+        queues,
+        workers: counts,
+    }))
+}
