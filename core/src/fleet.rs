@@ -104,10 +104,12 @@ impl Registered {
         }
     }
 
-    /// Online and taking tasks of `queue`.
+    /// Online, polling, and taking tasks of `queue` (a push-only worker
+    /// runs only what is pushed to it).
     pub fn serves(&self, queue: &str, now: DateTime<Utc>) -> bool {
         self.state(now) == WorkerState::Online
             && self.report.taking_tasks
+            && self.report.mode != "push"
             && self.report.queues.iter().any(|q| q == queue)
     }
 }

@@ -71,10 +71,23 @@ fn digest(valid: &ValidTask) -> String {
     hex::encode(Sha256::digest(canonical))
 }
 
+/// When a submission's message becomes visible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueue {
+    /// After the task's own `delaySeconds`: any worker may take it.
+    AsRequested,
+    /// After this long: the task was pushed to a worker that runs it now,
+    /// and the message is the backstop that lets another worker take it
+    /// over should that one die.
+    Backstop(Duration),
+}
+
+/// Records a valid submission, then enqueues its message.
 pub async fn submit(
     backend: &Backend,
     valid: ValidTask,
     key: Option<ClientKey<'_>>,
+    enqueue: Enqueue,
 ) -> Result<Submitted, SubmitError> {
     let task = Task {
         idempotency: key.map(|key| Idempotency {
@@ -115,7 +128,10 @@ pub async fn submit(
     let message = TaskMessage {
         task_id: task.id.clone(),
     };
-    let delay = Duration::from_secs(task.delay_seconds.into());
+    let delay = match enqueue {
+        Enqueue::AsRequested => Duration::from_secs(task.delay_seconds.into()),
+        Enqueue::Backstop(delay) => delay,
+    };
     if let Err(err) = backend.queues.send(&task.queue, &message, delay).await {
         tracing::error!(task_id = %task.id, error = %err, "enqueue failed; removing the task record");
         backend.store.delete(&task).await?;

@@ -111,7 +111,7 @@ impl Worker {
         match self.backend.store.replace(&current, next).await {
             Ok(claimed) => {
                 let span = tracing::info_span!("attempt", attempt);
-                self.run_attempt(claimed.task, message, stop_all)
+                self.run_attempt(claimed.task, Some(message), stop_all)
                     .instrument(span)
                     .await;
                 Handled::Ran

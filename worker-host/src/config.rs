@@ -4,8 +4,31 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// How the host takes tasks (`--mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, strum::Display)]
+#[strum(serialize_all = "lowercase")]
+pub enum Mode {
+    /// Long-polls its queues.
+    Poll,
+    /// Runs what is pushed to its local `POST /v1/tasks`, and polls nothing.
+    Push,
+    /// Both.
+    Hybrid,
+}
+
+impl Mode {
+    pub fn polls(self) -> bool {
+        self != Mode::Push
+    }
+
+    pub fn takes_pushes(self) -> bool {
+        self != Mode::Poll
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
+    pub mode: Mode,
     /// This host's id in task records: `<hostname>-<random>`.
     pub worker_id: String,
     pub hostname: String,

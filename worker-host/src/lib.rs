@@ -6,6 +6,7 @@
 //! [`executor`], the lease keeper, the log shipper), uploads and records.
 
 pub mod attempt;
+pub mod background;
 pub mod claim;
 pub mod config;
 pub mod executor;
@@ -13,6 +14,7 @@ pub mod fleet;
 pub mod http;
 pub mod isolation;
 pub mod poller;
+pub mod push;
 pub mod worker;
 
 pub use config::WorkerConfig;

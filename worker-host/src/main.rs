@@ -14,6 +14,7 @@ use wharf_core::config::ResourceNames;
 use wharf_core::model::ExecutorKind;
 use wharf_core::shutdown::on_signal;
 use wharf_core::Backend;
+use wharf_worker_host::config::Mode;
 use wharf_worker_host::executor::container::sweep::sweep_every;
 use wharf_worker_host::executor::container::{
     AllowedMount, Ceilings, ContainerHost, HostRules, RegistryAuth,
@@ -21,8 +22,9 @@ use wharf_worker_host::executor::container::{
 use wharf_worker_host::executor::script::ScriptFetcher;
 use wharf_worker_host::executor::Executors;
 use wharf_worker_host::fleet::{parse_labels, HostState};
-use wharf_worker_host::http::{self, Local};
+use wharf_worker_host::http::LocalHttp;
 use wharf_worker_host::isolation::{close_work_dir, make_non_dumpable, TaskUsers, UidRange};
+use wharf_worker_host::push::worker_token;
 use wharf_worker_host::{Worker, WorkerConfig};
 
 #[derive(Debug, Parser)]
@@ -118,7 +120,12 @@ struct Args {
     /// `k=v,…` shown in the fleet view.
     #[arg(long, env = "WHARF_LABELS", default_value = "", value_parser = parse_labels)]
     labels: BTreeMap<String, String>,
-    /// Address of the local HTTP server (`/health`, `/metrics`).
+    /// `poll` the queues, run tasks `push`ed to the local `POST /v1/tasks`,
+    /// or both (`hybrid`).
+    #[arg(long, env = "WHARF_MODE", value_enum, default_value_t = Mode::Poll)]
+    mode: Mode,
+    /// Address of the local HTTP server (`/health`, `/metrics`, and
+    /// `POST /v1/tasks` in push and hybrid mode).
     #[arg(long, env = "WHARF_HTTP_LISTEN", default_value = "127.0.0.1:9090")]
     http_listen: SocketAddr,
     /// Log as JSON lines.
@@ -150,7 +157,7 @@ async fn main() -> anyhow::Result<()> {
         close_work_dir(&config.work_dir)?;
     }
     let host = HostState::new(&shutdown);
-    serve_locally(&args, &config, &host).await?;
+    let http = local_http(&args).await?;
     let backend = Backend::aws(&load_aws().await, args.names);
     if let Some(host) = &executors.containers {
         // A crashed run of this host leaves its containers behind.
@@ -168,7 +175,7 @@ async fn main() -> anyhow::Result<()> {
         executors: Arc::new(executors),
         host,
     };
-    wharf_worker_host::run(worker, shutdown).await;
+    wharf_worker_host::poller::run_serving(worker, shutdown, Some(http)).await;
     Ok(())
 }
 
@@ -178,26 +185,36 @@ const DURATION_BUCKETS: [f64; 12] = [
     0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 14400.0, 43200.0,
 ];
 
-/// Starts the local HTTP server, with the Prometheus recorder it serves.
-async fn serve_locally(args: &Args, config: &WorkerConfig, host: &HostState) -> anyhow::Result<()> {
+/// Binds the local HTTP server's socket and installs the Prometheus
+/// recorder it serves; in push and hybrid mode, reads the token pushes
+/// must carry.
+async fn local_http(args: &Args) -> anyhow::Result<LocalHttp> {
     let metrics = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &DURATION_BUCKETS)
         .context("histogram buckets")?
         .install_recorder()
         .context("cannot install the metrics recorder")?;
-    let local = Local {
-        worker_id: config.worker_id.clone(),
-        mode: "poll",
-        slots: config.concurrency,
-        host: host.clone(),
-        metrics,
+    let token = if args.mode.takes_pushes() {
+        let token = std::env::var("WHARF_WORKER_TOKEN").unwrap_or_default();
+        if token.len() < 16 {
+            anyhow::bail!(
+                "--mode {}: WHARF_WORKER_TOKEN must hold a token of at least 16 characters",
+                args.mode
+            );
+        }
+        Some(worker_token(&token))
+    } else {
+        None
     };
     let listener = tokio::net::TcpListener::bind(args.http_listen)
         .await
         .with_context(|| format!("--http-listen {}", args.http_listen))?;
-    tracing::info!(address = %listener.local_addr()?, "local HTTP server listening");
-    tokio::spawn(async move { axum::serve(listener, http::router(local)).await });
-    Ok(())
+    tracing::info!(address = %listener.local_addr()?, mode = %args.mode, "local HTTP server listening");
+    Ok(LocalHttp {
+        listener,
+        metrics,
+        token,
+    })
 }
 
 impl Args {
@@ -216,6 +233,7 @@ impl Args {
         std::fs::create_dir_all(&work_dir)?;
         let random = ulid::Ulid::new().to_string()[20..].to_lowercase();
         Ok(WorkerConfig {
+            mode: self.mode,
             worker_id: format!("{hostname}-{random}"),
             hostname: hostname.to_owned(),
             labels: self.labels.clone(),

@@ -17,17 +17,32 @@ use wharf_core::shutdown::{drain, Drained};
 
 use crate::claim::Handled;
 use crate::fleet::Registrar;
+use crate::http::LocalHttp;
 use crate::worker::Worker;
 
 /// SQS hands out at most ten messages per receive.
 const MAX_BATCH: usize = 10;
 
-/// What the poll loop shares with the handlers it spawns.
-struct Shared {
-    worker: Worker,
+/// What the poll loop shares with the attempts it spawns and with the push
+/// endpoint.
+pub(crate) struct Shared {
+    pub worker: Worker,
+    /// Task slots: a running attempt holds one.
+    pub slots: Arc<Semaphore>,
+    pub tracker: TaskTracker,
     /// Cancelled when running attempts must stop at once.
-    stop_all: CancellationToken,
+    pub stop_all: CancellationToken,
     ran: AtomicUsize,
+}
+
+impl Shared {
+    /// Counts an attempt that ran; after `max_tasks` the host takes no more.
+    pub fn ran_one(&self) {
+        let count = self.ran.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.worker.config.max_tasks.is_some_and(|max| count >= max) {
+            self.worker.host.not_taking().cancel();
+        }
+    }
 }
 
 /// Registers the host and takes tasks until `shutdown` is cancelled (the
@@ -36,10 +51,14 @@ struct Shared {
 /// `exit_when_idle` say so, or an operator drains or revokes it; then
 /// drains. Returns once every attempt has ended and the host deregistered.
 pub async fn run(worker: Worker, shutdown: CancellationToken) {
+    run_serving(worker, shutdown, None).await
+}
+
+/// [`run`], with the host's local HTTP server (health, metrics, and the
+/// push endpoint in push and hybrid mode) when `http` is given.
+pub async fn run_serving(worker: Worker, shutdown: CancellationToken, http: Option<LocalHttp>) {
     let config = &worker.config;
     tracing::info!(worker_id = %config.worker_id, queues = ?config.queues, slots = config.concurrency, "worker started");
-    let slots = Arc::new(Semaphore::new(config.concurrency));
-    let tracker = TaskTracker::new();
     let host = worker.host.clone();
     let registration = Registrar {
         fleet: worker.backend.fleet.clone(),
@@ -49,12 +68,21 @@ pub async fn run(worker: Worker, shutdown: CancellationToken) {
     }
     .start();
     let grace = config.grace;
+    let mode = config.mode;
     let shared = Arc::new(Shared {
+        slots: Arc::new(Semaphore::new(config.concurrency)),
+        tracker: TaskTracker::new(),
         worker,
         stop_all: CancellationToken::new(),
         ran: AtomicUsize::new(0),
     });
-    poll(&shared, &slots, &tracker).await;
+    let serving = http.map(|http| http.serve(shared.clone()));
+    if mode.polls() {
+        poll(&shared).await;
+    } else {
+        host.not_taking().cancelled().await;
+    }
+    let tracker = &shared.tracker;
     if host.is_drained() {
         // Drained by an operator: running tasks finish however long they
         // take; the host stays up, shown as draining, until it is shut
@@ -70,12 +98,15 @@ pub async fn run(worker: Worker, shutdown: CancellationToken) {
     } else {
         grace
     };
-    if drain(&tracker, grace).await == Drained::GraceOver {
+    if drain(tracker, grace).await == Drained::GraceOver {
         tracing::warn!("stopping and releasing running tasks");
         shared.stop_all.cancel();
         tracker.wait().await;
     }
-    registration.end().await;
+    registration.stop().await;
+    if let Some(serving) = serving {
+        serving.stop().await;
+    }
     tracing::info!(
         tasks_run = shared.ran.load(Ordering::SeqCst),
         "worker stopped"
@@ -84,8 +115,9 @@ pub async fn run(worker: Worker, shutdown: CancellationToken) {
 
 /// Receives and spawns handlers until receiving stops or the worker has
 /// been idle for `exit_when_idle`.
-async fn poll(shared: &Arc<Shared>, slots: &Arc<Semaphore>, tracker: &TaskTracker) {
+async fn poll(shared: &Arc<Shared>) {
     let config = &shared.worker.config;
+    let (slots, tracker) = (&shared.slots, &shared.tracker);
     let stop = shared.worker.host.not_taking();
     let mut last_busy = Instant::now();
     loop {
@@ -135,15 +167,7 @@ async fn free_slots(slots: &Arc<Semaphore>) -> Vec<OwnedSemaphorePermit> {
 /// Handles one message, holding its slot until it ends.
 async fn handle(shared: Arc<Shared>, message: Received, permit: OwnedSemaphorePermit) {
     if shared.worker.handle(message, &shared.stop_all).await == Handled::Ran {
-        let count = shared.ran.fetch_add(1, Ordering::SeqCst) + 1;
-        if shared
-            .worker
-            .config
-            .max_tasks
-            .is_some_and(|max| count >= max)
-        {
-            shared.worker.host.not_taking().cancel();
-        }
+        shared.ran_one();
     }
     drop(permit);
 }

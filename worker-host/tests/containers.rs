@@ -7,10 +7,8 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bollard::models::ContainerCreateBody;
-use bollard::query_parameters::CreateContainerOptionsBuilder;
 use serde_json::{json, Value};
-use support::containers::{container_task, containers_of, docker, run, IMAGE, WAIT};
+use support::containers::{container_task, containers_of, docker, run, service, WAIT};
 use support::Stack;
 use wharf_worker_host::executor::container::{
     LABEL_ATTEMPT, LABEL_HOST, LABEL_TASK, LABEL_TASKS_TABLE, LABEL_WORKER,
@@ -163,16 +161,7 @@ async fn the_worker_removes_containers_left_behind_by_a_crashed_run() {
             (LABEL_HOST.to_owned(), hostname.clone()),
             (LABEL_TASKS_TABLE.to_owned(), table.clone()),
         ]);
-        let name = format!("wharf-test-{task}-{pid}");
-        let options = CreateContainerOptionsBuilder::default().name(&name).build();
-        let body = ContainerCreateBody {
-            image: Some(IMAGE.to_owned()),
-            cmd: Some(vec!["sleep".into(), "300".into()]),
-            labels: Some(labels),
-            ..Default::default()
-        };
-        docker.create_container(Some(options), body).await.unwrap();
-        docker.start_container(&name, None).await.unwrap();
+        service(&docker, &format!("wharf-test-{task}-{pid}"), labels).await;
     }
 
     let _worker = stack.spawn_worker();

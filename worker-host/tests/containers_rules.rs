@@ -10,11 +10,9 @@ mod support;
 use std::collections::HashMap;
 use std::path::Path;
 
-use bollard::models::ContainerCreateBody;
-use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
-use bollard::Docker;
+use bollard::query_parameters::RemoveContainerOptionsBuilder;
 use serde_json::{json, Value};
-use support::containers::{container_task, docker, run, IMAGE};
+use support::containers::{container_task, docker, run, service, IMAGE};
 use support::{eventually, Stack, TOKEN};
 use wharf_worker_host::executor::container::LABEL_PID_JOINABLE;
 
@@ -77,19 +75,6 @@ async fn mounts_are_resolved_on_the_host_and_read_only_roots_stay_read_only() {
         "spec.container.mounts[0].source"
     );
     std::fs::remove_dir_all(&base).unwrap();
-}
-
-/// A long-running busybox container, labelled as given.
-async fn service(docker: &Docker, name: &str, labels: HashMap<String, String>) {
-    let options = CreateContainerOptionsBuilder::default().name(name).build();
-    let body = ContainerCreateBody {
-        image: Some(IMAGE.to_owned()),
-        cmd: Some(vec!["sleep".into(), "300".into()]),
-        labels: Some(labels),
-        ..Default::default()
-    };
-    docker.create_container(Some(options), body).await.unwrap();
-    docker.start_container(name, None).await.unwrap();
 }
 
 fn joining(container: &str) -> Value {

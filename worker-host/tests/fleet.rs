@@ -271,3 +271,76 @@ async fn health_and_metrics_count_what_ran_and_max_tasks_exits() {
         .unwrap()
         .success());
 }
+
+const WORKER_TOKEN: &str = "a-worker-token-for-pushes";
+
+/// Pushes a task to a worker's local endpoint; the status and answer.
+async fn push(port: u16, token: Option<&str>, task: &Value) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/tasks"))
+        .json(task);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn push_mode_runs_at_once_up_to_its_slots_and_a_backstop_message_follows() {
+    let stack = Stack::start().await;
+    let port = free_port();
+    let _pushed_to = stack
+        .worker_command()
+        .env("WHARF_WORKER_TOKEN", WORKER_TOKEN)
+        .args(["--mode=push", "--concurrency=1"])
+        .arg(format!("--http-listen=127.0.0.1:{port}"))
+        .spawn()
+        .unwrap();
+    eventually("the push worker listens", WAIT, || async {
+        reqwest::get(format!("http://127.0.0.1:{port}/health"))
+            .await
+            .is_ok()
+    })
+    .await;
+    let (status, problem) = push(port, None, &shell_task("true")).await;
+    assert_eq!(
+        (status, &problem["status"]),
+        (401, &json!(401)),
+        "{problem}"
+    );
+    let (status, _) = push(port, Some("not-the-token-at-all"), &shell_task("true")).await;
+    assert_eq!(status, 401);
+
+    let (status, task) = push(port, Some(WORKER_TOKEN), &shell_task("sleep 2")).await;
+    assert_eq!(status, 202, "{task}");
+    assert_eq!(task["status"], "running", "{task}");
+    let id = task["id"].as_str().unwrap().to_owned();
+    let (status, problem) = push(port, Some(WORKER_TOKEN), &shell_task("true")).await;
+    assert_eq!(status, 409, "{problem}");
+    let mut delayed = shell_task("true");
+    delayed["delaySeconds"] = json!(5);
+    let (status, problem) = push(port, Some(WORKER_TOKEN), &delayed).await;
+    assert_eq!(
+        (status, &problem["errors"][0]["field"]),
+        (400, &json!("delaySeconds"))
+    );
+    // Recorded like any task, and visible through the central API.
+    assert_eq!(stack.wait(&id, WAIT).await["status"], "succeeded");
+    // A push-only worker polls nothing: a task submitted to the API waits.
+    let submitted = stack.submit_id(shell_task("true")).await;
+    let waiting = stack.task(&submitted).await;
+    assert_eq!(
+        waiting["pending"]["reason"], "NoWorkerForQueue",
+        "{waiting}"
+    );
+    // The pushed task's backstop message is left; a polling worker finds
+    // the task finished and deletes it, and runs the submitted one.
+    assert_eq!(stack.messages_left().await, 2);
+    let _polling = stack.spawn_worker();
+    assert_eq!(stack.wait(&submitted, WAIT).await["status"], "succeeded");
+    stack.queue_drained().await;
+    let pushed = stack.task(&id).await;
+    assert_eq!(pushed["attempt"], 1, "run once: {pushed}");
+}

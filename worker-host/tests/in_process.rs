@@ -19,6 +19,7 @@ use wharf_core::model::{
 use wharf_core::queue::{Lane, Queue, QueueCounts};
 use wharf_core::store::TaskStore;
 use wharf_testkit::fakes::Fakes;
+use wharf_worker_host::config::Mode;
 use wharf_worker_host::executor::{Ended, Execute, Run};
 use wharf_worker_host::fleet::HostState;
 use wharf_worker_host::{Worker, WorkerConfig};
@@ -91,6 +92,7 @@ impl Harness {
             host: HostState::new(&shutdown),
             backend: fakes.backend.clone(),
             config: WorkerConfig {
+                mode: Mode::Poll,
                 worker_id: "w-here".into(),
                 hostname: "here".into(),
                 labels: [("zone".to_owned(), "a".to_owned())].into(),

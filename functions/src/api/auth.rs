@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use wharf_core::model::Scope;
@@ -56,6 +56,31 @@ impl FromStr for Tokens {
 }
 
 impl Tokens {
+    /// One token, given in the clear (a worker host's `WHARF_WORKER_TOKEN`),
+    /// with its scopes; only its hash is kept.
+    pub fn single(token: &str, scopes: Vec<Scope>) -> Tokens {
+        let hash = Sha256::digest(token.as_bytes()).into();
+        Tokens(vec![TokenEntry { hash, scopes }])
+    }
+
+    /// The caller a request's `Authorization: Bearer` token makes, or `401`.
+    pub fn caller(&self, headers: &HeaderMap) -> Result<Caller, Problem> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
+            .ok_or_else(Problem::unauthorized)?;
+        let entry = self
+            .entry_of(token.trim())
+            .ok_or_else(Problem::unauthorized)?;
+        Ok(Caller {
+            scopes: entry.scopes.clone(),
+            client: hex::encode(&entry.hash[..8]),
+        })
+    }
+
     /// The entry of a presented token, if it is one of ours.
     fn entry_of(&self, token: &str) -> Option<&TokenEntry> {
         let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
@@ -99,22 +124,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token)
-            .ok_or_else(Problem::unauthorized)?;
-        let entry = state
-            .tokens
-            .entry_of(token.trim())
-            .ok_or_else(Problem::unauthorized)?;
-        Ok(Caller {
-            scopes: entry.scopes.clone(),
-            client: hex::encode(&entry.hash[..8]),
-        })
+        state.tokens.caller(&parts.headers)
     }
 }
 

@@ -5,7 +5,7 @@ pub mod auth;
 mod extract;
 mod fleet;
 pub mod problem;
-mod submit;
+pub mod submit;
 mod tasks;
 
 use axum::extract::DefaultBodyLimit;
@@ -28,7 +28,7 @@ pub struct AppState {
 
 /// Request bodies may be this large: a maximal payload plus its spec. Larger
 /// ones are refused with `413` before they are read.
-const MAX_BODY_BYTES: usize = MAX_PAYLOAD_BYTES + 256 * 1024;
+pub const MAX_BODY_BYTES: usize = MAX_PAYLOAD_BYTES + 256 * 1024;
 
 pub fn app(state: AppState) -> Router {
     Router::new()

@@ -9,9 +9,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use wharf_core::model::Scope;
-use wharf_core::submit::{submit, ClientKey, SubmitError, Submitted};
+use wharf_core::submit::{submit, ClientKey, Enqueue, SubmitError, Submitted};
 use wharf_core::validate::{
-    parse_task_request, FieldError, Rejection, MAX_PAYLOAD_BYTES, MAX_TASK_BYTES,
+    parse_task_request, FieldError, Rejection, ValidTask, MAX_PAYLOAD_BYTES, MAX_TASK_BYTES,
 };
 
 use super::auth::Caller;
@@ -30,23 +30,12 @@ pub async fn create(
         StatusCode::PAYLOAD_TOO_LARGE => too_large(),
         status => Problem::new(status, "unreadable-body", rejection.body_text()),
     })?;
-    let valid = match parse_task_request(&body, &state.backend.names.queues) {
-        Ok(valid) => valid,
-        Err(Rejection::Invalid(errors)) => return Err(Problem::invalid(errors)),
-        Err(Rejection::TooLarge { .. }) => return Err(too_large()),
-        Err(Rejection::TaskTooLarge { field, size }) => {
-            let message = format!("the task without its payload is {size} bytes, more than {MAX_TASK_BYTES}; {field} is its largest part");
-            return Err(Problem {
-                errors: vec![FieldError::new(field, message.clone())],
-                ..Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "task-too-large", message)
-            });
-        }
-    };
+    let valid = parse(&body, &state.backend.names.queues)?;
     let key = idempotency_key(&headers)?.map(|key| ClientKey {
         client: &caller.client,
         key,
     });
-    match submit(&state.backend, valid, key).await {
+    match submit(&state.backend, valid, key, Enqueue::AsRequested).await {
         Ok(Submitted::Created(task)) => {
             tracing::info!(task_id = %task.id, queue = %task.queue, "task submitted");
             let location = format!("/v1/tasks/{}", task.id);
@@ -58,15 +47,39 @@ pub async fn create(
                 .into_response())
         }
         Ok(Submitted::Existing(task)) => Ok((StatusCode::OK, Json(task)).into_response()),
-        Err(SubmitError::NameTaken { name, existing_id }) => Err(Problem {
+        Err(err) => Err(refused(err)),
+    }
+}
+
+/// A submission body validated against the configured queues, or the
+/// problem naming what is wrong with it.
+pub fn parse(body: &[u8], queues: &[String]) -> Result<ValidTask, Problem> {
+    match parse_task_request(body, queues) {
+        Ok(valid) => Ok(valid),
+        Err(Rejection::Invalid(errors)) => Err(Problem::invalid(errors)),
+        Err(Rejection::TooLarge { .. }) => Err(too_large()),
+        Err(Rejection::TaskTooLarge { field, size }) => {
+            let message = format!("the task without its payload is {size} bytes, more than {MAX_TASK_BYTES}; {field} is its largest part");
+            Err(Problem {
+                errors: vec![FieldError::new(field, message.clone())],
+                ..Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "task-too-large", message)
+            })
+        }
+    }
+}
+
+/// The problem a refused submission answers with.
+pub fn refused(err: SubmitError) -> Problem {
+    match err {
+        SubmitError::NameTaken { name, existing_id } => Problem {
             existing_id: Some(existing_id.clone()),
             ..Problem::new(
                 StatusCode::CONFLICT,
                 "name-taken",
                 format!("a task named {name:?} exists already: {existing_id}"),
             )
-        }),
-        Err(SubmitError::KeyReused { key, existing_id }) => Err(Problem {
+        },
+        SubmitError::KeyReused { key, existing_id } => Problem {
             existing_id: Some(existing_id.clone()),
             ..Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -75,8 +88,8 @@ pub async fn create(
                     "idempotency key {key:?} was used for another submission (task {existing_id})"
                 ),
             )
-        }),
-        Err(SubmitError::Backend(err)) => Err(err.into()),
+        },
+        SubmitError::Backend(err) => err.into(),
     }
 }
 
@@ -99,7 +112,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
 
 /// `415` unless the body is declared JSON (`application/json` or a
 /// `+json` type).
-fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
+pub fn require_json(headers: &HeaderMap) -> Result<(), Problem> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

@@ -34,7 +34,8 @@ pub struct LeaseKeeper {
     pub queues: Arc<dyn Queue>,
     pub task_id: String,
     pub fence: Fence,
-    pub message: Received,
+    /// The message the task came in; a pushed task has none.
+    pub message: Option<Received>,
     pub every: Duration,
     pub lease: Duration,
 }
@@ -108,8 +109,9 @@ impl LeaseKeeper {
     }
 
     async fn extend_visibility(&self) {
+        let Some(message) = &self.message else { return };
         let visibility = self.lease + self.every;
-        if let Err(err) = self.queues.set_visibility(&self.message, visibility).await {
+        if let Err(err) = self.queues.set_visibility(message, visibility).await {
             tracing::warn!(error = %err, "cannot extend the message's visibility");
         }
     }

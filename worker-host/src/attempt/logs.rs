@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 use wharf_core::artifacts::Artifacts;
 use wharf_core::logs::{log_part_key, MAX_LOG_PART_BYTES};
+
+use crate::background::Background;
 
 /// An attempt's log file and how much of it is in the artifact store.
 pub struct LogStream {
@@ -79,9 +79,7 @@ impl LogStream {
 
     /// Ships the log every `every` until stopped.
     pub fn start(self, every: Duration) -> Shipping {
-        let done = CancellationToken::new();
-        let task = tokio::spawn(self.follow(every, done.clone()).in_current_span());
-        Shipping { done, task }
+        Background::spawn(move |done| self.follow(every, done))
     }
 
     async fn follow(self, every: Duration, done: CancellationToken) -> LogStream {
@@ -97,17 +95,6 @@ impl LogStream {
     }
 }
 
-/// A log being shipped beside its attempt.
-pub struct Shipping {
-    done: CancellationToken,
-    task: JoinHandle<LogStream>,
-}
-
-impl Shipping {
-    /// Stops shipping, waits for an upload under way, and gives the stream
-    /// back for the last part.
-    pub async fn stop(self) -> LogStream {
-        self.done.cancel();
-        self.task.await.expect("the log shipper panicked")
-    }
-}
+/// A log being shipped beside its attempt; stopping it gives the stream
+/// back for the last part.
+pub type Shipping = Background<LogStream>;

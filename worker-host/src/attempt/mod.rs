@@ -44,7 +44,8 @@ pub enum AttemptEnd {
 pub(crate) struct Attempt {
     pub task: Task,
     pub fence: Fence,
-    pub message: Received,
+    /// The message it came in; a pushed task has none.
+    pub message: Option<Received>,
     pub run: Run,
 }
 
@@ -52,7 +53,7 @@ impl Worker {
     pub(crate) async fn run_attempt(
         &self,
         task: Task,
-        message: Received,
+        message: Option<Received>,
         stop_all: &CancellationToken,
     ) {
         tracing::info!("attempt started");
@@ -86,7 +87,12 @@ impl Worker {
         }
     }
 
-    fn attempt(&self, task: Task, message: Received, stop_all: &CancellationToken) -> Attempt {
+    fn attempt(
+        &self,
+        task: Task,
+        message: Option<Received>,
+        stop_all: &CancellationToken,
+    ) -> Attempt {
         let run = Run {
             task_id: task.id.clone(),
             attempt: task.attempt,

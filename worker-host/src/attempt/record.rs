@@ -125,11 +125,11 @@ impl Worker {
             (Ok(task), Verdict::Final { status, reason }) => {
                 tracing::info!(%status, %reason, exit_code = ?outcome.exit_code, "attempt finished");
                 finished(&task, status, reason);
-                self.delete(&attempt.message).await;
+                self.let_go(attempt).await;
             }
             (Ok(_), Verdict::Retry { reason }) => {
                 tracing::info!(%reason, "attempt failed; the task is queued again");
-                self.set_visibility(&attempt.message, Duration::ZERO).await;
+                self.show_again(attempt).await;
             }
             (Err(err), _) => {
                 tracing::warn!(error = %err, "cannot record the outcome; the message stays for takeover")
@@ -145,11 +145,11 @@ impl Worker {
                 if let Err(err) = self.upload_log(&attempt.run, log).await {
                     tracing::warn!(error = %err, "cannot upload the log of the cancelled attempt");
                 }
-                self.delete(&attempt.message).await;
+                self.let_go(attempt).await;
             }
             LeaseVerdict::Deleted => {
                 tracing::info!("task deleted; process stopped");
-                self.delete(&attempt.message).await;
+                self.let_go(attempt).await;
             }
             LeaseVerdict::Lost => {
                 tracing::warn!("lease lost to another worker; this attempt's result is discarded")
@@ -174,11 +174,28 @@ impl Worker {
         {
             Ok(_) => {
                 tracing::info!("attempt released for other workers");
-                self.set_visibility(&attempt.message, Duration::ZERO).await;
+                self.show_again(attempt).await;
             }
             Err(err) => {
                 tracing::warn!(error = %err, "cannot release the task; it will be taken over when its lease expires")
             }
+        }
+    }
+
+    /// Deletes the attempt's message: its work is done. A pushed task has
+    /// none here; its backstop message is deleted by whichever worker
+    /// receives it, once it finds the task finished.
+    async fn let_go(&self, attempt: &Attempt) {
+        if let Some(message) = &attempt.message {
+            self.delete(message).await;
+        }
+    }
+
+    /// Makes the attempt's message visible to every worker at once (a
+    /// pushed task's backstop message becomes visible when its delay ends).
+    async fn show_again(&self, attempt: &Attempt) {
+        if let Some(message) = &attempt.message {
+            self.set_visibility(message, Duration::ZERO).await;
         }
     }
 

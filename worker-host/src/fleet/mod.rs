@@ -11,12 +11,11 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use clap::ValueEnum;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 use wharf_core::fleet::{Command, Fleet, WorkerReport};
 use wharf_core::model::ExecutorKind;
 
+use crate::background::Background;
 use crate::config::WorkerConfig;
 use crate::executor::Execute;
 
@@ -117,25 +116,13 @@ pub struct Registrar {
     pub executors: Arc<dyn Execute>,
 }
 
-/// A registrar heartbeating beside the poller.
-pub struct Registration {
-    done: CancellationToken,
-    task: JoinHandle<()>,
-}
-
-impl Registration {
-    /// Stops heartbeating and removes the host's record.
-    pub async fn end(self) {
-        self.done.cancel();
-        let _ = self.task.await;
-    }
-}
+/// A registrar heartbeating beside the poller; stopping it removes the
+/// host's record.
+pub type Registration = Background<()>;
 
 impl Registrar {
     pub fn start(self) -> Registration {
-        let done = CancellationToken::new();
-        let task = tokio::spawn(self.heartbeat_until(done.clone()).in_current_span());
-        Registration { done, task }
+        Background::spawn(move |done| self.heartbeat_until(done))
     }
 
     async fn heartbeat_until(self, done: CancellationToken) {
@@ -198,7 +185,7 @@ impl Registrar {
             labels: config.labels.clone(),
             queues: config.queues.clone(),
             executors,
-            mode: "poll".to_owned(),
+            mode: config.mode.to_string(),
             slots: config.concurrency as u32,
             busy_slots: running_tasks.len() as u32,
             running_tasks,

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bollard::query_parameters::ListContainersOptionsBuilder;
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::{CreateContainerOptionsBuilder, ListContainersOptionsBuilder};
 use bollard::Docker;
 use serde_json::{json, Value};
 use wharf_worker_host::executor::container::LABEL_TASK;
@@ -53,4 +54,17 @@ pub async fn containers_of(docker: &Docker, task_id: &str) -> usize {
         .filters(&filters)
         .build();
     docker.list_containers(Some(options)).await.unwrap().len()
+}
+
+/// A long-running busybox container, labelled as given.
+pub async fn service(docker: &Docker, name: &str, labels: HashMap<String, String>) {
+    let options = CreateContainerOptionsBuilder::default().name(name).build();
+    let body = ContainerCreateBody {
+        image: Some(IMAGE.to_owned()),
+        cmd: Some(vec!["sleep".into(), "300".into()]),
+        labels: Some(labels),
+        ..Default::default()
+    };
+    docker.create_container(Some(options), body).await.unwrap();
+    docker.start_container(name, None).await.unwrap();
 }

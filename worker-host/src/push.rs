@@ -1,0 +1,131 @@
+//! Pushed tasks (`--mode push` or `hybrid`): `POST /v1/tasks` on the
+//! host's local HTTP server takes the API's task schema (bearer
+//! `WHARF_WORKER_TOKEN`, compared in constant time) and runs the task here
+//! at once — `202` — or answers `409` when no slot is free. The task is
+//! recorded in DynamoDB like any other, claimed by this host before anyone
+//! else can see it, and backed by a message enqueued with a delay of one
+//! lease: should this host die, another worker receives that message and
+//! takes the task over; otherwise it finds the task finished and deletes it.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use tracing::Instrument;
+use wharf_core::lifecycle;
+use wharf_core::model::{Scope, Status, Task};
+use wharf_core::queue::MAX_SQS_DELAY_SECONDS;
+use wharf_core::store::Transition;
+use wharf_core::submit::{submit, Enqueue, Submitted};
+use wharf_core::validate::FieldError;
+use wharf_functions::api::problem::Problem;
+use wharf_functions::api::submit::{parse, refused, require_json};
+
+use crate::http::Local;
+
+pub use wharf_functions::api::Tokens as WorkerToken;
+
+/// The token pushes must carry, from `WHARF_WORKER_TOKEN`.
+pub fn worker_token(token: &str) -> WorkerToken {
+    WorkerToken::single(token, vec![Scope::Submit])
+}
+
+pub(crate) async fn accept(
+    State(local): State<Local>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match push(&local, &headers, &body).await {
+        Ok(task) => (StatusCode::ACCEPTED, Json(task)).into_response(),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn push(local: &Local, headers: &HeaderMap, body: &[u8]) -> Result<Task, Problem> {
+    let token = local.token.as_ref().ok_or_else(Problem::unauthorized)?;
+    token.caller(headers)?.require(Scope::Submit)?;
+    require_json(headers)?;
+    let shared = &local.shared;
+    let worker = &shared.worker;
+    let config = &worker.config;
+    let valid = parse(body, &config.queues)?;
+    if valid.delay_seconds > 0 {
+        let message = "a pushed task runs at once; submit delayed tasks to the API";
+        return Err(Problem::invalid(vec![FieldError::new(
+            "delaySeconds",
+            message,
+        )]));
+    }
+    if !worker.host.taking_tasks() {
+        return Err(conflict(
+            "not-taking-tasks",
+            "this worker takes no more tasks (draining or stopping)",
+        ));
+    }
+    let slot = shared.slots.clone().try_acquire_owned();
+    let slot = slot.map_err(|_| conflict("no-free-slot", "every slot of this worker is busy"))?;
+    // Hidden until this host's lease would have lapsed without renewal.
+    let backstop =
+        (config.lease + config.heartbeat).min(Duration::from_secs(MAX_SQS_DELAY_SECONDS.into()));
+    let task = match submit(&worker.backend, valid, None, Enqueue::Backstop(backstop)).await {
+        Ok(Submitted::Created(task) | Submitted::Existing(task)) => task,
+        Err(err) => return Err(refused(err)),
+    };
+    let Some(claimed) = claim(local, &task).await else {
+        // Someone else has it; its backstop message sees to it.
+        return Ok(task);
+    };
+    tracing::info!(task_id = %claimed.id, "pushed task accepted");
+    let run = {
+        let (shared, claimed) = (shared.clone(), claimed.clone());
+        let span = tracing::info_span!("task", task_id = %claimed.id);
+        async move {
+            let attempt = tracing::info_span!("attempt", attempt = claimed.attempt);
+            shared
+                .worker
+                .run_attempt(claimed, None, &shared.stop_all)
+                .instrument(attempt)
+                .await;
+            shared.ran_one();
+            drop(slot);
+        }
+        .instrument(span)
+    };
+    shared.tracker.spawn(run);
+    Ok(claimed)
+}
+
+/// Claims the just-recorded task for this host; `None` if it is not
+/// queued any more.
+async fn claim(local: &Local, task: &Task) -> Option<Task> {
+    let config = &local.shared.worker.config;
+    let now = Utc::now();
+    let lease_until = now + config.lease;
+    let claim = |current: &Task| {
+        (current.status == Status::Queued && current.attempt == 0)
+            .then(|| lifecycle::claimed(current, &config.worker_id, 1, now, lease_until))
+    };
+    match local
+        .shared
+        .worker
+        .backend
+        .store
+        .transition(&task.id, &claim)
+        .await
+    {
+        Ok(Transition::Applied(claimed)) => Some(claimed),
+        Ok(_) => None,
+        Err(err) => {
+            tracing::warn!(task_id = %task.id, error = %err, "cannot claim the pushed task; its backstop message will");
+            None
+        }
+    }
+}
+
+fn conflict(slug: &'static str, detail: &str) -> Problem {
+    Problem::new(StatusCode::CONFLICT, slug, detail)
+}
