@@ -45,7 +45,9 @@ export WHARF_API_TOKENS=$(sed -n 's/^WHARF_API_TOKENS=//p' <<<"$TOKEN_OUTPUT")
 echo "==> wharf-api on $WHARF_API_URL, one wharf-worker"
 "$BIN/wharf-api" --listen "127.0.0.1:$API_PORT" >"$STATE/api.log" 2>&1 &
 PIDS+=($!)
-"$BIN/wharf-worker" --heartbeat-secs 2 --poll-wait-secs 2 --work-dir "$STATE/work" >"$STATE/worker.log" 2>&1 &
+WORKER_HTTP="127.0.0.1:$(free_port)"
+"$BIN/wharf-worker" --heartbeat-secs 2 --poll-wait-secs 2 --work-dir "$STATE/work" \
+  --http-listen "$WORKER_HTTP" --labels demo=yes >"$STATE/worker.log" 2>&1 &
 PIDS+=($!)
 wait_http "$WHARF_API_URL/health"
 
@@ -85,6 +87,11 @@ echo "fetched through that URL with plain curl:"
 curl -fsS "$url" | sed 's/^/  /'
 echo "log of the failing task:"
 curl -fsS -H "Authorization: Bearer $WHARF_TOKEN" "$WHARF_API_URL/v1/tasks/${IDS[failing]}/logs" | field data | sed 's/^/  /'
+
+echo "the fleet (GET /v1/status):"
+curl -fsS -H "Authorization: Bearer $WHARF_TOKEN" "$WHARF_API_URL/v1/status" | field workers | sed 's/^/  /'
+echo "the worker's own metrics (GET http://$WORKER_HTTP/metrics):"
+curl -fsS "http://$WORKER_HTTP/metrics" | grep '^wharf_tasks_finished_total' | sed 's/^/  /'
 
 if [ "$failures" -gt 0 ]; then
   echo "demo: $failures sample(s) did not end as expected; logs in $STATE/" >&2
