@@ -100,6 +100,13 @@ async fn a_network_cut_longer_than_the_lease_loses_and_duplicates_nothing() {
         ids.push(stack.submit_id(ledger.task(2)).await);
     }
     eventually("both run", WAIT, || statuses_are(&stack, &ids, "running")).await;
+    let workers = stack.json("/v1/workers").await;
+    let worker_id = workers[0]["id"].as_str().unwrap().to_owned();
+    let state = || async {
+        let worker = stack.json(&format!("/v1/workers/{worker_id}")).await;
+        worker["state"].as_str().unwrap_or("gone").to_owned()
+    };
+    assert_eq!(state().await, "online");
     proxy.cut();
     // Longer than the 4 s lease: the tasks finish while AWS is unreachable.
     tokio::time::sleep(Duration::from_secs(8)).await;
@@ -107,7 +114,15 @@ async fn a_network_cut_longer_than_the_lease_loses_and_duplicates_nothing() {
         worker.try_wait().unwrap().is_none(),
         "the worker died in the outage"
     );
+    assert_eq!(state().await, "offline", "three heartbeats were missed");
+    // Its record even expired meanwhile: it registers again by itself.
+    stack.backend.fleet.deregister(&worker_id).await.unwrap();
+    assert_eq!(state().await, "gone");
     proxy.restore();
+    eventually("the worker is back online", WAIT, || async {
+        state().await == "online"
+    })
+    .await;
 
     for id in &ids {
         let done = stack.wait(id, WAIT).await;
