@@ -45,8 +45,11 @@ async fn four_thousand_outputs_upload_and_their_manifest_pages() {
         .await;
     let done = stack.wait(&id, WAIT).await;
     assert_eq!(done["status"], "succeeded", "{}", done["message"]);
+    // A bound against a hang, not a speed claim: moto takes about 90 PUTs
+    // a second on two cores (about 45 s for these alone), and CI machines
+    // are busy; speed belongs to the benchmarks.
     assert!(
-        started.elapsed() < Duration::from_secs(60),
+        started.elapsed() < Duration::from_secs(90),
         "took {:?}",
         started.elapsed()
     );

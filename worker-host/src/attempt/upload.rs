@@ -3,6 +3,7 @@
 //! (`--upload-timeout-secs`), after which the attempt fails `UploadFailed`.
 
 use futures_util::{stream, StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
 use wharf_core::artifacts::{manifest_key, output_key};
 use wharf_core::lifecycle::manifest_in_s3;
 use wharf_core::model::{OutputFile, Reason};
@@ -15,6 +16,10 @@ use crate::worker::Worker;
 
 /// Outputs uploaded at once.
 const UPLOAD_CONCURRENCY: usize = 8;
+
+/// Outputs up to this size are read into memory once, for their hash and
+/// their upload (at most `UPLOAD_CONCURRENCY` of them at a time).
+const SMALL_OUTPUT_BYTES: u64 = 1024 * 1024;
 
 /// Why an attempt's uploads failed: the reason to record, and a note.
 pub type UploadFailure = (Reason, String);
@@ -107,7 +112,8 @@ impl Worker {
         .map_err(|e| failed("manifest upload", &e))
     }
 
-    /// Hashes and uploads one output.
+    /// Hashes and uploads one output: a small one from memory, read once;
+    /// a larger one streamed from its file (in parts when large).
     async fn upload_output(
         &self,
         run: &Run,
@@ -115,13 +121,31 @@ impl Worker {
     ) -> Result<OutputFile, UploadFailure> {
         let path = &collected.path;
         let source = collected.source.clone();
-        let sha256 = tokio::task::spawn_blocking(move || sha256_file(&source))
+        let small = collected.size <= SMALL_OUTPUT_BYTES;
+        let read = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+            if small {
+                let bytes = std::fs::read(&source)?;
+                Ok((hex::encode(Sha256::digest(&bytes)), Some(bytes)))
+            } else {
+                Ok((sha256_file(&source)?, None))
+            }
+        });
+        let (sha256, bytes) = read
             .await
             .map_err(|e| failed(&format!("reading {path}"), &e))?
             .map_err(|e| failed(&format!("reading {path}"), &e))?;
         let key = output_key(&run.task_id, path);
-        retry_transient("output upload", &run.stop, || {
-            self.backend.artifacts.put_file(&key, &collected.source)
+        let artifacts = &self.backend.artifacts;
+        retry_transient("output upload", &run.stop, || async {
+            match &bytes {
+                Some(bytes) => {
+                    let body = bytes.clone();
+                    artifacts
+                        .put_bytes(&key, body, "application/octet-stream")
+                        .await
+                }
+                None => artifacts.put_file(&key, &collected.source).await,
+            }
         })
         .await
         .map_err(|e| failed(&format!("upload of {path}"), &e))?;
