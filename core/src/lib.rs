@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod fleet;
 pub mod lifecycle;
+pub mod listing;
 pub mod logs;
 pub mod model;
 pub mod pending;

@@ -2,9 +2,6 @@
 //! queue and redrive) and the bucket. Safe to run again: what exists is kept.
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus,
     LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, PublicAccessBlockConfiguration,
@@ -13,9 +10,13 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::aws::{s3_client, TTL_ATTRIBUTE};
+use crate::aws::{s3_client, TASK_INDEXES, TTL_ATTRIBUTE};
 use crate::config::ResourceNames;
 use crate::error::{Error, Result};
+
+mod tables;
+
+use tables::create_table;
 
 // These settings are mirrored by infra/template.yaml and
 // localstack/init/ready.d/10-wharf.sh; core/tests/consistency.rs fails when
@@ -42,12 +43,12 @@ pub struct Provisioned {
 pub async fn provision(aws: &SdkConfig, names: &ResourceNames) -> Result<Vec<Provisioned>> {
     let mut report = Vec::new();
     let dynamo = aws_sdk_dynamodb::Client::new(aws);
-    for (table, key, ttl) in [
-        (&names.tasks_table, "id", true),
-        (&names.workers_table, "id", true),
-        (&names.functions_table, "name", false),
+    for (table, key, indexes, ttl) in [
+        (&names.tasks_table, "id", &TASK_INDEXES[..], true),
+        (&names.workers_table, "id", &[][..], true),
+        (&names.functions_table, "name", &[][..], false),
     ] {
-        let created = create_table(&dynamo, table, key).await?;
+        let created = create_table(&dynamo, table, key, indexes).await?;
         if ttl {
             enable_ttl(&dynamo, table).await?;
         }
@@ -87,40 +88,6 @@ pub async fn provision(aws: &SdkConfig, names: &ResourceNames) -> Result<Vec<Pro
         created,
     });
     Ok(report)
-}
-
-async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str, key: &str) -> Result<bool> {
-    let result = client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(key)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(|e| Error::request("CreateTable", e))?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(key)
-                .key_type(KeyType::Hash)
-                .build()
-                .map_err(|e| Error::request("CreateTable", e))?,
-        )
-        .send()
-        .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(Error::aws("CreateTable", err)),
-    }
 }
 
 /// Creates a queue, or updates its attributes when it exists already (SQS's

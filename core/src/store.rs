@@ -9,6 +9,7 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::lifecycle::{hold, Hold};
+use crate::listing::{TaskPage, TaskQuery};
 use crate::model::{Fence, Task};
 
 /// A task together with the version it was read at.
@@ -48,11 +49,16 @@ pub fn reservations(task: &Task) -> Vec<String> {
         .idempotency
         .as_ref()
         .map(|idem| format!("{IDEMPOTENCY_PREFIX}{}#{}", idem.client, idem.key));
-    let name = task.name.as_ref().map(|name| format!("name#{name}"));
+    let name = task.name.as_deref().map(name_reservation);
     key.into_iter().chain(name).collect()
 }
 
 const IDEMPOTENCY_PREFIX: &str = "idem#";
+
+/// The key of the item reserving a task name.
+pub fn name_reservation(name: &str) -> String {
+    format!("name#{name}")
+}
 
 /// What it means that reservation `key` is held by the live task
 /// `existing_id`.
@@ -85,6 +91,10 @@ pub trait TaskStore: Send + Sync {
 
     /// The current record (a consistent read).
     async fn get(&self, id: &str) -> Result<Option<Versioned>>;
+
+    /// A page of tasks, newest first (eventually consistent: a task written
+    /// a moment ago may be missing, or show its previous state).
+    async fn list(&self, query: &TaskQuery) -> Result<TaskPage>;
 
     /// Replaces `current` by `next` if nobody wrote the task since `current`
     /// was read; fails with [`Error::Conflict`] otherwise.

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};
+use wharf_core::aws::TASK_INDEXES;
 use wharf_core::config::ResourceNames;
 use wharf_core::fleet::{Command, Resources, WorkerReport, WorkerState};
 use wharf_core::logs::{log_part_key, log_prefix, read_log, LogRead};
@@ -72,6 +73,59 @@ async fn provision_is_idempotent_and_wires_the_dead_letter_queue() {
             .visible,
         1
     );
+}
+
+#[tokio::test]
+async fn provision_adds_the_listing_indexes_a_tasks_table_lacks() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let moto = Moto::start().await;
+    let aws = moto.sdk_config();
+    let names = ResourceNames::with_prefix(&unique_prefix());
+    // A tasks table as Wharf made it before tasks could be listed.
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    dynamo
+        .create_table()
+        .table_name(&names.tasks_table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let report = provision(&aws, &names).await.unwrap();
+    let tasks = report.iter().find(|p| p.name == names.tasks_table).unwrap();
+    assert!(!tasks.created);
+    let table = dynamo
+        .describe_table()
+        .table_name(&names.tasks_table)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let mut indexes: Vec<&str> = table
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|index| index.index_name())
+        .collect();
+    indexes.sort();
+    let mut expected: Vec<&str> = TASK_INDEXES.iter().map(|index| index.name).collect();
+    expected.sort();
+    assert_eq!(indexes, expected);
 }
 
 #[tokio::test]

@@ -117,10 +117,24 @@ async fn describe(aws: &SdkConfig, names: &ResourceNames) -> Value {
                 ])
             })
             .collect();
-        let indexes: Vec<String> = description
+        let mut indexes: Vec<Value> = description
             .global_secondary_indexes()
             .iter()
-            .filter_map(|i| i.index_name().map(str::to_owned))
+            .map(|i| {
+                let key: Vec<Value> = i
+                    .key_schema()
+                    .iter()
+                    .map(|k| {
+                        json!([
+                            k.attribute_name(),
+                            types[k.attribute_name()],
+                            k.key_type().as_str()
+                        ])
+                    })
+                    .collect();
+                let projection = i.projection().and_then(|p| p.projection_type());
+                json!([i.index_name(), key, projection.map(|p| p.as_str())])
+            })
             .collect();
         let ttl = dynamo
             .describe_time_to_live()
@@ -135,6 +149,8 @@ async fn describe(aws: &SdkConfig, names: &ResourceNames) -> Value {
                     .is_some_and(|s| s.as_str() == "ENABLED")
             })
             .and_then(|d| d.attribute_name().map(str::to_owned));
+        // DescribeTable lists indexes in no particular order.
+        indexes.sort_by_key(Value::to_string);
         tables.insert(
             role.into(),
             json!({"key": key, "indexes": indexes, "ttl": ttl}),
@@ -287,18 +303,32 @@ fn from_template() -> Value {
                 json!([name, types[name], k["KeyType"].as_str().unwrap()])
             })
             .collect();
-        let indexes: Vec<String> = table["GlobalSecondaryIndexes"]
+        let mut indexes: Vec<Value> = table["GlobalSecondaryIndexes"]
             .as_sequence()
             .map(|indexes| {
                 indexes
                     .iter()
-                    .map(|i| i["IndexName"].as_str().unwrap().to_owned())
+                    .map(|i| {
+                        let key: Vec<Value> = i["KeySchema"]
+                            .as_sequence()
+                            .unwrap()
+                            .iter()
+                            .map(|k| {
+                                let name = k["AttributeName"].as_str().unwrap();
+                                json!([name, types[name], k["KeyType"].as_str().unwrap()])
+                            })
+                            .collect();
+                        let projection = i["Projection"]["ProjectionType"].as_str();
+                        json!([i["IndexName"].as_str(), key, projection])
+                    })
                     .collect()
             })
             .unwrap_or_default();
         let ttl = &table["TimeToLiveSpecification"];
         let ttl = (ttl["Enabled"].as_bool() == Some(true))
             .then(|| ttl["AttributeName"].as_str().unwrap().to_owned());
+        // DescribeTable lists indexes in no particular order.
+        indexes.sort_by_key(Value::to_string);
         tables.insert(
             role.into(),
             json!({"key": key, "indexes": indexes, "ttl": ttl}),

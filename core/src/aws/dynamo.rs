@@ -1,7 +1,8 @@
 //! The task store in DynamoDB.
 //!
 //! Each item holds the whole task as JSON (`task`) next to the attributes that
-//! conditions and indexes need (`status`, `queue`, `createdAt`, `version`).
+//! conditions and indexes need (`status`, `queue`, `listed`, `createdAt`,
+//! `version`; the indexes are in [`listing`]).
 //! Every write is a conditional put on `version`, so a transition computed from
 //! a record fails with [`Error::Conflict`] if anyone wrote in between. Names
 //! and idempotency keys are reserved by items of their own (`name#…`,
@@ -17,8 +18,13 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use crate::error::{Error, Result};
+use crate::listing::{TaskPage, TaskQuery};
 use crate::model::Task;
 use crate::store::{reservations, taken, CreateError, TaskStore, Versioned};
+
+mod listing;
+
+pub use listing::{TaskIndex, TASK_INDEXES};
 
 const KEY: &str = "id";
 /// The attribute DynamoDB's TTL reads on the tasks and workers tables.
@@ -89,6 +95,13 @@ impl TaskStore for DynamoTaskStore {
     async fn get(&self, id: &str) -> Result<Option<Versioned>> {
         let item = self.item(id).await?;
         item.map(|item| read_task(&item)).transpose()
+    }
+
+    async fn list(&self, query: &TaskQuery) -> Result<TaskPage> {
+        match &query.filter.name {
+            Some(name) => self.list_named(name, query).await,
+            None => self.list_indexed(query).await,
+        }
     }
 
     /// An `UpdateItem` conditional on the version: it never creates a
@@ -253,6 +266,10 @@ impl DynamoTaskStore {
                 AttributeValue::S(task.created_at.to_rfc3339()),
             ),
             ("task".to_owned(), AttributeValue::S(json)),
+            (
+                listing::LISTED.to_owned(),
+                AttributeValue::S(listing::LISTED_VALUE.to_owned()),
+            ),
         ]);
         if let Some(name) = &task.name {
             item.insert("name".to_owned(), AttributeValue::S(name.clone()));

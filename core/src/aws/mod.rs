@@ -9,7 +9,7 @@ mod workers;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
-pub use dynamo::{DynamoTaskStore, TTL_ATTRIBUTE};
+pub use dynamo::{DynamoTaskStore, TaskIndex, TASK_INDEXES, TTL_ATTRIBUTE};
 pub use s3::{S3Artifacts, MULTIPART_PART_BYTES};
 pub use sqs::SqsQueues;
 pub use workers::DynamoFleet;

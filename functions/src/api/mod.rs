@@ -4,6 +4,7 @@
 pub mod auth;
 mod extract;
 mod fleet;
+mod listing;
 pub mod problem;
 pub mod submit;
 mod tasks;
@@ -33,7 +34,7 @@ pub const MAX_BODY_BYTES: usize = MAX_PAYLOAD_BYTES + 256 * 1024;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
-        .route("/v1/tasks", post(submit::create))
+        .route("/v1/tasks", post(submit::create).get(listing::list))
         .route("/v1/tasks/{id}", get(tasks::get).delete(tasks::delete))
         .route("/v1/tasks/{id}/cancel", post(tasks::cancel))
         .route("/v1/tasks/{id}/outputs", get(tasks::outputs))

@@ -70,6 +70,15 @@ impl Api {
         queues.counts("default", Lane::Tasks).await.unwrap().visible
     }
 
+    /// A request with a bearer token and no body.
+    pub async fn read(&self, method: &str, uri: &str, token: &str) -> Answer {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        self.call(request.body(Body::empty()).unwrap()).await
+    }
+
     pub async fn submit(&self, token: Option<&str>, body: impl Into<Body>) -> Answer {
         let mut request =
             Request::post("/v1/tasks").header(header::CONTENT_TYPE, "application/json");

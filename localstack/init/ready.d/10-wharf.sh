@@ -27,20 +27,35 @@ VISIBILITY_SECONDS=60
 QUEUE_RETENTION_SECONDS=345600   # 4 days
 DLQ_RETENTION_SECONDS=1209600    # 14 days
 
-table() { # name key ttl(yes|no)
-  if ! aws dynamodb describe-table --table-name "$1" >/dev/null 2>&1; then
-    aws dynamodb create-table --table-name "$1" --billing-mode PAY_PER_REQUEST \
-      --attribute-definitions "AttributeName=$2,AttributeType=S" \
-      --key-schema "AttributeName=$2,KeyType=HASH" >/dev/null
-    echo "table   created  $1"
+# GET /v1/tasks reads these indexes of the tasks table, newest first: each is
+# partitioned by one attribute and sorted by the (time-sortable) id.
+TASK_INDEXES="by-status:status by-queue:queue all-tasks:listed"
+
+table() { # name key ttl(yes|no) [index:partition ...]
+  local name=$1 key=$2 ttl=$3
+  shift 3
+  if ! aws dynamodb describe-table --table-name "$name" >/dev/null 2>&1; then
+    local definitions=("AttributeName=$key,AttributeType=S") indexes=() index
+    for index in "$@"; do
+      definitions+=("AttributeName=${index#*:},AttributeType=S")
+      indexes+=("{\"IndexName\":\"${index%%:*}\",\"KeySchema\":[{\"AttributeName\":\"${index#*:}\",\"KeyType\":\"HASH\"},{\"AttributeName\":\"$key\",\"KeyType\":\"RANGE\"}],\"Projection\":{\"ProjectionType\":\"ALL\"}}")
+    done
+    local gsi=()
+    if [ ${#indexes[@]} -gt 0 ]; then
+      gsi=(--global-secondary-indexes "[$(IFS=,; echo "${indexes[*]}")]")
+    fi
+    aws dynamodb create-table --table-name "$name" --billing-mode PAY_PER_REQUEST \
+      --attribute-definitions "${definitions[@]}" \
+      --key-schema "AttributeName=$key,KeyType=HASH" "${gsi[@]}" >/dev/null
+    echo "table   created  $name"
   else
-    echo "table   exists   $1"
+    echo "table   exists   $name"
   fi
-  if [ "$3" = yes ]; then
-    status=$(aws dynamodb describe-time-to-live --table-name "$1" \
+  if [ "$ttl" = yes ]; then
+    status=$(aws dynamodb describe-time-to-live --table-name "$name" \
       --query 'TimeToLiveDescription.TimeToLiveStatus' --output text)
     if [ "$status" != ENABLED ] && [ "$status" != ENABLING ]; then
-      aws dynamodb update-time-to-live --table-name "$1" \
+      aws dynamodb update-time-to-live --table-name "$name" \
         --time-to-live-specification "Enabled=true,AttributeName=expiresAt" >/dev/null
     fi
   fi
@@ -63,7 +78,8 @@ queue() { # name retention [redrive-json]
   echo "$url"
 }
 
-table "$TASKS_TABLE" id yes
+# shellcheck disable=SC2086 # one index a word
+table "$TASKS_TABLE" id yes $TASK_INDEXES
 table "$WORKERS_TABLE" id yes
 table "$FUNCTIONS_TABLE" name no
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use wharf_core::listing::{TaskPage, TaskQuery};
 use wharf_core::model::Task;
 use wharf_core::store::{reservations, taken, CreateError, TaskStore, Versioned};
 use wharf_core::{Error, Result};
@@ -68,6 +69,26 @@ impl TaskStore for MemoryStore {
 
     async fn get(&self, id: &str) -> Result<Option<Versioned>> {
         Ok(self.state.lock().unwrap().tasks.get(id).cloned())
+    }
+
+    /// Reads every record, as DynamoDB's indexes would, but with no page
+    /// budget: a page is full, or the last.
+    async fn list(&self, query: &TaskQuery) -> Result<TaskPage> {
+        let state = self.state.lock().unwrap();
+        let mut tasks: Vec<&Task> = state
+            .tasks
+            .values()
+            .map(|v| &v.task)
+            .filter(|task| query.before.as_ref().is_none_or(|before| &task.id < before))
+            .filter(|task| query.filter.matches(task))
+            .collect();
+        tasks.sort_by(|a, b| b.id.cmp(&a.id));
+        let more = tasks.len() > query.limit;
+        let tasks: Vec<Task> = tasks.into_iter().take(query.limit).cloned().collect();
+        let next = more
+            .then(|| tasks.last().map(|task| task.id.clone()))
+            .flatten();
+        Ok(TaskPage { tasks, next })
     }
 
     async fn replace(&self, current: &Versioned, next: Task) -> Result<Versioned> {

@@ -1,0 +1,157 @@
+//! `GET /v1/tasks`: tasks newest first, filtered by `status`, `queue`,
+//! `name` and `label=key=value` (repeatable, all must match), `limit` at a
+//! time, with an opaque `cursor` to the next page.
+
+use std::str::FromStr;
+
+use axum::extract::{RawQuery, State};
+use axum::Json;
+use serde::Serialize;
+use wharf_core::listing::{TaskFilter, TaskQuery, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
+use wharf_core::model::{Scope, Status, Task};
+use wharf_core::validate::FieldError;
+
+use super::auth::Caller;
+use super::extract::is_task_id;
+use super::problem::Problem;
+use super::AppState;
+
+/// One page of tasks.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskList {
+    pub tasks: Vec<Task>,
+    /// Pass as `cursor` for the next page; absent on the last one. A page may
+    /// hold fewer than `limit` tasks and still have a next one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<TaskList>, Problem> {
+    caller.require(Scope::Read)?;
+    let query = parse(
+        raw.as_deref().unwrap_or_default(),
+        &state.backend.names.queues,
+    )?;
+    let page = state.backend.store.list(&query).await?;
+    Ok(Json(TaskList {
+        tasks: page.tasks,
+        next_cursor: page.next.map(|id| format!("{CURSOR_PREFIX}{id}")),
+    }))
+}
+
+/// Cursors are `t` and the id of the last task read; clients treat them as
+/// opaque.
+const CURSOR_PREFIX: &str = "t";
+
+/// The query string as a listing, or a `400` naming every parameter that is
+/// wrong.
+fn parse(raw: &str, queues: &[String]) -> Result<TaskQuery, Problem> {
+    let mut query = TaskQuery {
+        filter: TaskFilter::default(),
+        limit: DEFAULT_LIST_LIMIT,
+        before: None,
+    };
+    let mut errors = Vec::new();
+    let mut seen = Vec::new();
+    for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
+        if key != "label" && seen.contains(&key) {
+            errors.push(FieldError::new(key.as_ref(), "is given more than once"));
+            continue;
+        }
+        seen.push(key.clone());
+        if let Err(message) = apply(&mut query, &key, value.into_owned(), queues) {
+            errors.push(FieldError::new(key.as_ref(), message));
+        }
+    }
+    match errors.is_empty() {
+        true => Ok(query),
+        false => Err(Problem::invalid(errors)),
+    }
+}
+
+/// Sets one query parameter, or says what is wrong with its value.
+fn apply(query: &mut TaskQuery, key: &str, value: String, queues: &[String]) -> Result<(), String> {
+    let filter = &mut query.filter;
+    match key {
+        "status" => {
+            let status = Status::from_str(&value).map_err(|_| {
+                "must be one of queued, running, succeeded, failed, timed_out, cancelled"
+            })?;
+            filter.status = Some(status);
+        }
+        "queue" if queues.contains(&value) => filter.queue = Some(value),
+        "queue" => return Err(format!("is not a configured queue ({})", queues.join(", "))),
+        "name" => filter.name = Some(value),
+        "label" => {
+            let (label, wanted) = value
+                .split_once('=')
+                .ok_or("must be key=value, as in label=team=data")?;
+            filter.labels.insert(label.to_owned(), wanted.to_owned());
+        }
+        "limit" => {
+            query.limit = value
+                .parse()
+                .ok()
+                .filter(|limit| (1..=MAX_LIST_LIMIT).contains(limit))
+                .ok_or(format!("must be a whole number from 1 to {MAX_LIST_LIMIT}"))?;
+        }
+        "cursor" => {
+            let id = value
+                .strip_prefix(CURSOR_PREFIX)
+                .filter(|id| is_task_id(id))
+                .ok_or("is not a cursor this API gave out")?;
+            query.before = Some(id.to_owned());
+        }
+        _ => {
+            return Err(
+                "is not a parameter of this route (status, queue, name, label, limit, cursor)"
+                    .to_owned(),
+            )
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queues() -> Vec<String> {
+        vec!["default".to_owned()]
+    }
+
+    #[test]
+    fn every_filter_is_read_and_labels_repeat() {
+        let query = parse(
+            "status=running&queue=default&name=n&label=team%3Ddata&label=env=prod&limit=5",
+            &queues(),
+        )
+        .unwrap();
+        assert_eq!(query.filter.status, Some(Status::Running));
+        assert_eq!(query.filter.queue.as_deref(), Some("default"));
+        assert_eq!(query.filter.name.as_deref(), Some("n"));
+        assert_eq!(query.filter.labels.len(), 2);
+        assert_eq!(query.filter.labels["team"], "data");
+        assert_eq!(query.limit, 5);
+    }
+
+    #[test]
+    fn each_wrong_parameter_is_named() {
+        let Err(problem) = parse(
+            "status=done&queue=nope&limit=0&cursor=x&label=novalue&sort=asc&limit=2",
+            &queues(),
+        ) else {
+            panic!("accepted");
+        };
+        let fields: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["status", "queue", "limit", "cursor", "label", "sort", "limit"]
+        );
+    }
+}
