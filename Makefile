@@ -9,6 +9,10 @@ MOTO := $(VENV)/bin/moto_server
 TOOLS := .venv-tools
 AWS_CLI := $(TOOLS)/bin/aws
 TOOL_PINS := 'cargo-lambda==1.9.2' 'cfn-lint==1.58.0' 'aws-sam-cli==1.170.0' 'awscli==1.46.3'
+# schemathesis, pinned, checks the live API against its OpenAPI document.
+API_CHECK := .venv-api-check
+SCHEMATHESIS := $(API_CHECK)/bin/schemathesis
+SCHEMATHESIS_VERSION := 4.32.5
 # CI builds the Lambda artifacts for x86_64 (the aarch64 target cannot be
 # installed here); a deployment builds for the template's Architecture.
 LAMBDA_ARCH := --x86-64
@@ -25,13 +29,14 @@ DOCKER_UP := $(shell docker info >/dev/null 2>&1 && echo yes)
 # test` runs it, and it fails without an engine).
 SKIP_CONTAINERS := $(if $(shell command -v cargo-nextest),-E 'not binary(/^containers/)')
 
-.PHONY: demo test lint lint-infra build release lambda worker-image deploy clean test-images tools
+.PHONY: demo test api-check lint lint-infra build release lambda worker-image deploy clean test-images tools
 
 demo: $(MOTO) build test-images
 	./scripts/demo.sh
 
 # Without a Docker engine the container tests (worker-host/tests/containers.rs)
 # are left out and reported as skipped; under CI=true they run, and fail.
+# Then schemathesis drives a live API from its OpenAPI document (api-check).
 test: $(MOTO) $(AWS_CLI) build test-images
 ifeq ($(DOCKER_UP)$(CI),)
 	@echo "SKIPPED: container tests (no Docker engine answers)"
@@ -39,6 +44,10 @@ ifeq ($(DOCKER_UP)$(CI),)
 else
 	$(TEST_RUNNER) --workspace
 endif
+	$(MAKE) api-check
+
+api-check: $(MOTO) $(SCHEMATHESIS) build
+	./scripts/api-check.sh
 
 tools: $(AWS_CLI)
 
@@ -104,10 +113,14 @@ $(MOTO):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
 
+$(SCHEMATHESIS):
+	python3 -m venv $(API_CHECK)
+	$(API_CHECK)/bin/pip install --quiet --disable-pip-version-check 'schemathesis==$(SCHEMATHESIS_VERSION)'
+
 $(AWS_CLI):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check $(TOOL_PINS)
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(TOOLS) .demo
+	rm -rf $(VENV) $(TOOLS) $(API_CHECK) .demo

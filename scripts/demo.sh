@@ -8,48 +8,16 @@ cd "$(dirname "$0")/.."
 
 BIN=target/debug
 STATE=.demo
-mkdir -p "$STATE"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# shellcheck source=scripts/local-stack.sh
+. scripts/local-stack.sh
 field() { python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else (json.dumps(v) if isinstance(v,(dict,list)) else v))' "$1"; }
-wait_http() {
-  for _ in $(seq 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
-  echo "demo: $1 did not answer; see $STATE/*.log" >&2; return 1
-}
 
-MOTO_PORT=$(free_port)
-API_PORT=$(free_port)
-export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" AWS_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo
-export WHARF_API_URL="http://127.0.0.1:$API_PORT"
-
-echo "==> moto server on $AWS_ENDPOINT_URL"
-.venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$STATE/moto.log" 2>&1 &
-PIDS+=($!)
-wait_http "$AWS_ENDPOINT_URL/moto-api/"
-
-echo "==> wharf admin provision"
-"$BIN/wharf" admin provision
-
-TOKEN_OUTPUT=$("$BIN/wharf" admin token --scopes read,submit)
-export WHARF_TOKEN=$(sed -n 's/^token: //p' <<<"$TOKEN_OUTPUT")
-export WHARF_API_TOKENS=$(sed -n 's/^WHARF_API_TOKENS=//p' <<<"$TOKEN_OUTPUT")
-
-echo "==> wharf-api on $WHARF_API_URL, one wharf-worker"
-"$BIN/wharf-api" --listen "127.0.0.1:$API_PORT" >"$STATE/api.log" 2>&1 &
-PIDS+=($!)
+start_stack read,submit
+echo "==> one wharf-worker"
 WORKER_HTTP="127.0.0.1:$(free_port)"
 "$BIN/wharf-worker" --heartbeat-secs 2 --poll-wait-secs 2 --work-dir "$STATE/work" \
   --http-listen "$WORKER_HTTP" --labels demo=yes >"$STATE/worker.log" 2>&1 &
 PIDS+=($!)
-wait_http "$WHARF_API_URL/health"
 
 declare -A EXPECTED=([hello-report]=succeeded [failing]=failed [timeout]=timed_out [container-report]=succeeded)
 declare -A IDS=()

@@ -20,7 +20,7 @@ pub const OFFLINE_AFTER_HEARTBEATS: u32 = 3;
 pub const RECORD_RETENTION: chrono::Duration = chrono::Duration::days(1);
 
 /// What a worker host says of itself at every heartbeat.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerReport {
     pub id: String,
@@ -43,8 +43,9 @@ pub struct WorkerReport {
 }
 
 /// The host's resources, read at each heartbeat.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = HostResources)]
 pub struct Resources {
     pub cpu_cores: u32,
     /// Load average over one minute.
@@ -81,7 +82,7 @@ pub struct Registered {
 }
 
 /// How a worker reads in the fleet view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
 pub enum WorkerState {

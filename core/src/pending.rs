@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::fleet::Registered;
 use crate::model::{Status, Task};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display, utoipa::ToSchema)]
 pub enum PendingReason {
     /// Submitted with `delaySeconds` that have not passed yet.
     Delayed,
@@ -24,7 +24,7 @@ pub enum PendingReason {
     Starting,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Pending {
     pub reason: PendingReason,

@@ -21,7 +21,7 @@ pub use spec::{
 };
 
 /// A task as submitted to `POST /v1/tasks`. Unknown fields are rejected.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskRequest {
     #[serde(default)]
@@ -56,6 +56,7 @@ pub struct TaskRequest {
     Display,
     EnumString,
     IntoStaticStr,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
@@ -77,7 +78,17 @@ impl Status {
 
 /// Why a task (or one attempt of it) ended the way it did.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Display, EnumString, IntoStaticStr,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumString,
+    IntoStaticStr,
+    utoipa::ToSchema,
 )]
 pub enum Reason {
     Succeeded,
@@ -107,7 +118,7 @@ pub enum Scope {
 }
 
 /// One file a task left in its output directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OutputFile {
     pub path: String,
@@ -116,9 +127,10 @@ pub struct OutputFile {
 }
 
 /// The task record as stored in DynamoDB and returned by the API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
+    #[schema(value_type = String)]
     pub id: TaskId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -236,7 +248,7 @@ impl Task {
 /// An `Idempotency-Key` as a task holds it: the key belongs to the client
 /// (API token) that sent it, and `digest` identifies what was submitted, so
 /// the same key with another body can be told apart from a retry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Idempotency {
     pub client: String,
@@ -245,7 +257,7 @@ pub struct Idempotency {
 }
 
 /// One attempt of a task, once it has ended.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptRecord {
     pub attempt: u32,

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use strum::{Display, EnumString};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 /// What to run: exactly one kind of executor, written in JSON as an object
 /// with exactly one key (`{"process": {…}}`). A spec with none or two kinds
@@ -61,6 +64,38 @@ impl From<TaskSpec> for SpecFields {
     }
 }
 
+/// In the API's schema a spec is one of three objects, each with exactly
+/// one key.
+impl utoipa::PartialSchema for TaskSpec {
+    fn schema() -> RefOr<Schema> {
+        fn kind<T: ToSchema>(key: &str) -> ObjectBuilder {
+            ObjectBuilder::new()
+                .property(key, Ref::from_schema_name(T::name()))
+                .required(key)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        }
+        OneOfBuilder::new()
+            .item(kind::<ProcessSpec>("process"))
+            .item(kind::<ContainerSpec>("container"))
+            .item(kind::<ScriptSpec>("script"))
+            .description(Some(
+                "What to run: exactly one of process, container, script",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for TaskSpec {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((ProcessSpec::name().into(), ProcessSpec::schema()));
+        schemas.push((ContainerSpec::name().into(), ContainerSpec::schema()));
+        schemas.push((ScriptSpec::name().into(), ScriptSpec::schema()));
+        ProcessSpec::schemas(schemas);
+        ContainerSpec::schemas(schemas);
+        ScriptSpec::schemas(schemas);
+    }
+}
+
 impl TaskSpec {
     /// The kind of executor this spec needs.
     pub fn kind(&self) -> ExecutorKind {
@@ -74,7 +109,18 @@ impl TaskSpec {
 
 /// The kinds of executor a worker host may offer (`--executors`).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Display, EnumString, ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumString,
+    ValueEnum,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
@@ -84,7 +130,7 @@ pub enum ExecutorKind {
     Container,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProcessSpec {
     pub command: Vec<String>,
@@ -96,7 +142,7 @@ pub struct ProcessSpec {
     pub working_dir: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerSpec {
     pub image: String,
@@ -124,7 +170,7 @@ pub struct ContainerSpec {
     pub mounts: Vec<Mount>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Mount {
     pub source: String,
@@ -133,15 +179,16 @@ pub struct Mount {
     pub read_only: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum PullPolicy {
     Always,
     IfNotPresent,
     Never,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ContainerResources)]
 pub struct Resources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_mb: Option<u64>,
@@ -151,7 +198,7 @@ pub struct Resources {
     pub pids: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScriptSpec {
     pub url: String,

@@ -21,7 +21,7 @@ pub const INLINE_PAYLOAD_BYTES: usize = 64 * 1024;
 const MAX_NAME_CHARS: usize = 256;
 
 /// One thing wrong with a request, and where.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

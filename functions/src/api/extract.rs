@@ -34,6 +34,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// The `{id}` of a task's routes, as the OpenAPI document shows it.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // only its parameter description is used
+pub struct TaskPath {
+    /// The task's id (a lowercase ULID); anything else is `404`.
+    id: String,
+}
+
 /// A task id from the path. Anything that is not one (a ULID) names no
 /// task: `404`, before any lookup.
 pub struct TaskId(pub String);
@@ -49,6 +58,15 @@ impl<S: Send + Sync> FromRequestParts<S> for TaskId {
             Err(Problem::not_found(format!("no task {id:?}")))
         }
     }
+}
+
+/// The `{id}` of a worker's routes, as the OpenAPI document shows it.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // only its parameter description is used
+pub struct WorkerPath {
+    /// The worker host's id.
+    id: String,
 }
 
 /// A worker id from the path: 1 to 256 characters, none of them control

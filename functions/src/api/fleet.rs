@@ -6,18 +6,19 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
 use serde::Serialize;
+use utoipa::ToSchema;
 use wharf_core::fleet::{Command, Registered, WorkerReport, WorkerState};
 use wharf_core::model::{Scope, Task};
 use wharf_core::pending::{why_pending, Pending, PendingReason};
 use wharf_core::queue::Lane;
 
 use super::auth::Caller;
-use super::extract::WorkerId;
+use super::extract::{WorkerId, WorkerPath};
 use super::problem::Problem;
 use super::AppState;
 
 /// A worker as the API shows it: its last report and how it reads now.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerView {
     #[serde(flatten)]
@@ -35,6 +36,8 @@ impl From<Registered> for WorkerView {
 }
 
 /// `GET /v1/workers`: every registered worker host, by id.
+#[utoipa::path(get, path = "/v1/workers", operation_id = "listWorkers", tag = "workers",
+    responses((status = 200, description = "Every registered worker host", body = Vec<WorkerView>)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -45,6 +48,8 @@ pub async fn list(
 }
 
 /// `GET /v1/workers/{id}`.
+#[utoipa::path(get, path = "/v1/workers/{id}", operation_id = "getWorker", tag = "workers", params(WorkerPath),
+    responses((status = 200, description = "The worker host", body = WorkerView)))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -58,6 +63,8 @@ pub async fn get(
 
 /// `POST /v1/workers/{id}/drain`: the worker takes no more tasks and lets
 /// the running ones finish; it obeys at its next heartbeat.
+#[utoipa::path(post, path = "/v1/workers/{id}/drain", operation_id = "drainWorker", tag = "workers", params(WorkerPath),
+    responses((status = 202, description = "Left for the worker, which obeys at its next heartbeat (`admin` scope)", body = WorkerView)))]
 pub async fn drain(
     state: State<AppState>,
     caller: Caller,
@@ -68,6 +75,8 @@ pub async fn drain(
 
 /// `POST /v1/workers/{id}/revoke`: the worker takes no more tasks,
 /// releases the running ones to other workers and exits.
+#[utoipa::path(post, path = "/v1/workers/{id}/revoke", operation_id = "revokeWorker", tag = "workers", params(WorkerPath),
+    responses((status = 202, description = "Left for the worker, which obeys at its next heartbeat (`admin` scope)", body = WorkerView)))]
 pub async fn revoke(
     state: State<AppState>,
     caller: Caller,
@@ -115,14 +124,15 @@ pub async fn pending(state: &AppState, task: &Task) -> Result<Option<Pending>, P
     Ok(pending)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = QueuesAndFleet)]
 pub struct Status {
     queues: Vec<QueueStatus>,
     workers: FleetCounts,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct QueueStatus {
     name: String,
@@ -138,7 +148,7 @@ struct QueueStatus {
     backlog_per_free_slot: f64,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct FleetCounts {
     online: u32,
@@ -151,6 +161,8 @@ struct FleetCounts {
 
 /// `GET /v1/status`: every configured queue's counts and the fleet's
 /// capacity.
+#[utoipa::path(get, path = "/v1/status", operation_id = "getStatus", tag = "status",
+    responses((status = 200, description = "Each configured queue's counts and the fleet's capacity", body = Status)))]
 pub async fn status(
     State(state): State<AppState>,
     caller: Caller,

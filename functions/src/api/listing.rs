@@ -17,7 +17,7 @@ use super::problem::Problem;
 use super::AppState;
 
 /// One page of tasks.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskList {
     pub tasks: Vec<Task>,
@@ -27,6 +27,16 @@ pub struct TaskList {
     pub next_cursor: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/tasks", operation_id = "listTasks", tag = "tasks",
+    params(
+        ("status" = Option<Status>, Query, description = "Only tasks in this status"),
+        ("queue" = Option<String>, Query, description = "Only tasks of this queue"),
+        ("name" = Option<String>, Query, description = "The task of this name"),
+        ("label" = Option<Vec<String>>, Query, explode, description = "`key=value`; repeat it: every label must match"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "Tasks per page (default 100)"),
+        ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page"),
+    ),
+    responses((status = 200, description = "A page of tasks, newest first", body = TaskList)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,

@@ -5,14 +5,20 @@ pub mod auth;
 mod extract;
 mod fleet;
 mod listing;
+mod openapi;
 pub mod problem;
 pub mod submit;
 mod tasks;
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode, Uri};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use serde::Serialize;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use wharf_core::validate::MAX_PAYLOAD_BYTES;
 use wharf_core::Backend;
 
@@ -32,24 +38,33 @@ pub struct AppState {
 pub const MAX_BODY_BYTES: usize = MAX_PAYLOAD_BYTES + 256 * 1024;
 
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/v1/tasks", post(submit::create).get(listing::list))
-        .route("/v1/tasks/{id}", get(tasks::get).delete(tasks::delete))
-        .route("/v1/tasks/{id}/cancel", post(tasks::cancel))
-        .route("/v1/tasks/{id}/outputs", get(tasks::outputs))
-        .route("/v1/tasks/{id}/outputs/{*path}", get(tasks::output))
-        .route("/v1/tasks/{id}/logs", get(tasks::logs))
-        .route("/v1/workers", get(fleet::list))
-        .route("/v1/workers/{id}", get(fleet::get))
-        .route("/v1/workers/{id}/drain", post(fleet::drain))
-        .route("/v1/workers/{id}/revoke", post(fleet::revoke))
-        .route("/v1/status", get(fleet::status))
+    let (router, doc) = OpenApiRouter::with_openapi(openapi::Frame::openapi())
+        .routes(routes!(health))
+        .routes(routes!(openapi_json))
+        .routes(routes!(submit::create, listing::list))
+        .routes(routes!(tasks::get, tasks::delete))
+        .routes(routes!(tasks::cancel))
+        .routes(routes!(tasks::outputs))
+        .routes(routes!(tasks::output))
+        .routes(routes!(tasks::logs))
+        .routes(routes!(fleet::list))
+        .routes(routes!(fleet::get))
+        .routes(routes!(fleet::drain))
+        .routes(routes!(fleet::revoke))
+        .routes(routes!(fleet::status))
+        .split_for_parts();
+    let doc = Document(Arc::new(openapi::complete(doc)));
+    router
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(Extension(doc))
         .with_state(state)
 }
+
+/// The OpenAPI document the router was built with.
+#[derive(Clone)]
+struct Document(Arc<serde_json::Value>);
 
 async fn unknown_route(uri: Uri) -> Problem {
     Problem::not_found(format!("no route {}", uri.path()))
@@ -60,6 +75,23 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
     Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", detail)
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "healthy"}))
+#[derive(Serialize, utoipa::ToSchema)]
+struct Health {
+    /// Always `healthy`.
+    status: &'static str,
+}
+
+#[utoipa::path(get, path = "/health", operation_id = "health", tag = "meta",
+    responses((status = 200, description = "The API answers", body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health { status: "healthy" })
+}
+
+/// The OpenAPI 3.1 document of every route.
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "meta",
+    responses((status = 200, description = "This API's OpenAPI 3.1 document", content_type = "application/json")))]
+async fn openapi_json(
+    Extension(Document(doc)): Extension<Document>,
+) -> Json<Arc<serde_json::Value>> {
+    Json(doc)
 }

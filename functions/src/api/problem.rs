@@ -6,13 +6,16 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use wharf_core::validate::FieldError;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// The problem type, served as `https://wharf.dev/problems/<slug>`.
     #[serde(rename = "type", serialize_with = "serialize_type")]
+    #[schema(value_type = String)]
     pub slug: &'static str,
+    #[schema(value_type = String)]
     pub title: &'static str,
     #[serde(serialize_with = "serialize_status")]
+    #[schema(value_type = u16)]
     pub status: StatusCode,
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use wharf_core::model::Scope;
+use wharf_core::model::{Scope, Task, TaskRequest};
 use wharf_core::submit::{submit, ClientKey, Enqueue, SubmitError, Submitted};
 use wharf_core::validate::{
     parse_task_request, FieldError, Rejection, ValidTask, MAX_PAYLOAD_BYTES, MAX_TASK_BYTES,
@@ -18,6 +18,17 @@ use super::auth::Caller;
 use super::problem::Problem;
 use super::AppState;
 
+#[utoipa::path(post, path = "/v1/tasks", operation_id = "submitTask", tag = "tasks",
+    request_body = TaskRequest,
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1 to 255 printable ASCII characters: a retried POST with the same key (and body) returns the original task")),
+    responses(
+        (status = 202, description = "Recorded and enqueued", body = Task,
+            headers(("Location" = String, description = "The task's URL"))),
+        (status = 200, description = "A retry with the same `Idempotency-Key`: the original task", body = Task),
+        (status = 409, description = "A task with this `name` exists (`existingId` names it)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The `Idempotency-Key` was used for another submission", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,

@@ -10,6 +10,7 @@ use chrono::Utc;
 use headers::{ETag, HeaderMapExt, IfNoneMatch};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
 use wharf_core::artifacts::{manifest, output_key, task_prefix};
 use wharf_core::lifecycle;
 use wharf_core::logs::read_log;
@@ -17,7 +18,7 @@ use wharf_core::model::Task;
 use wharf_core::store::Transition;
 
 use super::auth::Caller;
-use super::extract::{Query, TaskId};
+use super::extract::{Query, TaskId, TaskPath};
 use super::problem::Problem;
 use super::AppState;
 use wharf_core::model::Scope;
@@ -30,6 +31,11 @@ const MAX_URL_EXPIRY_SECONDS: u64 = 7 * 24 * 3600;
 /// `POST /v1/tasks/{id}/cancel`: a queued task is cancelled at once; a
 /// running one is marked cancelled and its worker kills it at its next
 /// heartbeat; a finished one is `409`.
+#[utoipa::path(post, path = "/v1/tasks/{id}/cancel", operation_id = "cancelTask", tag = "tasks", params(TaskPath),
+    responses(
+        (status = 200, description = "Cancelled; a running task is killed at its worker's next heartbeat", body = Task),
+        (status = 409, description = "The task has finished already", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
@@ -51,14 +57,21 @@ pub async fn cancel(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
+    /// Cancel an active task first instead of answering `409`.
     #[serde(default)]
     force: bool,
 }
 
 /// `DELETE /v1/tasks/{id}`: removes the record, its outputs and logs. An
 /// active task is `409` unless `?force=true`, which cancels it first.
+#[utoipa::path(delete, path = "/v1/tasks/{id}", operation_id = "deleteTask", tag = "tasks", params(TaskPath, DeleteQuery),
+    responses(
+        (status = 204, description = "The record, its outputs and logs are gone; its name and idempotency key are free"),
+        (status = 409, description = "The task is active and `force` was not given", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -117,8 +130,8 @@ async fn load(state: &AppState, id: &str) -> Result<Task, Problem> {
 }
 
 /// A task as `GET` shows it: while queued, with why it is pending.
-#[derive(Serialize)]
-struct TaskView {
+#[derive(Serialize, ToSchema)]
+pub struct TaskView {
     #[serde(flatten)]
     task: Task,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -126,6 +139,14 @@ struct TaskView {
 }
 
 /// `GET /v1/tasks/{id}`, with an `ETag` of what it returns.
+#[utoipa::path(get, path = "/v1/tasks/{id}", operation_id = "getTask", tag = "tasks", params(TaskPath,
+        ("If-None-Match" = Option<String>, Header, description = "An ETag this route gave: `304` while the task still reads the same")),
+    responses(
+        (status = 200, description = "The task; a queued one says why it waits in `pending`", body = TaskView,
+            headers(("ETag" = String, description = "Changes whenever the task does"))),
+        (status = 304, description = "Unchanged since the ETag given in `If-None-Match`",
+            headers(("ETag" = String))),
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -153,8 +174,10 @@ pub async fn get(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExpiryQuery {
+    /// Seconds the presigned URL stays valid (1 to 604800, default 3600).
     expires: Option<u64>,
 }
 
@@ -171,7 +194,7 @@ impl ExpiryQuery {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OutputLink {
     path: String,
@@ -184,21 +207,39 @@ pub struct OutputLink {
 /// A page of the manifest holds at most this many outputs.
 const MAX_OUTPUTS_PAGE: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OutputsQuery {
+    /// Seconds the presigned URLs stay valid (1 to 604800, default 3600).
     expires: Option<u64>,
+    /// Outputs per page, 1 to 1000 (the default).
     limit: Option<usize>,
+    /// `nextCursor` of the previous page.
     cursor: Option<String>,
+}
+
+/// A page of a task's outputs manifest.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputsPage {
+    task_id: String,
+    status: wharf_core::model::Status,
+    outputs: Vec<OutputLink>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
 }
 
 /// The outputs manifest, a page at a time (`limit` ≤ 1000, `cursor` from
 /// the previous page's `nextCursor`), each entry with a presigned URL.
+#[utoipa::path(get, path = "/v1/tasks/{id}/outputs", operation_id = "listOutputs", tag = "tasks", params(TaskPath, OutputsQuery),
+    responses((status = 200, description = "A page of the manifest, each output with a presigned URL", body = OutputsPage)))]
 pub async fn outputs(
     State(state): State<AppState>,
     caller: Caller,
     TaskId(id): TaskId,
     Query(query): Query<OutputsQuery>,
-) -> Result<Json<serde_json::Value>, Problem> {
+) -> Result<Json<OutputsPage>, Problem> {
     caller.require(Scope::Read)?;
     let expires = ExpiryQuery {
         expires: query.expires,
@@ -225,12 +266,12 @@ pub async fn outputs(
         });
     }
     let next_cursor = (end < manifest.len()).then(|| format!("o{end:x}"));
-    Ok(Json(serde_json::json!({
-        "taskId": id,
-        "status": task.status,
-        "outputs": links,
-        "nextCursor": next_cursor,
-    })))
+    Ok(Json(OutputsPage {
+        task_id: id,
+        status: task.status,
+        outputs: links,
+        next_cursor,
+    }))
 }
 
 /// Where a page starts and how long it is.
@@ -251,14 +292,20 @@ fn page(query: &OutputsQuery) -> Result<(usize, usize), Problem> {
     Ok((start, limit))
 }
 
+/// `GET /v1/tasks/{id}/outputs/{path}`: a redirect to one output.
+#[utoipa::path(get, path = "/v1/tasks/{id}/outputs/{*path}", operation_id = "getOutput", tag = "tasks",
+    params(TaskPath, ("path" = String, Path, description = "The output's path in the task's output directory"), ExpiryQuery),
+    responses((status = 302, description = "To the output's presigned URL",
+        headers(("Location" = String, description = "The presigned URL")))))]
 pub async fn output(
     State(state): State<AppState>,
     caller: Caller,
     TaskId(id): TaskId,
-    Path((_, path)): Path<(String, String)>,
+    Path(segments): Path<(String, String)>,
     Query(query): Query<ExpiryQuery>,
 ) -> Result<Response, Problem> {
     caller.require(Scope::Read)?;
+    let (_, path) = segments;
     let expires = query.duration()?;
     let task = load(&state, &id).await?;
     let manifest = manifest(state.backend.artifacts.as_ref(), &task).await?;
@@ -275,14 +322,17 @@ pub async fn output(
     Ok((StatusCode::FOUND, [(header::LOCATION, url)]).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
+    /// The attempt whose log to read; the latest by default.
     attempt: Option<u32>,
+    /// Where to start: `nextOffset` of the previous response.
     #[serde(default)]
     offset: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogChunk {
     attempt: u32,
@@ -300,6 +350,8 @@ pub const MAX_LOG_CHUNK_BYTES: u64 = 1024 * 1024;
 /// `nextOffset` until `complete`. While a task runs its worker uploads the
 /// log every heartbeat, so it lags by a few seconds; `complete` turns true
 /// once the attempt has ended and everything was read.
+#[utoipa::path(get, path = "/v1/tasks/{id}/logs", operation_id = "getLogs", tag = "tasks", params(TaskPath, LogQuery),
+    responses((status = 200, description = "At most 1 MiB of the attempt's log from `offset`", body = LogChunk)))]
 pub async fn logs(
     State(state): State<AppState>,
     caller: Caller,
