@@ -12,14 +12,14 @@ STATE=.demo
 . scripts/local-stack.sh
 field() { python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else (json.dumps(v) if isinstance(v,(dict,list)) else v))' "$1"; }
 
-start_stack read,submit
+start_stack read,submit,admin
 echo "==> one wharf-worker"
 WORKER_HTTP="127.0.0.1:$(free_port)"
 "$BIN/wharf-worker" --heartbeat-secs 2 --poll-wait-secs 2 --work-dir "$STATE/work" \
   --http-listen "$WORKER_HTTP" --labels demo=yes >"$STATE/worker.log" 2>&1 &
 PIDS+=($!)
 
-declare -A EXPECTED=([hello-report]=succeeded [failing]=failed [timeout]=timed_out [container-report]=succeeded)
+declare -A EXPECTED=([hello-report]=succeeded [failing]=failed [timeout]=timed_out [container-report]=succeeded [fakejob]=succeeded)
 declare -A IDS=()
 SAMPLES=(hello-report failing timeout)
 if docker image inspect wharf-test-busybox:latest >/dev/null 2>&1; then
@@ -31,6 +31,15 @@ for sample in "${SAMPLES[@]}"; do
   IDS[$sample]=$("$BIN/wharf" submit "samples/$sample.json" | field id)
   echo "submitted $sample as ${IDS[$sample]}"
 done
+api() { curl -fsS -H "Authorization: Bearer $WHARF_TOKEN" -H 'Content-Type: application/json' "$@"; }
+for definition in samples/functions/*.json; do
+  name=$(basename "$definition" .json)
+  api -X PUT --data @"$definition" "$WHARF_API_URL/v1/functions/$name" >/dev/null
+  echo "registered function $name"
+done
+IDS[fakejob]=$(api --data '{"params": {"delay_seconds": 3}}' "$WHARF_API_URL/v1/functions/fakejob/invoke" | field id)
+echo "invoked fakejob as ${IDS[fakejob]}"
+SAMPLES+=(fakejob)
 
 failures=0
 echo

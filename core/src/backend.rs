@@ -6,10 +6,11 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 
 use crate::artifacts::Artifacts;
-use crate::aws::{s3_client, DynamoFleet, DynamoTaskStore, S3Artifacts, SqsQueues};
+use crate::aws::{s3_client, DynamoFleet, DynamoRegistry, DynamoTaskStore, S3Artifacts, SqsQueues};
 use crate::config::ResourceNames;
 use crate::fleet::Fleet;
 use crate::queue::Queue;
+use crate::registry::Registry;
 use crate::store::TaskStore;
 
 #[derive(Clone)]
@@ -18,6 +19,7 @@ pub struct Backend {
     pub queues: Arc<dyn Queue>,
     pub artifacts: Arc<dyn Artifacts>,
     pub fleet: Arc<dyn Fleet>,
+    pub registry: Arc<dyn Registry>,
     pub names: ResourceNames,
 }
 
@@ -38,6 +40,10 @@ impl Backend {
             fleet: Arc::new(DynamoFleet::new(
                 aws_sdk_dynamodb::Client::new(aws),
                 &names.workers_table,
+            )),
+            registry: Arc::new(DynamoRegistry::new(
+                aws_sdk_dynamodb::Client::new(aws),
+                &names.functions_table,
             )),
             names,
         }

@@ -15,6 +15,7 @@ pub mod model;
 pub mod pending;
 pub mod provision;
 pub mod queue;
+pub mod registry;
 pub mod retry;
 pub mod shutdown;
 pub mod store;

@@ -61,6 +61,11 @@ async fn the_document_describes_every_route_with_its_problems() {
         "POST /v1/workers/{id}/drain",
         "POST /v1/workers/{id}/revoke",
         "GET /v1/status",
+        "GET /v1/functions",
+        "PUT /v1/functions/{name}",
+        "GET /v1/functions/{name}",
+        "DELETE /v1/functions/{name}",
+        "POST /v1/functions/{name}/invoke",
     ];
     let expected: BTreeSet<String> = expected.iter().map(|r| r.to_string()).collect();
     assert_eq!(routes, expected);

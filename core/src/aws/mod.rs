@@ -3,6 +3,7 @@
 //! credentials, profiles, `AWS_ENDPOINT_URL` for moto and LocalStack).
 
 mod dynamo;
+mod functions;
 mod s3;
 mod sqs;
 mod workers;
@@ -10,6 +11,7 @@ mod workers;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 pub use dynamo::{DynamoTaskStore, TaskIndex, TASK_INDEXES, TTL_ATTRIBUTE};
+pub use functions::DynamoRegistry;
 pub use s3::{S3Artifacts, MULTIPART_PART_BYTES};
 pub use sqs::SqsQueues;
 pub use workers::DynamoFleet;

@@ -150,6 +150,9 @@ pub struct Task {
     pub delay_seconds: u32,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// The registered function it was made from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
     /// The `Idempotency-Key` it was submitted with, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency: Option<Idempotency>,
@@ -211,6 +214,7 @@ impl Task {
             retry_on_failure: false,
             delay_seconds: 0,
             labels: BTreeMap::new(),
+            function: None,
             idempotency: None,
             worker_id: None,
             exit_code: None,

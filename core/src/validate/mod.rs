@@ -63,6 +63,8 @@ pub struct ValidTask {
     pub delay_seconds: u32,
     /// The payload serialized once, to measure and store it.
     pub payload_json: String,
+    /// The registered function the task was made from, if any.
+    pub function: Option<String>,
 }
 
 /// Parses and validates a submission body against the configured queues.
@@ -134,6 +136,7 @@ pub fn validate(request: TaskRequest, queues: &[String]) -> Result<ValidTask, Re
         max_attempts,
         delay_seconds,
         payload_json,
+        function: None,
     })
 }
 

@@ -51,7 +51,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TaskId {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        let id = path_id(parts, state).await?;
+        let id = path_param(parts, state, "id").await?;
         if is_task_id(&id) {
             Ok(TaskId(id))
         } else {
@@ -77,7 +77,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WorkerId {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        let id = path_id(parts, state).await?;
+        let id = path_param(parts, state, "id").await?;
         if (1..=256).contains(&id.chars().count()) && !id.chars().any(char::is_control) {
             Ok(WorkerId(id))
         } else {
@@ -86,14 +86,18 @@ impl<S: Send + Sync> FromRequestParts<S> for WorkerId {
     }
 }
 
-/// The route's `{id}`, percent-decoded.
-async fn path_id<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, Problem> {
+/// The route's `{name}`, percent-decoded.
+pub async fn path_param<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    name: &str,
+) -> Result<String, Problem> {
     let segments = axum::extract::RawPathParams::from_request_parts(parts, state)
         .await
         .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-path", e.body_text()))?;
     let id = segments
         .iter()
-        .find(|(name, _)| *name == "id")
+        .find(|(param, _)| *param == name)
         .map(|(_, value)| value.to_owned())
         .unwrap_or_default();
     Ok(id)

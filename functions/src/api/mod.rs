@@ -7,6 +7,7 @@ mod fleet;
 mod listing;
 mod openapi;
 pub mod problem;
+mod registry;
 pub mod submit;
 mod tasks;
 
@@ -52,6 +53,9 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(fleet::drain))
         .routes(routes!(fleet::revoke))
         .routes(routes!(fleet::status))
+        .routes(routes!(registry::list))
+        .routes(routes!(registry::put, registry::get, registry::delete))
+        .routes(routes!(registry::invoke))
         .split_for_parts();
     let doc = Document(Arc::new(openapi::complete(doc)));
     router

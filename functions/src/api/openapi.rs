@@ -24,6 +24,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi, Ref};
         (name = "tasks", description = "Submit, list, read, cancel and delete tasks; their logs and outputs"),
         (name = "workers", description = "The registered worker hosts, and commands to them"),
         (name = "status", description = "Queues and capacity"),
+        (name = "functions", description = "Registered functions: task templates with a JSON Schema for their parameters"),
         (name = "meta", description = "Health and this document"),
     )
 )]
@@ -54,7 +55,9 @@ pub fn complete(mut doc: OpenApi) -> serde_json::Value {
         doc.paths.paths.insert(path.replace("{*", "{"), item);
     }
     let mut doc = serde_json::to_value(doc).expect("an OpenAPI document serializes");
-    link_to_task_routes(&mut doc["paths"]["/v1/tasks"]["post"]["responses"]);
+    for submitting in ["/v1/tasks", "/v1/functions/{name}/invoke"] {
+        link_to_task_routes(&mut doc["paths"][submitting]["post"]["responses"]);
+    }
     doc
 }
 

@@ -9,17 +9,30 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use wharf_core::model::{Scope, Task, TaskRequest};
+use wharf_core::registry::Invocation;
 use wharf_core::submit::{submit, ClientKey, Enqueue, SubmitError, Submitted};
 use wharf_core::validate::{
-    parse_task_request, FieldError, Rejection, ValidTask, MAX_PAYLOAD_BYTES, MAX_TASK_BYTES,
+    parse_json, parse_task_request, FieldError, Rejection, ValidTask, MAX_PAYLOAD_BYTES,
+    MAX_TASK_BYTES,
 };
 
 use super::auth::Caller;
 use super::problem::Problem;
+use super::registry;
 use super::AppState;
 
+/// The body of `POST /v1/tasks`, as the OpenAPI document shows it: a task,
+/// or a call of a registered function (`function` instead of `spec`).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // bodies are read by `parse` and `function_call`
+enum SubmitBody {
+    Task(Box<TaskRequest>),
+    Call(Invocation),
+}
+
 #[utoipa::path(post, path = "/v1/tasks", operation_id = "submitTask", tag = "tasks",
-    request_body = TaskRequest,
+    request_body = SubmitBody,
     params(("Idempotency-Key" = Option<String>, Header,
         description = "1 to 255 printable ASCII characters: a retried POST with the same key (and body) returns the original task")),
     responses(
@@ -36,13 +49,47 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     caller.require(Scope::Submit)?;
-    require_json(&headers)?;
-    let body = body.map_err(|rejection| match rejection.status() {
+    let body = json_body(&headers, body)?;
+    let valid = match function_call(&body)? {
+        Some(call) => registry::resolve_call(&state, call, "payload").await?,
+        None => parse(&body, &state.backend.names.queues)?,
+    };
+    submit_valid(&state, &caller, &headers, valid).await
+}
+
+/// The body of a request that must be JSON: `415` unless it is declared
+/// so, `413` beyond the limit.
+pub fn json_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, Problem> {
+    require_json(headers)?;
+    body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => too_large(),
         status => Problem::new(status, "unreadable-body", rejection.body_text()),
-    })?;
-    let valid = parse(&body, &state.backend.names.queues)?;
-    let key = idempotency_key(&headers)?.map(|key| ClientKey {
+    })
+}
+
+/// A body naming a `function` instead of a `spec`: a call of it.
+fn function_call(body: &[u8]) -> Result<Option<Invocation>, Problem> {
+    let names_function = serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|value| value.get("function").is_some());
+    if !names_function {
+        return Ok(None);
+    }
+    let call = parse_json::<Invocation>(body).map_err(|e| Problem::invalid(vec![e]))?;
+    Ok(Some(call))
+}
+
+/// Records and enqueues a valid task (honouring `Idempotency-Key`):
+/// `202` with the task, or `200` with the original one for a retry.
+pub async fn submit_valid(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    valid: ValidTask,
+) -> Result<Response, Problem> {
+    let key = idempotency_key(headers)?.map(|key| ClientKey {
         client: &caller.client,
         key,
     });
@@ -65,16 +112,20 @@ pub async fn create(
 /// A submission body validated against the configured queues, or the
 /// problem naming what is wrong with it.
 pub fn parse(body: &[u8], queues: &[String]) -> Result<ValidTask, Problem> {
-    match parse_task_request(body, queues) {
-        Ok(valid) => Ok(valid),
-        Err(Rejection::Invalid(errors)) => Err(Problem::invalid(errors)),
-        Err(Rejection::TooLarge { .. }) => Err(too_large()),
-        Err(Rejection::TaskTooLarge { field, size }) => {
+    parse_task_request(body, queues).map_err(rejected)
+}
+
+/// The problem a task that fails validation answers with.
+pub fn rejected(rejection: Rejection) -> Problem {
+    match rejection {
+        Rejection::Invalid(errors) => Problem::invalid(errors),
+        Rejection::TooLarge { .. } => too_large(),
+        Rejection::TaskTooLarge { field, size } => {
             let message = format!("the task without its payload is {size} bytes, more than {MAX_TASK_BYTES}; {field} is its largest part");
-            Err(Problem {
+            Problem {
                 errors: vec![FieldError::new(field, message.clone())],
                 ..Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "task-too-large", message)
-            })
+            }
         }
     }
 }

@@ -18,6 +18,7 @@ use wharf_testkit::{unique_prefix, Moto};
 
 pub const SUBMITTER: &str = "submitter-token";
 pub const READER: &str = "reader-token";
+pub const ADMIN: &str = "admin-token";
 
 pub struct Api {
     pub _moto: Moto,
@@ -32,7 +33,12 @@ pub async fn api() -> Api {
     provision(&aws, &names).await.unwrap();
     let backend = Backend::aws(&aws, names);
     let hash = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
-    let tokens = format!("{}:read+submit,{}:read", hash(SUBMITTER), hash(READER));
+    let tokens = format!(
+        "{}:read+submit,{}:read,{}:admin",
+        hash(SUBMITTER),
+        hash(READER),
+        hash(ADMIN)
+    );
     let router = app(AppState {
         backend: backend.clone(),
         tokens: tokens.parse().unwrap(),
@@ -68,6 +74,17 @@ impl Api {
     pub async fn queued(&self) -> u64 {
         let queues = &self.backend.queues;
         queues.counts("default", Lane::Tasks).await.unwrap().visible
+    }
+
+    /// A request with a bearer token and a JSON body.
+    pub async fn send(&self, method: &str, uri: &str, token: &str, body: &Value) -> Answer {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json");
+        self.call(request.body(Body::from(body.to_string())).unwrap())
+            .await
     }
 
     /// A request with a bearer token and no body.

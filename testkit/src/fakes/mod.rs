@@ -7,6 +7,7 @@
 mod artifacts;
 mod fleet;
 mod queue;
+mod registry;
 mod store;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use wharf_core::Backend;
 pub use artifacts::MemoryArtifacts;
 pub use fleet::MemoryFleet;
 pub use queue::MemoryQueues;
+pub use registry::MemoryRegistry;
 pub use store::MemoryStore;
 
 /// A backend of fakes, with the concrete fakes kept for inspection.
@@ -39,6 +41,7 @@ impl Fakes {
             queues: queues.clone(),
             artifacts: artifacts.clone(),
             fleet: fleet.clone(),
+            registry: Arc::new(MemoryRegistry::default()),
             names: ResourceNames::with_prefix("fake-"),
         };
         Fakes {
