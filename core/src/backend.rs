@@ -12,10 +12,13 @@ use crate::fleet::Fleet;
 use crate::queue::Queue;
 use crate::registry::Registry;
 use crate::store::TaskStore;
+use crate::taskset::SetStore;
 
 #[derive(Clone)]
 pub struct Backend {
     pub store: Arc<dyn TaskStore>,
+    /// Task sets' member records (beside the tasks, in the same table).
+    pub sets: Arc<dyn SetStore>,
     pub queues: Arc<dyn Queue>,
     pub artifacts: Arc<dyn Artifacts>,
     pub fleet: Arc<dyn Fleet>,
@@ -26,12 +29,14 @@ pub struct Backend {
 impl Backend {
     /// The real adapters (DynamoDB, SQS, S3) for the named resources.
     pub fn aws(aws: &SdkConfig, names: ResourceNames) -> Self {
+        let store = Arc::new(DynamoTaskStore::new(
+            aws_sdk_dynamodb::Client::new(aws),
+            &names.tasks_table,
+            names.retention_days,
+        ));
         Backend {
-            store: Arc::new(DynamoTaskStore::new(
-                aws_sdk_dynamodb::Client::new(aws),
-                &names.tasks_table,
-                names.retention_days,
-            )),
+            store: store.clone(),
+            sets: store,
             queues: Arc::new(SqsQueues::new(
                 aws_sdk_sqs::Client::new(aws),
                 &names.queue_prefix,

@@ -20,6 +20,7 @@ pub mod retry;
 pub mod shutdown;
 pub mod store;
 pub mod submit;
+pub mod taskset;
 pub mod validate;
 
 pub use backend::Backend;

@@ -20,7 +20,6 @@ use crate::validate::{validate, FieldError, Rejection, ValidTask};
 /// one response, well under Lambda's 6 MB.
 pub const MAX_FUNCTIONS: usize = 100;
 pub const MAX_DEFINITION_BYTES: usize = 32 * 1024;
-const MAX_FUNCTION_NAME_CHARS: usize = 128;
 
 /// What `PUT /v1/functions/{name}` takes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -124,14 +123,6 @@ pub trait Registry: Send + Sync {
     async fn delete(&self, name: &str) -> Result<bool>;
     /// Every function, by name (at most [`MAX_FUNCTIONS`]).
     async fn list(&self) -> Result<Vec<Function>>;
-}
-
-/// A function name: 1 to 128 letters, digits, `-`, `_` or `.`.
-pub fn is_function_name(name: &str) -> bool {
-    (1..=MAX_FUNCTION_NAME_CHARS).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 /// Checks a definition against the configured queues: its spec and

@@ -50,6 +50,7 @@ pub fn new_task(valid: &ValidTask, id: String, now: DateTime<Utc>) -> Task {
         delay_seconds: valid.delay_seconds,
         labels: request.labels.clone(),
         function: valid.function.clone(),
+        task_set: valid.task_set.clone(),
         ..Task::queued(id, request.spec.clone(), now)
     }
 }

@@ -463,3 +463,34 @@ async fn the_worker_registry_keeps_reports_and_hands_back_commands() {
     fleet.deregister("host-1").await.unwrap();
     assert!(fleet.list().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn task_set_records_are_written_only_over_the_version_read() {
+    use wharf_core::taskset::Members;
+    let moto = Moto::start().await;
+    let backend = backend(&moto).await;
+    let sets = &backend.sets;
+    assert_eq!(sets.members("s").await.unwrap(), None);
+    let one = Members([("a".to_owned(), "id-a".to_owned())].into());
+    sets.put_members("s", &one, None).await.unwrap();
+    let again = sets.put_members("s", &one, None).await;
+    assert!(matches!(again, Err(Error::Conflict(_))), "{again:?}");
+    let (read, version) = sets.members("s").await.unwrap().unwrap();
+    assert_eq!((read, version), (one.clone(), 1));
+    let two = Members([("b".to_owned(), "id-b".to_owned())].into());
+    sets.put_members("s", &two, Some(1)).await.unwrap();
+    let stale = sets.put_members("s", &one, Some(1)).await;
+    assert!(matches!(stale, Err(Error::Conflict(_))), "{stale:?}");
+    assert_eq!(sets.members("s").await.unwrap(), Some((two, 2)));
+    // The record is no task: listing never shows it.
+    let page = backend
+        .store
+        .list(&wharf_core::listing::TaskQuery {
+            filter: Default::default(),
+            limit: 10,
+            before: None,
+        })
+        .await
+        .unwrap();
+    assert!(page.tasks.is_empty());
+}

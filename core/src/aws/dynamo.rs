@@ -23,6 +23,7 @@ use crate::model::Task;
 use crate::store::{reservations, taken, CreateError, TaskStore, Versioned};
 
 mod listing;
+mod sets;
 
 pub use listing::{TaskIndex, TASK_INDEXES};
 

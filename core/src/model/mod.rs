@@ -153,6 +153,9 @@ pub struct Task {
     /// The registered function it was made from, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
+    /// The task set it is a member of (`PUT /v1/tasksets/{set}`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_set: Option<String>,
     /// The `Idempotency-Key` it was submitted with, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency: Option<Idempotency>,
@@ -215,6 +218,7 @@ impl Task {
             delay_seconds: 0,
             labels: BTreeMap::new(),
             function: None,
+            task_set: None,
             idempotency: None,
             worker_id: None,
             exit_code: None,

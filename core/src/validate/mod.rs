@@ -20,6 +20,17 @@ pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
 pub const INLINE_PAYLOAD_BYTES: usize = 64 * 1024;
 const MAX_NAME_CHARS: usize = 256;
 
+const MAX_RESOURCE_NAME_CHARS: usize = 128;
+
+/// The name of a function or a task set: 1 to 128 letters, digits, `-`,
+/// `_` or `.`.
+pub fn is_resource_name(name: &str) -> bool {
+    (1..=MAX_RESOURCE_NAME_CHARS).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
 /// One thing wrong with a request, and where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
@@ -65,6 +76,8 @@ pub struct ValidTask {
     pub payload_json: String,
     /// The registered function the task was made from, if any.
     pub function: Option<String>,
+    /// The task set it is synced as a member of, if any.
+    pub task_set: Option<String>,
 }
 
 /// Parses and validates a submission body against the configured queues.
@@ -137,6 +150,7 @@ pub fn validate(request: TaskRequest, queues: &[String]) -> Result<ValidTask, Re
         delay_seconds,
         payload_json,
         function: None,
+        task_set: None,
     })
 }
 

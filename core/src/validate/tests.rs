@@ -202,3 +202,12 @@ fn reserved_environment_names_are_refused() {
         ["spec.process.env.WHARF_TASK_ID"]
     );
 }
+
+#[test]
+fn names_are_short_and_plain() {
+    assert!(is_resource_name("fakejob"));
+    assert!(is_resource_name("report-v2.1_x"));
+    for not in ["", "a/b", "a b", "name#x", &"x".repeat(129)] {
+        assert!(!is_resource_name(not), "{not}");
+    }
+}

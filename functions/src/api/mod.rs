@@ -10,6 +10,7 @@ pub mod problem;
 mod registry;
 pub mod submit;
 mod tasks;
+mod tasksets;
 
 use std::sync::Arc;
 
@@ -56,6 +57,7 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(registry::list))
         .routes(routes!(registry::put, registry::get, registry::delete))
         .routes(routes!(registry::invoke))
+        .routes(routes!(tasksets::put, tasksets::get))
         .split_for_parts();
     let doc = Document(Arc::new(openapi::complete(doc)));
     router

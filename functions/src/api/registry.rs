@@ -14,10 +14,9 @@ use chrono::Utc;
 use serde::Serialize;
 use wharf_core::model::{Scope, Task};
 use wharf_core::registry::{
-    check_definition, is_function_name, resolve, Function, FunctionRequest, Invocation,
-    MAX_FUNCTIONS,
+    check_definition, resolve, Function, FunctionRequest, Invocation, MAX_FUNCTIONS,
 };
-use wharf_core::validate::{parse_json, FieldError, ValidTask};
+use wharf_core::validate::{is_resource_name, parse_json, FieldError, ValidTask};
 
 use super::auth::Caller;
 use super::problem::Problem;
@@ -33,7 +32,7 @@ impl<S: Send + Sync> FromRequestParts<S> for FunctionName {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
         let name = super::extract::path_param(parts, state, "name").await?;
-        match is_function_name(&name) {
+        match is_resource_name(&name) {
             true => Ok(FunctionName(name)),
             false => Err(no_function(&name)),
         }
@@ -183,7 +182,7 @@ pub async fn resolve_call(
         let error = FieldError::new("function", format!("no function {name:?} is registered"));
         Problem::invalid(vec![error])
     };
-    if !is_function_name(&name) {
+    if !is_resource_name(&name) {
         return Err(unknown());
     }
     let function = state

@@ -38,6 +38,7 @@ impl Fakes {
         let fleet = Arc::new(MemoryFleet::default());
         let backend = Backend {
             store: store.clone(),
+            sets: store.clone(),
             queues: queues.clone(),
             artifacts: artifacts.clone(),
             fleet: fleet.clone(),

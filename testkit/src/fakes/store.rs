@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use wharf_core::listing::{TaskPage, TaskQuery};
 use wharf_core::model::Task;
 use wharf_core::store::{reservations, taken, CreateError, TaskStore, Versioned};
+use wharf_core::taskset::{Members, SetStore};
 use wharf_core::{Error, Result};
 
 #[derive(Default)]
@@ -20,6 +21,8 @@ struct State {
     tasks: HashMap<String, Versioned>,
     /// `name#…` and `idem#…` → task id.
     reservations: HashMap<String, String>,
+    /// Task sets: their members and version.
+    sets: HashMap<String, (Members, u64)>,
 }
 
 impl MemoryStore {
@@ -106,5 +109,25 @@ impl TaskStore for MemoryStore {
         };
         state.tasks.insert(written.task.id.clone(), written.clone());
         Ok(written)
+    }
+}
+
+#[async_trait]
+impl SetStore for MemoryStore {
+    async fn members(&self, set: &str) -> Result<Option<(Members, u64)>> {
+        Ok(self.state.lock().unwrap().sets.get(set).cloned())
+    }
+
+    async fn put_members(&self, set: &str, members: &Members, read: Option<u64>) -> Result<()> {
+        let mut state = self.state.lock().unwrap();
+        let stored = state.sets.get(set).map(|(_, version)| *version);
+        if stored != read {
+            return Err(Error::Conflict(format!("task set {set:?} changed")));
+        }
+        let version = read.unwrap_or(0) + 1;
+        state
+            .sets
+            .insert(set.to_owned(), (members.clone(), version));
+        Ok(())
     }
 }
