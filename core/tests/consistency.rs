@@ -106,32 +106,19 @@ async fn describe(aws: &SdkConfig, names: &ResourceNames) -> Value {
                 )
             })
             .collect();
-        let key: Vec<Value> = description
-            .key_schema()
-            .iter()
-            .map(|k| {
-                json!([
-                    k.attribute_name(),
-                    types[k.attribute_name()],
-                    k.key_type().as_str()
-                ])
-            })
-            .collect();
+        let key_of = |schema: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<Value> {
+            let named = |k: &aws_sdk_dynamodb::types::KeySchemaElement| {
+                let name = k.attribute_name();
+                json!([name, types[name], k.key_type().as_str()])
+            };
+            schema.iter().map(named).collect()
+        };
+        let key = key_of(description.key_schema());
         let mut indexes: Vec<Value> = description
             .global_secondary_indexes()
             .iter()
             .map(|i| {
-                let key: Vec<Value> = i
-                    .key_schema()
-                    .iter()
-                    .map(|k| {
-                        json!([
-                            k.attribute_name(),
-                            types[k.attribute_name()],
-                            k.key_type().as_str()
-                        ])
-                    })
-                    .collect();
+                let key = key_of(i.key_schema());
                 let projection = i.projection().and_then(|p| p.projection_type());
                 json!([i.index_name(), key, projection.map(|p| p.as_str())])
             })
@@ -294,30 +281,21 @@ fn from_template() -> Value {
                 )
             })
             .collect();
-        let key: Vec<Value> = table["KeySchema"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .map(|k| {
+        let key_of = |schema: &Yaml| -> Vec<Value> {
+            let named = |k: &Yaml| {
                 let name = k["AttributeName"].as_str().unwrap();
                 json!([name, types[name], k["KeyType"].as_str().unwrap()])
-            })
-            .collect();
+            };
+            schema.as_sequence().unwrap().iter().map(named).collect()
+        };
+        let key = key_of(&table["KeySchema"]);
         let mut indexes: Vec<Value> = table["GlobalSecondaryIndexes"]
             .as_sequence()
             .map(|indexes| {
                 indexes
                     .iter()
                     .map(|i| {
-                        let key: Vec<Value> = i["KeySchema"]
-                            .as_sequence()
-                            .unwrap()
-                            .iter()
-                            .map(|k| {
-                                let name = k["AttributeName"].as_str().unwrap();
-                                json!([name, types[name], k["KeyType"].as_str().unwrap()])
-                            })
-                            .collect();
+                        let key = key_of(&i["KeySchema"]);
                         let projection = i["Projection"]["ProjectionType"].as_str();
                         json!([i["IndexName"].as_str(), key, projection])
                     })

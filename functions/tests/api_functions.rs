@@ -16,17 +16,6 @@ fn fakejob() -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn fields(answer: &support::Answer) -> Vec<String> {
-    let errors = answer.body["errors"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    errors
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 async fn register(api: &Api) {
     let answer = api
         .send("PUT", "/v1/functions/fakejob", ADMIN, &fakejob())
@@ -69,7 +58,7 @@ async fn functions_register_replace_list_and_delete() {
     bad["defaults"]["queue"] = json!("nope");
     let answer = api.send("PUT", "/v1/functions/broken", ADMIN, &bad).await;
     assert_eq!(answer.status, 400);
-    assert_eq!(fields(&answer), ["paramsSchema", "defaults.queue"]);
+    assert_eq!(answer.fields(), ["paramsSchema", "defaults.queue"]);
     let odd = api
         .send("PUT", "/v1/functions/a%20b", ADMIN, &fakejob())
         .await;
@@ -106,9 +95,9 @@ async fn an_invocation_is_checked_against_the_schema_then_becomes_a_task() {
         )
         .await;
     assert_eq!(bad.status, 400, "{}", bad.body);
-    assert_eq!(fields(&bad), ["params.delay_seconds", "params"]);
+    assert_eq!(bad.fields(), ["params.delay_seconds", "params"]);
     let missing = api.send("POST", uri, SUBMITTER, &json!({})).await;
-    assert_eq!(fields(&missing), ["params"]);
+    assert_eq!(missing.fields(), ["params"]);
     assert_eq!(
         api.queued().await,
         0,
@@ -138,13 +127,13 @@ async fn an_invocation_is_checked_against_the_schema_then_becomes_a_task() {
     assert_eq!(answer.body["timeoutSeconds"], 120);
     let body = json!({"function": "fakejob", "payload": {"delay_seconds": "soon"}});
     let answer = api.submit(Some(SUBMITTER), body.to_string()).await;
-    assert_eq!(fields(&answer), ["payload.delay_seconds"]);
+    assert_eq!(answer.fields(), ["payload.delay_seconds"]);
     let body = json!({"function": "nobody", "payload": {}});
     let answer = api.submit(Some(SUBMITTER), body.to_string()).await;
     assert_eq!(answer.status, 400);
-    assert_eq!(fields(&answer), ["function"]);
+    assert_eq!(answer.fields(), ["function"]);
     let body = json!({"function": "fakejob", "spec": {"process": {"command": ["true"]}}});
     let answer = api.submit(Some(SUBMITTER), body.to_string()).await;
-    assert_eq!(fields(&answer), ["spec"]);
+    assert_eq!(answer.fields(), ["spec"]);
     assert_eq!(api.queued().await, 2);
 }

@@ -76,13 +76,10 @@ async fn names_outside_the_set_and_bad_lists_are_refused() {
     let invalid = json!({"name": "x", "spec": {"process": {"command": []}}});
     let answer = sync(&api, "s", &[task("dup"), task("dup"), unnamed, invalid]).await;
     assert_eq!(answer.status, 400);
-    let fields: Vec<&str> = answer.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["[1].name", "[2].name", "[3].spec.process.command"]);
+    assert_eq!(
+        answer.fields(),
+        ["[1].name", "[2].name", "[3].spec.process.command"]
+    );
     let too_many: Vec<Value> = (0..101).map(|i| task(&format!("t{i}"))).collect();
     assert_eq!(sync(&api, "s", &too_many).await.status, 400);
     assert_eq!(api.queued().await, 1, "refused syncs enqueue nothing");

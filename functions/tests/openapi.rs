@@ -66,8 +66,8 @@ async fn the_document_describes_every_route_with_its_problems() {
         "GET /v1/functions/{name}",
         "DELETE /v1/functions/{name}",
         "POST /v1/functions/{name}/invoke",
-        "PUT /v1/tasksets/{set}",
-        "GET /v1/tasksets/{set}",
+        "PUT /v1/tasksets/{name}",
+        "GET /v1/tasksets/{name}",
     ];
     let expected: BTreeSet<String> = expected.iter().map(|r| r.to_string()).collect();
     assert_eq!(routes, expected);

@@ -235,16 +235,7 @@ impl DynamoTaskStore {
 
     /// One item, read consistently.
     async fn item(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, AttributeValue::S(key.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| Error::aws("GetItem", e))?;
-        Ok(output.item)
+        get_item(&self.client, &self.table, (KEY, key)).await
     }
 
     async fn reserved_by(&self, key: &str) -> Result<Option<String>> {
@@ -292,6 +283,46 @@ impl DynamoTaskStore {
             .map_err(|e| Error::request("TransactWriteItems", e))?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
+}
+
+/// The item of `table` whose key attribute `key.0` is `key.1`, read
+/// consistently.
+pub(super) async fn get_item(
+    client: &Client,
+    table: &str,
+    key: (&str, &str),
+) -> Result<Option<HashMap<String, AttributeValue>>> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .key(key.0, AttributeValue::S(key.1.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| Error::aws("GetItem", e))?;
+    Ok(output.item)
+}
+
+/// Every item of `table` (up to `max`), read by `read`.
+pub(super) async fn scan<T>(
+    client: &Client,
+    table: &str,
+    max: usize,
+    read: impl Fn(&HashMap<String, AttributeValue>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut found = Vec::new();
+    let mut pages = client.scan().table_name(table).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("Scan", e))?;
+        for item in page.items() {
+            found.push(read(item)?);
+        }
+        if found.len() >= max {
+            break;
+        }
+    }
+    found.truncate(max);
+    Ok(found)
 }
 
 pub(super) fn number(n: impl ToString) -> AttributeValue {

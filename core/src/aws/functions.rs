@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 
+use super::dynamo::{get_item, scan};
 use crate::error::{Error, Result};
 use crate::registry::{Function, Registry, MAX_FUNCTIONS};
 
@@ -43,16 +44,8 @@ impl Registry for DynamoRegistry {
     }
 
     async fn get(&self, name: &str) -> Result<Option<Function>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, AttributeValue::S(name.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| Error::aws("GetItem", e))?;
-        output.item.as_ref().map(function_of).transpose()
+        let item = get_item(&self.client, &self.table, (KEY, name)).await?;
+        item.as_ref().map(function_of).transpose()
     }
 
     async fn delete(&self, name: &str) -> Result<bool> {
@@ -69,24 +62,8 @@ impl Registry for DynamoRegistry {
     }
 
     async fn list(&self) -> Result<Vec<Function>> {
-        let mut functions = Vec::new();
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| Error::aws("Scan", e))?;
-            for item in page.items() {
-                functions.push(function_of(item)?);
-            }
-            if functions.len() >= MAX_FUNCTIONS {
-                break;
-            }
-        }
+        let mut functions = scan(&self.client, &self.table, MAX_FUNCTIONS, function_of).await?;
         functions.sort_by(|a, b| a.name.cmp(&b.name));
-        functions.truncate(MAX_FUNCTIONS);
         Ok(functions)
     }
 }

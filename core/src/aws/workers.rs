@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 
-use super::dynamo::{is_condition_failure, number, TTL_ATTRIBUTE};
+use super::dynamo::{get_item, is_condition_failure, number, scan, TTL_ATTRIBUTE};
 use crate::error::{Error, Result};
 use crate::fleet::{Command, Fleet, Registered, WorkerReport, RECORD_RETENTION};
 
@@ -66,32 +66,12 @@ impl Fleet for DynamoFleet {
     }
 
     async fn get(&self, worker_id: &str) -> Result<Option<Registered>> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, AttributeValue::S(worker_id.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| Error::aws("GetItem", e))?;
-        output.item.as_ref().map(registered).transpose()
+        let item = get_item(&self.client, &self.table, (KEY, worker_id)).await?;
+        item.as_ref().map(registered).transpose()
     }
 
     async fn list(&self) -> Result<Vec<Registered>> {
-        let mut workers = Vec::new();
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| Error::aws("Scan", e))?;
-            for item in page.items() {
-                workers.push(registered(item)?);
-            }
-        }
+        let mut workers = scan(&self.client, &self.table, usize::MAX, registered).await?;
         workers.sort_by(|a, b| a.report.id.cmp(&b.report.id));
         Ok(workers)
     }

@@ -5,7 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
-use wharf_core::validate::FieldError;
+use wharf_core::validate::{is_resource_name, FieldError};
 
 use super::problem::Problem;
 
@@ -84,6 +84,32 @@ impl<S: Send + Sync> FromRequestParts<S> for WorkerId {
             Err(Problem::not_found(format!("no worker {id:?}")))
         }
     }
+}
+
+/// A function's or task set's `{name}` from the path: 1 to 128 letters,
+/// digits, `-`, `_` or `.`; anything else names nothing (`404`).
+pub struct Name(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Name {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let name = path_param(parts, state, "name").await?;
+        match is_resource_name(&name) {
+            true => Ok(Name(name)),
+            false => Err(Problem::not_found(format!("nothing is named {name:?}"))),
+        }
+    }
+}
+
+/// The `{name}` of the function and task-set routes, as the OpenAPI
+/// document shows it.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // only its parameter description is used
+pub struct NamePath {
+    /// 1 to 128 letters, digits, `-`, `_` or `.`.
+    name: String,
 }
 
 /// The route's `{name}`, percent-decoded.

@@ -5,8 +5,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,37 +15,13 @@ use wharf_core::model::{Scope, Task};
 use wharf_core::registry::{
     check_definition, resolve, Function, FunctionRequest, Invocation, MAX_FUNCTIONS,
 };
-use wharf_core::validate::{is_resource_name, parse_json, FieldError, ValidTask};
+use wharf_core::validate::{is_resource_name, FieldError, ValidTask};
 
 use super::auth::Caller;
+use super::extract::{Name, NamePath};
 use super::problem::Problem;
-use super::submit::{json_body, rejected, submit_valid};
+use super::submit::{read_json, rejected, submit_valid};
 use super::AppState;
-
-/// A function name from the path; anything that cannot be one names no
-/// function (`404`).
-pub struct FunctionName(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for FunctionName {
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        let name = super::extract::path_param(parts, state, "name").await?;
-        match is_resource_name(&name) {
-            true => Ok(FunctionName(name)),
-            false => Err(no_function(&name)),
-        }
-    }
-}
-
-/// The `{name}` of a function's routes, as the OpenAPI document shows it.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)] // only its parameter description is used
-pub struct FunctionPath {
-    /// 1 to 128 letters, digits, `-`, `_` or `.`.
-    name: String,
-}
 
 fn no_function(name: &str) -> Problem {
     Problem::not_found(format!("no function {name:?}"))
@@ -54,7 +29,7 @@ fn no_function(name: &str) -> Problem {
 
 /// `PUT /v1/functions/{name}`: registers a function, or replaces it.
 #[utoipa::path(put, path = "/v1/functions/{name}", operation_id = "putFunction", tag = "functions",
-    params(FunctionPath), request_body = FunctionRequest,
+    params(NamePath), request_body = FunctionRequest,
     responses(
         (status = 201, description = "Registered (`admin` scope)", body = Function),
         (status = 200, description = "Replaced", body = Function),
@@ -63,13 +38,12 @@ fn no_function(name: &str) -> Problem {
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
-    FunctionName(name): FunctionName,
+    Name(name): Name,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     caller.require(Scope::Admin)?;
-    let body = json_body(&headers, body)?;
-    let definition: FunctionRequest = parse_json(&body).map_err(|e| Problem::invalid(vec![e]))?;
+    let definition: FunctionRequest = read_json(&headers, body)?;
     check_definition(&definition, &state.backend.names.queues).map_err(rejected)?;
     let registry = &state.backend.registry;
     let existing = registry.get(&name).await?;
@@ -92,12 +66,12 @@ pub async fn put(
 }
 
 #[utoipa::path(get, path = "/v1/functions/{name}", operation_id = "getFunction", tag = "functions",
-    params(FunctionPath),
+    params(NamePath),
     responses((status = 200, description = "The function", body = Function)))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    FunctionName(name): FunctionName,
+    Name(name): Name,
 ) -> Result<Json<Function>, Problem> {
     caller.require(Scope::Read)?;
     let function = state.backend.registry.get(&name).await?;
@@ -105,12 +79,12 @@ pub async fn get(
 }
 
 #[utoipa::path(delete, path = "/v1/functions/{name}", operation_id = "deleteFunction", tag = "functions",
-    params(FunctionPath),
+    params(NamePath),
     responses((status = 204, description = "Removed (`admin` scope); tasks made from it are left alone")))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    FunctionName(name): FunctionName,
+    Name(name): Name,
 ) -> Result<StatusCode, Problem> {
     caller.require(Scope::Admin)?;
     match state.backend.registry.delete(&name).await? {
@@ -139,7 +113,7 @@ pub async fn list(
 /// `POST /v1/functions/{name}/invoke`: a task of the function, with
 /// `params` (checked against its schema) as its payload.
 #[utoipa::path(post, path = "/v1/functions/{name}/invoke", operation_id = "invokeFunction", tag = "functions",
-    params(FunctionPath,
+    params(NamePath,
         ("Idempotency-Key" = Option<String>, Header, description = "As on `POST /v1/tasks`")),
     request_body = Invocation,
     responses(
@@ -152,13 +126,12 @@ pub async fn list(
 pub async fn invoke(
     State(state): State<AppState>,
     caller: Caller,
-    FunctionName(name): FunctionName,
+    Name(name): Name,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     caller.require(Scope::Submit)?;
-    let body = json_body(&headers, body)?;
-    let call: Invocation = parse_json(&body).map_err(|e| Problem::invalid(vec![e]))?;
+    let call: Invocation = read_json(&headers, body)?;
     if call.function.is_some() {
         let error = FieldError::new("function", "is named in the path");
         return Err(Problem::invalid(vec![error]));

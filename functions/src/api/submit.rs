@@ -70,6 +70,15 @@ pub fn json_body(
     })
 }
 
+/// A JSON body read as `T`; a field that does not fit is a `400` naming it.
+pub fn read_json<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, Problem> {
+    let body = json_body(headers, body)?;
+    parse_json(&body).map_err(|e| Problem::invalid(vec![e]))
+}
+
 /// A body naming a `function` instead of a `spec`: a call of it.
 fn function_call(body: &[u8]) -> Result<Option<Invocation>, Problem> {
     let names_function = serde_json::from_slice::<serde_json::Value>(body)

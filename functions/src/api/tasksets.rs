@@ -5,45 +5,19 @@ use std::collections::BTreeSet;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Serialize;
 use wharf_core::model::{Scope, Task, TaskRequest};
 use wharf_core::taskset::{sync, SyncError, MAX_SET_TASKS};
-use wharf_core::validate::{
-    is_resource_name, parse_json, parse_task_request, FieldError, Rejection, ValidTask,
-};
+use wharf_core::validate::{parse_task_request, FieldError, Rejection, ValidTask};
 
 use super::auth::Caller;
+use super::extract::{Name, NamePath};
 use super::problem::Problem;
-use super::submit::{json_body, rejected};
+use super::submit::{read_json, rejected};
 use super::AppState;
-
-/// A set name from the path; anything that cannot be one names no set.
-pub struct SetName(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for SetName {
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        let name = super::extract::path_param(parts, state, "set").await?;
-        match is_resource_name(&name) {
-            true => Ok(SetName(name)),
-            false => Err(no_set(&name)),
-        }
-    }
-}
-
-/// The `{set}` of the task-set routes, as the OpenAPI document shows it.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Path)]
-#[allow(dead_code)] // only its parameter description is used
-pub struct SetPath {
-    /// 1 to 128 letters, digits, `-`, `_` or `.`.
-    set: String,
-}
 
 fn no_set(name: &str) -> Problem {
     Problem::not_found(format!("no task set {name:?}"))
@@ -61,8 +35,8 @@ pub struct TaskSetView {
 }
 
 /// `PUT /v1/tasksets/{set}`: the body lists the set's tasks, each named.
-#[utoipa::path(put, path = "/v1/tasksets/{set}", operation_id = "syncTaskSet", tag = "tasks",
-    params(SetPath), request_body = Vec<TaskRequest>,
+#[utoipa::path(put, path = "/v1/tasksets/{name}", operation_id = "syncTaskSet", tag = "tasks",
+    params(NamePath), request_body = Vec<TaskRequest>,
     responses(
         (status = 200, description = "Missing tasks created, unlisted active ones cancelled; the set as it is now", body = TaskSetView),
         (status = 409, description = "A listed name belongs to a task outside the set (`existingId`), or another sync changed the set meanwhile",
@@ -71,13 +45,13 @@ pub struct TaskSetView {
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
-    SetName(set): SetName,
+    Name(set): Name,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<TaskSetView>, Problem> {
     caller.require(Scope::Submit)?;
-    let body = json_body(&headers, body)?;
-    let tasks = parse_listed(&body, &state.backend.names.queues)?;
+    let listed: Vec<serde_json::Value> = read_json(&headers, body)?;
+    let tasks = parse_listed(&listed, &state.backend.names.queues)?;
     match sync(&state.backend, &set, tasks).await {
         Ok(synced) => {
             tracing::info!(set = %set, tasks = synced.tasks.len(), removed = synced.removed.len(), "task set synced");
@@ -106,8 +80,10 @@ pub async fn put(
 
 /// The listed tasks, each valid and named, names unique; errors name the
 /// task as `[index].field`.
-fn parse_listed(body: &[u8], queues: &[String]) -> Result<Vec<ValidTask>, Problem> {
-    let listed: Vec<serde_json::Value> = parse_json(body).map_err(|e| Problem::invalid(vec![e]))?;
+fn parse_listed(
+    listed: &[serde_json::Value],
+    queues: &[String],
+) -> Result<Vec<ValidTask>, Problem> {
     if listed.len() > MAX_SET_TASKS {
         let error = FieldError::new("", format!("a set holds at most {MAX_SET_TASKS} tasks"));
         return Err(Problem::invalid(vec![error]));
@@ -147,13 +123,13 @@ fn parse_listed(body: &[u8], queues: &[String]) -> Result<Vec<ValidTask>, Proble
 }
 
 /// `GET /v1/tasksets/{set}`: the set's tasks as they are now.
-#[utoipa::path(get, path = "/v1/tasksets/{set}", operation_id = "getTaskSet", tag = "tasks",
-    params(SetPath),
+#[utoipa::path(get, path = "/v1/tasksets/{name}", operation_id = "getTaskSet", tag = "tasks",
+    params(NamePath),
     responses((status = 200, description = "The set's tasks as they are now", body = TaskSetView)))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    SetName(set): SetName,
+    Name(set): Name,
 ) -> Result<Json<TaskSetView>, Problem> {
     caller.require(Scope::Read)?;
     let members = state.backend.sets.members(&set).await?;

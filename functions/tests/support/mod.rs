@@ -56,6 +56,15 @@ pub struct Answer {
     pub body: Value,
 }
 
+impl Answer {
+    /// The fields a problem document names, in order.
+    pub fn fields(&self) -> Vec<String> {
+        let errors = self.body["errors"].as_array().cloned().unwrap_or_default();
+        let field = |e: &Value| e["field"].as_str().unwrap_or_default().to_owned();
+        errors.iter().map(field).collect()
+    }
+}
+
 impl Api {
     pub async fn call(&self, request: Request<Body>) -> Answer {
         let response = self.router.clone().oneshot(request).await.unwrap();
