@@ -255,3 +255,44 @@ async fn sigterm_lets_the_running_task_finish_then_the_worker_exits_zero() {
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(stack.messages_left().await, 0);
 }
+
+#[tokio::test]
+async fn an_invoked_function_runs_with_its_params_even_when_they_live_in_s3() {
+    let stack = Stack::start().await;
+    let _worker = stack.spawn_worker();
+    let copy = json!({
+        "spec": {"process": {"command": ["sh", "-c", "cp \"$WHARF_PAYLOAD\" \"$WHARF_OUTPUT_DIR/params.json\""]}},
+        "paramsSchema": {"type": "object", "required": ["blob"]},
+        "defaults": {"timeoutSeconds": 60, "labels": {"via": "function"}}
+    });
+    let registered = stack
+        .http
+        .put(format!("{}/v1/functions/copy", stack.api_url))
+        .bearer_auth(support::TOKEN)
+        .json(&copy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    // Above 64 KiB the payload is kept in S3; the worker fetches it.
+    let params = json!({"blob": "x".repeat(100 * 1024)});
+    let invoked = stack
+        .http
+        .post(format!("{}/v1/functions/copy/invoke", stack.api_url))
+        .bearer_auth(support::TOKEN)
+        .json(&json!({"params": params}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invoked.status(), 202);
+    let task: serde_json::Value = invoked.json().await.unwrap();
+    assert_eq!(task["payloadInS3"], true);
+    let id = task["id"].as_str().unwrap();
+    let done = stack.wait(id, WAIT).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["function"], "copy");
+    assert_eq!(done["labels"]["via"], "function");
+    let copied: serde_json::Value =
+        serde_json::from_slice(&stack.download(id, "params.json").await).unwrap();
+    assert_eq!(copied, params);
+}
