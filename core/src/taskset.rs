@@ -118,7 +118,13 @@ async fn create(
         Err(SubmitError::NameTaken { name, existing_id }) => {
             let existing = backend.store.get(&existing_id).await?;
             match existing.map(|v| v.task) {
-                Some(task) if task.task_set.as_deref() == Some(set) => Ok(task),
+                // Only an active task was left by a cut-off sync; a finished
+                // one of the set was removed from it by an earlier sync.
+                Some(task)
+                    if task.task_set.as_deref() == Some(set) && !task.status.is_terminal() =>
+                {
+                    Ok(task)
+                }
                 _ => Err(SyncError::NameTaken {
                     index,
                     name,

@@ -58,6 +58,11 @@ async fn a_sync_creates_the_missing_cancels_the_unlisted_and_leaves_the_rest() {
     let read = api.read("GET", "/v1/tasksets/nightly", READER).await;
     assert_eq!(read.status, 200);
     assert_eq!(names(&read.body["tasks"]), ["a", "b", "d"]);
+    // c was cancelled when it left the set: listing it again does not
+    // bring the cancelled task back, its name is still taken.
+    let again = sync(&api, "nightly", &[task("a"), task("c")]).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(again.body["existingId"], ids[2].as_str());
     let missing = api.read("GET", "/v1/tasksets/never", READER).await;
     assert_eq!(missing.status, 404);
 }
