@@ -1,5 +1,5 @@
-//! The queue seam: task messages carry only a task id (the task lives in the
-//! store); a queue merely wakes workers. The real one is SQS
+//! The queue seam: task messages carry a task id and perhaps a snapshot of
+//! its record (the task lives in the store); a queue merely wakes workers. The real one is SQS
 //! ([`crate::aws::SqsQueues`]); every queue has a dead-letter queue.
 
 use std::time::Duration;
@@ -27,10 +27,19 @@ pub struct Received {
 }
 
 impl Received {
-    /// The task message in the body, or why it is not one.
+    /// The task message in the body, or why it is not one. A snapshot of
+    /// another task than the one named is dropped.
     pub fn task_message(&self) -> Result<TaskMessage> {
-        serde_json::from_str(&self.body)
-            .map_err(|e| Error::Corrupt(format!("message body is not a task message: {e}")))
+        let mut message: TaskMessage = serde_json::from_str(&self.body)
+            .map_err(|e| Error::Corrupt(format!("message body is not a task message: {e}")))?;
+        if message
+            .snapshot
+            .as_ref()
+            .is_some_and(|snapshot| snapshot.task.id != message.task_id)
+        {
+            message.snapshot = None;
+        }
+        Ok(message)
     }
 }
 

@@ -2,8 +2,9 @@
 //! real one is DynamoDB ([`crate::aws::DynamoTaskStore`]); tests may use a
 //! stateful fake with the same behaviour.
 //!
-//! Every write is conditional on the version it was computed from, so a
-//! transition fails with [`Error::Conflict`] if anyone wrote in between.
+//! Every write is conditional on the record it was computed from: when
+//! anyone wrote in between, nothing is written and the write answers the
+//! record as it is now, to compute the transition again from.
 
 use async_trait::async_trait;
 
@@ -19,11 +20,22 @@ pub struct Versioned {
     pub version: u64,
 }
 
+/// What [`TaskStore::replace`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Replaced {
+    /// Written; the new record.
+    Written(Versioned),
+    /// The record is not `current` (anyone wrote since, or `current` was
+    /// never what was stored): nothing was written. The record as it is
+    /// now, `None` when there is none.
+    Stale(Option<Versioned>),
+}
+
 /// What [`TaskStore::transition`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
     /// Written; the new record.
-    Applied(Task),
+    Applied(Versioned),
     /// The transition does not apply to the current record (returned).
     Refused(Task),
     /// There is no such task.
@@ -96,35 +108,55 @@ pub trait TaskStore: Send + Sync {
     /// a moment ago may be missing, or show its previous state).
     async fn list(&self, query: &TaskQuery) -> Result<TaskPage>;
 
-    /// Replaces `current` by `next` if nobody wrote the task since `current`
-    /// was read; fails with [`Error::Conflict`] otherwise.
-    async fn replace(&self, current: &Versioned, next: Task) -> Result<Versioned>;
+    /// Replaces `current` by `next` if the stored record is exactly
+    /// `current` (same version, same content); otherwise writes nothing and
+    /// answers the record as it is, in the same call. So `current` may come
+    /// from anywhere, a message included: only what is stored is ever
+    /// built on.
+    async fn replace(&self, current: &Versioned, next: Task) -> Result<Replaced>;
 
-    /// Applies `next` to the current record, reading again and retrying
-    /// when another write comes in between.
+    /// Applies `next` to the current record, retrying on the record the
+    /// store answers when another write came in between.
     async fn transition(&self, id: &str, next: NextTask<'_>) -> Result<Transition> {
+        let current = self.get(id).await?;
+        self.transition_from(current, next).await
+    }
+
+    /// [`TaskStore::transition`] from a record read (or believed) before:
+    /// no read when it is still the stored one.
+    async fn transition_from(
+        &self,
+        mut current: Option<Versioned>,
+        next: NextTask<'_>,
+    ) -> Result<Transition> {
         loop {
-            let Some(current) = self.get(id).await? else {
+            let Some(known) = current else {
                 return Ok(Transition::Missing);
             };
-            let Some(task) = next(&current.task) else {
-                return Ok(Transition::Refused(current.task));
+            let Some(task) = next(&known.task) else {
+                return Ok(Transition::Refused(known.task));
             };
-            match self.replace(&current, task).await {
-                Err(Error::Conflict(_)) => continue,
-                Err(err) => return Err(err),
-                Ok(written) => return Ok(Transition::Applied(written.task)),
+            match self.replace(&known, task).await? {
+                Replaced::Written(written) => return Ok(Transition::Applied(written)),
+                Replaced::Stale(now) => current = now,
             }
         }
     }
 
     /// Applies `change` (which computes the next record from the current
-    /// one) as long as `fence` still holds the task. Fails with [`Error::Conflict`] once the fence is
-    /// lost: the caller must stop.
-    async fn update_fenced(&self, id: &str, fence: &Fence, change: ChangeTask<'_>) -> Result<Task> {
+    /// one) to the record last written by the attempt (`known`), as long
+    /// as `fence` still holds the task. Fails with [`Error::Conflict`] once
+    /// the fence is lost: the caller must stop.
+    async fn update_fenced(
+        &self,
+        known: Versioned,
+        fence: &Fence,
+        change: ChangeTask<'_>,
+    ) -> Result<Versioned> {
+        let id = known.task.id.clone();
         let next = |task: &Task| (hold(Some(task), fence) == Hold::Held).then(|| change(task));
-        match self.transition(id, &next).await? {
-            Transition::Applied(task) => Ok(task),
+        match self.transition_from(Some(known), &next).await? {
+            Transition::Applied(written) => Ok(written),
             Transition::Refused(_) | Transition::Missing => Err(Error::Conflict(format!(
                 "task {id} is no longer held by {} attempt {}",
                 fence.worker_id, fence.attempt

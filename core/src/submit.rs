@@ -127,9 +127,8 @@ pub async fn submit(
         }
         Err(CreateError::Store(err)) => return Err(err.into()),
     }
-    let message = TaskMessage {
-        task_id: task.id.clone(),
-    };
+    // A new record is stored at version 1.
+    let message = TaskMessage::with_snapshot(&task, 1);
     let delay = match enqueue {
         Enqueue::AsRequested => Duration::from_secs(task.delay_seconds.into()),
         Enqueue::Backstop(delay) => delay,

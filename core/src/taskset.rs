@@ -91,7 +91,8 @@ pub async fn sync(
         }
         let cancel = |task: &Task| lifecycle::cancel(task, Utc::now());
         match backend.store.transition(id, &cancel).await? {
-            Transition::Applied(task) | Transition::Refused(task) => synced.removed.push(task),
+            Transition::Applied(cancelled) => synced.removed.push(cancelled.task),
+            Transition::Refused(task) => synced.removed.push(task),
             Transition::Missing => {}
         }
     }

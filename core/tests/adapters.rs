@@ -13,7 +13,7 @@ use wharf_core::model::{
 };
 use wharf_core::provision::provision;
 use wharf_core::queue::{Lane, ReceiveOptions};
-use wharf_core::store::CreateError;
+use wharf_core::store::{CreateError, Replaced, Versioned};
 use wharf_core::Backend;
 use wharf_core::Error;
 use wharf_testkit::{unique_prefix, Moto};
@@ -177,16 +177,41 @@ async fn the_store_creates_reads_and_replaces_conditionally() {
         .await
         .unwrap();
 
-    // Two writers from the same version: the second one loses.
+    // Two writers from the same version: the second one loses, and is
+    // answered the record the first one wrote.
     let mut running = read.task.clone();
     running.status = Status::Running;
-    let won = store.replace(&read, running.clone()).await.unwrap();
+    let Replaced::Written(won) = store.replace(&read, running.clone()).await.unwrap() else {
+        panic!("the first writer wins");
+    };
     assert_eq!(won.version, 2);
-    assert!(matches!(
-        store.replace(&read, running).await,
-        Err(Error::Conflict(_))
-    ));
-    assert_eq!(store.get(&task.id).await.unwrap().unwrap().version, 2);
+    let lost = store.replace(&read, running).await.unwrap();
+    assert_eq!(lost, Replaced::Stale(Some(won.clone())));
+    assert_eq!(store.get(&task.id).await.unwrap().unwrap(), won);
+
+    // A record that claims the stored version but differs from what is
+    // stored (a forged message snapshot) is never written over.
+    let mut forged = won.clone();
+    forged.task.queue = "elsewhere".into();
+    let mut next = forged.task.clone();
+    next.status = Status::Succeeded;
+    let refused = store.replace(&forged, next).await.unwrap();
+    assert_eq!(refused, Replaced::Stale(Some(won.clone())));
+    assert_eq!(store.get(&task.id).await.unwrap().unwrap(), won);
+
+    // A record that is gone is answered as none.
+    let missing = Versioned {
+        task: Task {
+            id: new_task_id(),
+            ..won.task.clone()
+        },
+        version: 2,
+    };
+    let next = missing.task.clone();
+    assert_eq!(
+        store.replace(&missing, next).await.unwrap(),
+        Replaced::Stale(None)
+    );
 }
 
 #[tokio::test]
@@ -203,14 +228,23 @@ async fn fenced_updates_stop_once_the_fence_is_lost() {
         worker_id: "worker-a".into(),
         attempt: 1,
     };
+    let created = store.get(&task.id).await.unwrap().unwrap();
+    let renew = |t: &Task| Task {
+        message: Some("renewed".into()),
+        ..t.clone()
+    };
     let updated = store
-        .update_fenced(&task.id, &fence_a, &|t: &Task| Task {
-            message: Some("renewed".into()),
-            ..t.clone()
-        })
+        .update_fenced(created.clone(), &fence_a, &renew)
         .await
         .unwrap();
-    assert_eq!(updated.message.as_deref(), Some("renewed"));
+    assert_eq!(updated.task.message.as_deref(), Some("renewed"));
+    assert_eq!(updated.version, 2);
+    // From a record known to be older, the update applies to the stored one.
+    let again = store
+        .update_fenced(created, &fence_a, &renew)
+        .await
+        .unwrap();
+    assert_eq!(again.version, 3);
 
     // Worker b takes over as attempt 2; a's late write is rejected.
     let current = store.get(&task.id).await.unwrap().unwrap();
@@ -219,7 +253,7 @@ async fn fenced_updates_stop_once_the_fence_is_lost() {
     taken.attempt = 2;
     store.replace(&current, taken).await.unwrap();
     let late = store
-        .update_fenced(&task.id, &fence_a, &|t: &Task| Task {
+        .update_fenced(again, &fence_a, &|t: &Task| Task {
             status: Status::Succeeded,
             ..t.clone()
         })
@@ -234,9 +268,7 @@ async fn fenced_updates_stop_once_the_fence_is_lost() {
 async fn the_queue_sends_receives_hides_and_deletes() {
     let moto = Moto::start().await;
     let queues = backend(&moto).await.queues;
-    let message = TaskMessage {
-        task_id: "t1".into(),
-    };
+    let message = TaskMessage::bare("t1");
     queues
         .send("default", &message, Duration::ZERO)
         .await

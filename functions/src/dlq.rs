@@ -37,7 +37,7 @@ pub async fn handle_dead_letter(
     message_id: &str,
     body: &str,
 ) -> Result<DeadLetter, Error> {
-    let Ok(TaskMessage { task_id }) = serde_json::from_str::<TaskMessage>(body) else {
+    let Ok(TaskMessage { task_id, .. }) = serde_json::from_str::<TaskMessage>(body) else {
         tracing::error!(
             message_id,
             body,

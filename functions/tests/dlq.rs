@@ -38,18 +38,9 @@ async fn wharf_dlq_marks_dead_lettered_tasks_and_drains_the_dlq() {
         .await
         .unwrap();
     let bodies = [
-        serde_json::to_string(&TaskMessage {
-            task_id: queued.id.clone(),
-        })
-        .unwrap(),
-        serde_json::to_string(&TaskMessage {
-            task_id: finished.id.clone(),
-        })
-        .unwrap(),
-        serde_json::to_string(&TaskMessage {
-            task_id: "t-gone".into(),
-        })
-        .unwrap(),
+        serde_json::to_string(&TaskMessage::bare(&queued.id)).unwrap(),
+        serde_json::to_string(&TaskMessage::bare(&finished.id)).unwrap(),
+        serde_json::to_string(&TaskMessage::bare("t-gone")).unwrap(),
         "not json at all".to_owned(),
     ];
     for body in bodies {

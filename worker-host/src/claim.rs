@@ -1,7 +1,9 @@
 //! What a worker does with one delivered message: decide whether to run it
 //! (finished already, held elsewhere, not due, not runnable here), claim it
 //! with one conditional write, and hand the claimed task to
-//! [`crate::attempt`].
+//! [`crate::attempt`]. A message carrying a snapshot of its record needs no
+//! read: the claim is written only over exactly that record, and otherwise
+//! answers the stored one to decide again on.
 
 use std::time::Duration;
 
@@ -9,10 +11,9 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use wharf_core::lifecycle::{self, on_delivery, Delivery};
-use wharf_core::model::Task;
+use wharf_core::model::{Snapshot, Task, TaskMessage};
 use wharf_core::queue::Received;
-use wharf_core::store::{Transition, Versioned};
-use wharf_core::Error;
+use wharf_core::store::{Replaced, Transition, Versioned};
 
 use crate::worker::Worker;
 
@@ -30,8 +31,8 @@ impl Worker {
     /// must stop at once (shutdown after the grace period); they are then
     /// released for other workers.
     pub async fn handle(&self, message: Received, stop_all: &CancellationToken) -> Handled {
-        let task_id = match message.task_message() {
-            Ok(parsed) => parsed.task_id,
+        let parsed = match message.task_message() {
+            Ok(parsed) => parsed,
             Err(err) => {
                 // Back at once: after the redrive count SQS moves it to the
                 // DLQ, and it holds no slot meanwhile.
@@ -40,91 +41,92 @@ impl Worker {
                 return Handled::Skipped;
             }
         };
-        let span = tracing::info_span!("task", task_id = %task_id);
-        self.on_delivery(&task_id, message, stop_all)
+        let span = tracing::info_span!("task", task_id = %parsed.task_id);
+        self.on_delivery(parsed, message, stop_all)
             .instrument(span)
             .await
     }
 
+    /// Decides on the record the message carries (its snapshot) or, without
+    /// one, on the record read; a claim that finds the stored record changed
+    /// decides again on the record it answers.
     async fn on_delivery(
         &self,
-        task_id: &str,
+        parsed: TaskMessage,
         message: Received,
         stop_all: &CancellationToken,
     ) -> Handled {
-        let current = match self.backend.store.get(task_id).await {
-            Ok(Some(current)) => current,
-            Ok(None) => {
+        let mut current = match parsed.snapshot {
+            Some(Snapshot { version, task }) => Some(Versioned {
+                task: *task,
+                version,
+            }),
+            None => match self.backend.store.get(&parsed.task_id).await {
+                Ok(read) => read,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot read the task; the message will be redelivered");
+                    return Handled::Skipped;
+                }
+            },
+        };
+        loop {
+            let Some(known) = current else {
                 tracing::warn!("message for a task that no longer exists; deleting it");
                 self.delete(&message).await;
                 return Handled::Skipped;
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot read the task; the message will be redelivered");
+            };
+            let now = Utc::now();
+            let attempt = match on_delivery(&known.task, &self.config.worker_id, now) {
+                Delivery::Claim { attempt } => attempt,
+                Delivery::AlreadyFinished => {
+                    tracing::info!(status = %known.task.status, "task already finished; deleting the leftover message");
+                    self.delete(&message).await;
+                    return Handled::Skipped;
+                }
+                Delivery::HeldElsewhere { lease_expires_at } => {
+                    let wait = (lease_expires_at - now).to_std().unwrap_or_default();
+                    self.set_visibility(&message, wait + Duration::from_secs(1))
+                        .await;
+                    return Handled::Skipped;
+                }
+                Delivery::HeldHere => {
+                    // A duplicate of an attempt running here; its lease
+                    // keeper keeps the original message hidden.
+                    self.set_visibility(&message, self.config.lease).await;
+                    return Handled::Skipped;
+                }
+                Delivery::Exhausted => {
+                    self.fail_exhausted(&known.task.id, &message, now).await;
+                    return Handled::Skipped;
+                }
+            };
+            if let Some(wait) = self.not_now(&known.task, &message, now).await {
+                self.set_visibility(&message, wait).await;
                 return Handled::Skipped;
             }
-        };
-        let now = Utc::now();
-        match on_delivery(&current.task, &self.config.worker_id, now) {
-            Delivery::Claim { attempt } => self.claim(current, attempt, message, stop_all).await,
-            Delivery::AlreadyFinished => {
-                tracing::info!(status = %current.task.status, "task already finished; deleting the leftover message");
-                self.delete(&message).await;
-                Handled::Skipped
-            }
-            Delivery::HeldElsewhere { lease_expires_at } => {
-                let wait = (lease_expires_at - now).to_std().unwrap_or_default();
-                self.set_visibility(&message, wait + Duration::from_secs(1))
-                    .await;
-                Handled::Skipped
-            }
-            Delivery::HeldHere => {
-                // A duplicate of an attempt running here; its lease keeper
-                // keeps the original message hidden.
-                self.set_visibility(&message, self.config.lease).await;
-                Handled::Skipped
-            }
-            Delivery::Exhausted => {
-                self.fail_exhausted(task_id, &message, now).await;
-                Handled::Skipped
-            }
-        }
-    }
-
-    /// Claims a task this host can run now, with a write conditional on the
-    /// version just read: of two workers, only one wins.
-    async fn claim(
-        &self,
-        current: Versioned,
-        attempt: u32,
-        message: Received,
-        stop_all: &CancellationToken,
-    ) -> Handled {
-        let task = &current.task;
-        let now = Utc::now();
-        if let Some(wait) = self.not_now(task, &message, now).await {
-            self.set_visibility(&message, wait).await;
-            return Handled::Skipped;
-        }
-        let lease_until = now + self.config.lease;
-        let next = lifecycle::claimed(task, &self.config.worker_id, attempt, now, lease_until);
-        match self.backend.store.replace(&current, next).await {
-            Ok(claimed) => {
-                let span = tracing::info_span!("attempt", attempt);
-                self.run_attempt(claimed.task, Some(message), stop_all)
-                    .instrument(span)
-                    .await;
-                Handled::Ran
-            }
-            Err(Error::Conflict(_)) => {
-                // The winner holds the lease now; look again after it.
-                tracing::info!("another worker claimed the task first");
-                self.set_visibility(&message, self.config.lease).await;
-                Handled::Skipped
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "claim failed; the message will be redelivered");
-                Handled::Skipped
+            let lease_until = now + self.config.lease;
+            let next = lifecycle::claimed(
+                &known.task,
+                &self.config.worker_id,
+                attempt,
+                now,
+                lease_until,
+            );
+            // Of two workers, only one wins: the write is conditional on
+            // the record it was computed from.
+            match self.backend.store.replace(&known, next).await {
+                Ok(Replaced::Written(claimed)) => {
+                    let span = tracing::info_span!("attempt", attempt);
+                    self.run_attempt(claimed, Some(message), stop_all)
+                        .instrument(span)
+                        .await;
+                    return Handled::Ran;
+                }
+                Ok(Replaced::Stale(stored)) => current = stored,
+                Err(err) => {
+                    tracing::warn!(error = %err, "claim failed; the message will be redelivered");
+                    return Handled::Skipped;
+                }
             }
         }
     }

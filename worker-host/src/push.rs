@@ -19,7 +19,7 @@ use tracing::Instrument;
 use wharf_core::lifecycle;
 use wharf_core::model::{Scope, Status, Task};
 use wharf_core::queue::MAX_SQS_DELAY_SECONDS;
-use wharf_core::store::Transition;
+use wharf_core::store::{Transition, Versioned};
 use wharf_core::submit::{submit, Enqueue, Submitted};
 use wharf_core::validate::FieldError;
 use wharf_functions::api::problem::Problem;
@@ -79,12 +79,13 @@ async fn push(local: &Local, headers: &HeaderMap, body: &[u8]) -> Result<Task, P
         // Someone else has it; its backstop message sees to it.
         return Ok(task);
     };
-    tracing::info!(task_id = %claimed.id, "pushed task accepted");
+    tracing::info!(task_id = %claimed.task.id, "pushed task accepted");
+    let accepted = claimed.task.clone();
     let run = {
-        let (shared, claimed) = (shared.clone(), claimed.clone());
-        let span = tracing::info_span!("task", task_id = %claimed.id);
+        let shared = shared.clone();
+        let span = tracing::info_span!("task", task_id = %claimed.task.id);
         async move {
-            let attempt = tracing::info_span!("attempt", attempt = claimed.attempt);
+            let attempt = tracing::info_span!("attempt", attempt = claimed.task.attempt);
             shared
                 .worker
                 .run_attempt(claimed, None, &shared.stop_all)
@@ -96,12 +97,12 @@ async fn push(local: &Local, headers: &HeaderMap, body: &[u8]) -> Result<Task, P
         .instrument(span)
     };
     shared.tracker.spawn(run);
-    Ok(claimed)
+    Ok(accepted)
 }
 
 /// Claims the just-recorded task for this host; `None` if it is not
 /// queued any more.
-async fn claim(local: &Local, task: &Task) -> Option<Task> {
+async fn claim(local: &Local, task: &Task) -> Option<Versioned> {
     let config = &local.shared.worker.config;
     let now = Utc::now();
     let lease_until = now + config.lease;
@@ -114,7 +115,15 @@ async fn claim(local: &Local, task: &Task) -> Option<Task> {
         .worker
         .backend
         .store
-        .transition(&task.id, &claim)
+        // As recorded (version 1) unless someone wrote it since; the store
+        // answers the record then.
+        .transition_from(
+            Some(Versioned {
+                task: task.clone(),
+                version: 1,
+            }),
+            &claim,
+        )
         .await
     {
         Ok(Transition::Applied(claimed)) => Some(claimed),

@@ -181,9 +181,7 @@ async fn malformed_messages_end_in_the_dlq_while_valid_tasks_run() {
     let stuck = stack
         .submit_id(json!({"spec": {"process": {"command": ["true"]}}, "delaySeconds": 900}))
         .await;
-    let message = TaskMessage {
-        task_id: stuck.clone(),
-    };
+    let message = TaskMessage::bare(&stuck);
     let dlq_url = SqsQueues::new(
         aws_sdk_sqs::Client::new(&stack.moto.sdk_config()),
         &stack.names.queue_prefix,

@@ -137,9 +137,7 @@ impl Harness {
 
     /// Sends a (further) message for a task.
     async fn deliver(&self, task_id: &str) {
-        let message = TaskMessage {
-            task_id: task_id.to_owned(),
-        };
+        let message = TaskMessage::bare(task_id);
         let queues = &self.fakes.queues;
         queues
             .send("default", &message, Duration::ZERO)

@@ -3,8 +3,9 @@
 //! Each item holds the whole task as JSON (`task`) next to the attributes that
 //! conditions and indexes need (`status`, `queue`, `listed`, `createdAt`,
 //! `version`; the indexes are in [`listing`]).
-//! Every write is a conditional put on `version`, so a transition computed from
-//! a record fails with [`Error::Conflict`] if anyone wrote in between. Names
+//! Every write is conditional on the `version` and `task` it was computed
+//! from; when anyone wrote in between, the failed condition answers the
+//! item as it is now. Names
 //! and idempotency keys are reserved by items of their own (`name#…`,
 //! `idem#…`) written in the same transaction as the task.
 
@@ -14,13 +15,16 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use aws_sdk_dynamodb::Client;
 
 use crate::error::{Error, Result};
 use crate::listing::{TaskPage, TaskQuery};
 use crate::model::Task;
-use crate::store::{reservations, taken, CreateError, TaskStore, Versioned};
+use crate::store::{reservations, taken, CreateError, Replaced, TaskStore, Versioned};
 
 mod listing;
 mod sets;
@@ -105,13 +109,16 @@ impl TaskStore for DynamoTaskStore {
         }
     }
 
-    /// An `UpdateItem` conditional on the version: it never creates a
-    /// record, so a worker needs no `PutItem` permission.
-    async fn replace(&self, current: &Versioned, next: Task) -> Result<Versioned> {
+    /// An `UpdateItem` conditional on the version and the whole stored
+    /// task, answering the stored item when the condition fails: it never
+    /// creates a record, so a worker needs no `PutItem` permission.
+    async fn replace(&self, current: &Versioned, next: Task) -> Result<Replaced> {
         let version = current.version + 1;
         let mut item = self.task_item(&next, version)?;
         item.remove(KEY);
         let update = Update::of(item);
+        let stored =
+            serde_json::to_string(&current.task).map_err(|e| Error::Corrupt(e.to_string()))?;
         let result = self
             .client
             .update_item()
@@ -121,19 +128,23 @@ impl TaskStore for DynamoTaskStore {
             .set_expression_attribute_names(Some(update.names))
             .set_expression_attribute_values(Some(update.values))
             .expression_attribute_values(":expected", number(current.version))
-            .condition_expression("#version = :expected")
+            .expression_attribute_values(":expectedTask", AttributeValue::S(stored))
+            .condition_expression("#version = :expected AND #task = :expectedTask")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Versioned {
+            Ok(_) => Ok(Replaced::Written(Versioned {
                 task: next,
                 version,
-            }),
-            Err(err) if is_condition_failure(&err) => Err(Error::Conflict(format!(
-                "task {} changed since version {}",
-                next.id, current.version
-            ))),
-            Err(err) => Err(Error::aws("UpdateItem", err)),
+            })),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    let now = failed.item().map(read_task).transpose()?;
+                    Ok(Replaced::Stale(now))
+                }
+                _ => Err(Error::aws("UpdateItem", err)),
+            },
         }
     }
 }
@@ -169,6 +180,7 @@ impl Update {
             expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
         }
         names.insert("#version".to_owned(), "version".to_owned());
+        names.insert("#task".to_owned(), "task".to_owned());
         Update {
             expression,
             names,

@@ -290,11 +290,51 @@ pub struct Fence {
     pub attempt: u32,
 }
 
-/// The body of every SQS message Wharf sends: the task lives in DynamoDB.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The body of every SQS message Wharf sends. The task lives in DynamoDB;
+/// a message may also carry the record as it was when the message was sent
+/// (`snapshot`), so a worker can claim the task without reading it first.
+/// A snapshot is never trusted: the claim is written only if the stored
+/// record is exactly the snapshot, and answers the stored record otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskMessage {
     pub task_id: TaskId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<Snapshot>,
+}
+
+/// A task record as it was stored at `version`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub version: u64,
+    pub task: Box<Task>,
+}
+
+/// Snapshots of records larger than this (as JSON) stay out of messages:
+/// the worker reads those records instead.
+pub const MAX_SNAPSHOT_BYTES: usize = 64 * 1024;
+
+impl TaskMessage {
+    /// The message of a task, with its record at `version` when that is
+    /// small enough to carry.
+    pub fn with_snapshot(task: &Task, version: u64) -> TaskMessage {
+        let fits = serde_json::to_vec(task).is_ok_and(|json| json.len() <= MAX_SNAPSHOT_BYTES);
+        TaskMessage {
+            task_id: task.id.clone(),
+            snapshot: fits.then(|| Snapshot {
+                version,
+                task: Box::new(task.clone()),
+            }),
+        }
+    }
+
+    /// A message naming the task only: the worker reads the record.
+    pub fn bare(task_id: &str) -> TaskMessage {
+        TaskMessage {
+            task_id: task_id.to_owned(),
+            snapshot: None,
+        }
+    }
 }
 
 /// A new, time-sortable task id (ULID).

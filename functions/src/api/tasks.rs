@@ -48,9 +48,9 @@ pub async fn cancel(
         .transition(&id, &|task: &Task| lifecycle::cancel(task, Utc::now()))
         .await?
     {
-        Transition::Applied(task) => {
+        Transition::Applied(cancelled) => {
             tracing::info!(task_id = %id, "task cancelled");
-            Ok(Json(task))
+            Ok(Json(cancelled.task))
         }
         Transition::Refused(task) => Err(finished(&task)),
         Transition::Missing => Err(Problem::not_found(format!("no task {id}"))),
@@ -97,7 +97,8 @@ pub async fn delete(
             .transition(&id, &|task: &Task| lifecycle::cancel(task, Utc::now()))
             .await?
         {
-            Transition::Applied(cancelled) | Transition::Refused(cancelled) => task = cancelled,
+            Transition::Applied(cancelled) => task = cancelled.task,
+            Transition::Refused(current) => task = current,
             Transition::Missing => return Err(Problem::not_found(format!("no task {id}"))),
         }
     }

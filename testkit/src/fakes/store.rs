@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use wharf_core::listing::{TaskPage, TaskQuery};
 use wharf_core::model::Task;
-use wharf_core::store::{reservations, taken, CreateError, TaskStore, Versioned};
+use wharf_core::store::{reservations, taken, CreateError, Replaced, TaskStore, Versioned};
 use wharf_core::taskset::{Members, SetStore};
 use wharf_core::{Error, Result};
 
@@ -94,21 +94,18 @@ impl TaskStore for MemoryStore {
         Ok(TaskPage { tasks, next })
     }
 
-    async fn replace(&self, current: &Versioned, next: Task) -> Result<Versioned> {
+    async fn replace(&self, current: &Versioned, next: Task) -> Result<Replaced> {
         let mut state = self.state.lock().unwrap();
-        let stored = state.tasks.get(&next.id).map(|v| v.version);
-        if stored != Some(current.version) {
-            return Err(Error::Conflict(format!(
-                "task {} changed since version {}",
-                next.id, current.version
-            )));
+        let stored = state.tasks.get(&next.id);
+        if stored != Some(current) {
+            return Ok(Replaced::Stale(stored.cloned()));
         }
         let written = Versioned {
             task: next,
             version: current.version + 1,
         };
         state.tasks.insert(written.task.id.clone(), written.clone());
-        Ok(written)
+        Ok(Replaced::Written(written))
     }
 }
 

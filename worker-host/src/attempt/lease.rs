@@ -12,11 +12,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use wharf_core::lifecycle::{self, hold, Hold};
-use wharf_core::model::Fence;
+use wharf_core::lifecycle::{self, Hold};
 use wharf_core::queue::{Queue, Received};
-use wharf_core::store::TaskStore;
 use wharf_core::Error;
+
+use super::held::Held;
 
 /// Why an attempt no longer holds its task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,10 +30,8 @@ pub enum LeaseVerdict {
 }
 
 pub struct LeaseKeeper {
-    pub store: Arc<dyn TaskStore>,
+    pub held: Arc<Held>,
     pub queues: Arc<dyn Queue>,
-    pub task_id: String,
-    pub fence: Fence,
     /// The message the task came in; a pushed task has none.
     pub message: Option<Received>,
     pub every: Duration,
@@ -102,10 +100,7 @@ impl LeaseKeeper {
         let now = Utc::now();
         let lease_until = now + self.lease;
         let renewed = |task: &_| lifecycle::renewed(task, lease_until, now);
-        self.store
-            .update_fenced(&self.task_id, &self.fence, &renewed)
-            .await
-            .map(drop)
+        self.held.update(&renewed).await.map(drop)
     }
 
     async fn extend_visibility(&self) {
@@ -117,15 +112,12 @@ impl LeaseKeeper {
     }
 
     async fn why_lost(&self) -> LeaseVerdict {
-        match self.store.get(&self.task_id).await {
-            Ok(current) => match hold(current.map(|c| c.task).as_ref(), &self.fence) {
-                Hold::Cancelled => LeaseVerdict::Cancelled,
-                Hold::Deleted => LeaseVerdict::Deleted,
-                // Held again by the time of this read cannot be: the fence
-                // only moves on. Treat it as lost, like any other answer.
-                Hold::Held | Hold::Lost => LeaseVerdict::Lost,
-            },
-            Err(_) => LeaseVerdict::Lost,
+        match self.held.hold_now().await {
+            Ok(Hold::Cancelled) => LeaseVerdict::Cancelled,
+            Ok(Hold::Deleted) => LeaseVerdict::Deleted,
+            // Held again by the time of this read cannot be: the fence only
+            // moves on. Treat it as lost, like any other answer.
+            Ok(Hold::Held | Hold::Lost) | Err(_) => LeaseVerdict::Lost,
         }
     }
 }

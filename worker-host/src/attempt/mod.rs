@@ -6,6 +6,7 @@
 //! Beside the attempt run the lease keeper ([`lease`]) and the live log
 //! shipper ([`logs`]); what the task left is uploaded by [`upload`].
 
+mod held;
 pub mod lease;
 pub mod logs;
 pub mod outputs;
@@ -13,6 +14,7 @@ mod record;
 pub mod upload;
 
 use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -20,10 +22,12 @@ use wharf_core::artifacts::payload_key;
 use wharf_core::model::{Fence, Task};
 use wharf_core::queue::Received;
 use wharf_core::retry::retry_transient;
+use wharf_core::store::Versioned;
 use wharf_core::validate::MAX_PAYLOAD_BYTES;
 
 use crate::executor::{Ended, Run};
 use crate::worker::Worker;
+use held::Held;
 use lease::{Keeping, LeaseKeeper, LeaseVerdict};
 use logs::LogStream;
 
@@ -39,11 +43,11 @@ pub enum AttemptEnd {
     Stopped,
 }
 
-/// A claimed attempt: the task as claimed, its fence and message, and what
-/// the executor gets.
+/// A claimed attempt: the task as claimed, its record and fence, its
+/// message, and what the executor gets.
 pub(crate) struct Attempt {
     pub task: Task,
-    pub fence: Fence,
+    pub held: Arc<Held>,
     /// The message it came in; a pushed task has none.
     pub message: Option<Received>,
     pub run: Run,
@@ -52,10 +56,11 @@ pub(crate) struct Attempt {
 impl Worker {
     pub(crate) async fn run_attempt(
         &self,
-        task: Task,
+        claimed: Versioned,
         message: Option<Received>,
         stop_all: &CancellationToken,
     ) {
+        let task = claimed.task.clone();
         tracing::info!("attempt started");
         let _running = self.host.running(&task.id);
         metrics::counter!("wharf_tasks_started_total", "queue" => task.queue.clone()).increment(1);
@@ -63,12 +68,10 @@ impl Worker {
             let waited = (started - task.created_at).to_std().unwrap_or_default();
             metrics::histogram!("wharf_task_wait_seconds").record(waited.as_secs_f64());
         }
-        let attempt = self.attempt(task, message, stop_all);
+        let attempt = self.attempt(claimed, message, stop_all);
         let mut lease = LeaseKeeper {
-            store: self.backend.store.clone(),
+            held: attempt.held.clone(),
             queues: self.backend.queues.clone(),
-            task_id: attempt.task.id.clone(),
-            fence: attempt.fence.clone(),
             message: attempt.message.clone(),
             every: self.config.heartbeat,
             lease: self.config.lease,
@@ -89,10 +92,11 @@ impl Worker {
 
     fn attempt(
         &self,
-        task: Task,
+        claimed: Versioned,
         message: Option<Received>,
         stop_all: &CancellationToken,
     ) -> Attempt {
+        let task = claimed.task.clone();
         let run = Run {
             task_id: task.id.clone(),
             attempt: task.attempt,
@@ -106,11 +110,12 @@ impl Worker {
             stop: stop_all.child_token(),
             max_log_bytes: self.config.max_log_bytes,
         };
+        let fence = Fence {
+            worker_id: self.config.worker_id.clone(),
+            attempt: task.attempt,
+        };
         Attempt {
-            fence: Fence {
-                worker_id: self.config.worker_id.clone(),
-                attempt: task.attempt,
-            },
+            held: Arc::new(Held::new(self.backend.store.clone(), fence, claimed)),
             task,
             message,
             run,

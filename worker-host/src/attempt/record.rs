@@ -164,7 +164,7 @@ impl Worker {
         }
         let note = format!(
             "attempt {} released by {} at shutdown",
-            attempt.fence.attempt, attempt.fence.worker_id
+            attempt.held.fence.attempt, attempt.held.fence.worker_id
         );
         let now = Utc::now();
         let next = |task: &Task| lifecycle::requeue(task, None, None, note.clone(), now);
@@ -207,11 +207,7 @@ impl Worker {
         attempt: &Attempt,
         next: &(dyn Fn(&Task) -> Task + Send + Sync),
     ) -> Result<Task, Error> {
-        let store = &self.backend.store;
-        retry_transient(what, &attempt.run.stop, || {
-            store.update_fenced(&attempt.task.id, &attempt.fence, next)
-        })
-        .await
+        retry_transient(what, &attempt.run.stop, || attempt.held.update(next)).await
     }
 }
 

@@ -182,9 +182,7 @@ impl Stack {
     /// Delivers a task's message once more, as a duplicate (or an early
     /// delivery of a delayed task) would arrive.
     pub async fn deliver_again(&self, task_id: &str) {
-        let message = wharf_core::model::TaskMessage {
-            task_id: task_id.to_owned(),
-        };
+        let message = wharf_core::model::TaskMessage::bare(task_id);
         self.backend
             .queues
             .send("default", &message, Duration::ZERO)
