@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 
 use crate::artifacts::Artifacts;
-use crate::aws::{s3_client, DynamoFleet, DynamoRegistry, DynamoTaskStore, S3Artifacts, SqsQueues};
+use crate::aws::{AwsCalls, DynamoFleet, DynamoRegistry, DynamoTaskStore, S3Artifacts, SqsQueues};
 use crate::config::ResourceNames;
 use crate::fleet::Fleet;
 use crate::queue::Queue;
@@ -24,33 +24,29 @@ pub struct Backend {
     pub fleet: Arc<dyn Fleet>,
     pub registry: Arc<dyn Registry>,
     pub names: ResourceNames,
+    /// The AWS calls made through these adapters (none for fakes).
+    pub calls: AwsCalls,
 }
 
 impl Backend {
     /// The real adapters (DynamoDB, SQS, S3) for the named resources.
     pub fn aws(aws: &SdkConfig, names: ResourceNames) -> Self {
+        let calls = AwsCalls::default();
+        let dynamo = calls.dynamo(aws);
         let store = Arc::new(DynamoTaskStore::new(
-            aws_sdk_dynamodb::Client::new(aws),
+            dynamo.clone(),
             &names.tasks_table,
             names.retention_days,
         ));
         Backend {
             store: store.clone(),
             sets: store,
-            queues: Arc::new(SqsQueues::new(
-                aws_sdk_sqs::Client::new(aws),
-                &names.queue_prefix,
-            )),
-            artifacts: Arc::new(S3Artifacts::new(s3_client(aws), &names.bucket)),
-            fleet: Arc::new(DynamoFleet::new(
-                aws_sdk_dynamodb::Client::new(aws),
-                &names.workers_table,
-            )),
-            registry: Arc::new(DynamoRegistry::new(
-                aws_sdk_dynamodb::Client::new(aws),
-                &names.functions_table,
-            )),
+            queues: Arc::new(SqsQueues::new(calls.sqs(aws), &names.queue_prefix)),
+            artifacts: Arc::new(S3Artifacts::new(calls.s3(aws), &names.bucket)),
+            fleet: Arc::new(DynamoFleet::new(dynamo.clone(), &names.workers_table)),
+            registry: Arc::new(DynamoRegistry::new(dynamo, &names.functions_table)),
             names,
+            calls,
         }
     }
 }

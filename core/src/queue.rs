@@ -9,6 +9,9 @@ use async_trait::async_trait;
 use crate::error::{Error, Result};
 use crate::model::TaskMessage;
 
+/// SQS receives, deletes or hides at most this many messages per call.
+pub const MAX_BATCH: usize = 10;
+
 /// SQS's longest per-message delay.
 pub const MAX_SQS_DELAY_SECONDS: u32 = 900;
 
@@ -90,6 +93,26 @@ pub trait Queue: Send + Sync {
 
     /// Approximate counts of a queue (or its dead-letter queue).
     async fn counts(&self, queue: &str, lane: Lane) -> Result<QueueCounts>;
+
+    /// Deletes messages of one queue ([`MAX_BATCH`] at most): each one's
+    /// result, in order. SQS does it in one call.
+    async fn delete_batch(&self, messages: &[Received]) -> Vec<Result<()>> {
+        let mut results = Vec::with_capacity(messages.len());
+        for message in messages {
+            results.push(self.delete(message).await);
+        }
+        results
+    }
+
+    /// Hides messages of one queue ([`MAX_BATCH`] at most), each for its
+    /// own time: each one's result, in order. SQS does it in one call.
+    async fn set_visibility_batch(&self, changes: &[(Received, Duration)]) -> Vec<Result<()>> {
+        let mut results = Vec::with_capacity(changes.len());
+        for (message, visibility) in changes {
+            results.push(self.set_visibility(message, *visibility).await);
+        }
+        results
+    }
 
     /// Enqueues a task.
     async fn send(&self, queue: &str, message: &TaskMessage, delay: Duration) -> Result<()> {

@@ -7,6 +7,7 @@
 
 pub mod attempt;
 pub mod background;
+pub mod batching;
 pub mod claim;
 pub mod config;
 pub mod executor;

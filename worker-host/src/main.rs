@@ -169,12 +169,7 @@ async fn main() -> anyhow::Result<()> {
         );
         tokio::spawn(sweep);
     }
-    let worker = Worker {
-        backend,
-        config,
-        executors: Arc::new(executors),
-        host,
-    };
+    let worker = Worker::new(backend, config, Arc::new(executors), host);
     wharf_worker_host::poller::run_serving(worker, shutdown, Some(http)).await;
     Ok(())
 }

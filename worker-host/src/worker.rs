@@ -7,6 +7,7 @@ use std::time::Duration;
 use wharf_core::queue::Received;
 use wharf_core::Backend;
 
+use crate::batching::BatchingQueue;
 use crate::config::WorkerConfig;
 use crate::executor::Execute;
 use crate::fleet::HostState;
@@ -20,6 +21,23 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// A worker whose message deletes and visibility changes are batched
+    /// ([`BatchingQueue`]); starts the batching in the background.
+    pub fn new(
+        mut backend: Backend,
+        config: WorkerConfig,
+        executors: Arc<dyn Execute>,
+        host: HostState,
+    ) -> Worker {
+        backend.queues = Arc::new(BatchingQueue::start(backend.queues));
+        Worker {
+            backend,
+            config,
+            executors,
+            host,
+        }
+    }
+
     /// Deletes a message whose work is done. A failure is only logged: the
     /// message comes back and is recognised as done.
     pub(crate) async fn delete(&self, message: &Received) {

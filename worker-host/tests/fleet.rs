@@ -272,6 +272,56 @@ async fn health_and_metrics_count_what_ran_and_max_tasks_exits() {
         .success());
 }
 
+#[tokio::test]
+async fn a_no_op_task_costs_two_writes_a_share_of_a_receive_and_of_a_batched_delete() {
+    let stack = Stack::start().await;
+    const TASKS: usize = 24;
+    let mut ids = Vec::new();
+    for _ in 0..TASKS {
+        ids.push(stack.submit_id(shell_task("true")).await);
+    }
+    let port = free_port();
+    let started = std::time::Instant::now();
+    let _worker = stack
+        .worker_command()
+        .env("WHARF_CONCURRENCY", "8")
+        .arg(format!("--http-listen=127.0.0.1:{port}"))
+        .spawn()
+        .unwrap();
+    for id in &ids {
+        assert_eq!(stack.wait(id, WAIT).await["status"], "succeeded");
+    }
+    eventually("every message is deleted", WAIT, || async {
+        stack.messages_left().await == 0
+    })
+    .await;
+    let samples = metrics(port).await;
+    let calls = |service: &str, operation: &str| {
+        let key = format!("wharf_aws_calls_total{{operation={operation},service={service}}}");
+        samples.get(&key).copied().unwrap_or(0.0) as usize
+    };
+    // No read: each message carries its task's record, and the claim is
+    // conditional on it. Then one write to finish, none for an empty log.
+    assert_eq!(calls("DynamoDB", "GetItem"), 0, "{samples:?}");
+    let heartbeats = started.elapsed().as_secs() as usize + 1;
+    let updates = calls("DynamoDB", "UpdateItem");
+    assert!(
+        (2 * TASKS..=2 * TASKS + heartbeats).contains(&updates),
+        "{updates} UpdateItem calls for {TASKS} tasks and at most {heartbeats} heartbeats"
+    );
+    assert_eq!(calls("S3", "PutObject"), 0, "{samples:?}");
+    // Messages are deleted in batches, never one by one, and none hidden.
+    assert_eq!(calls("SQS", "DeleteMessage"), 0, "{samples:?}");
+    assert_eq!(calls("SQS", "ChangeMessageVisibility"), 0, "{samples:?}");
+    let batches = calls("SQS", "DeleteMessageBatch");
+    assert!((TASKS / 10..=TASKS).contains(&batches), "{samples:?}");
+    let receives = calls("SQS", "ReceiveMessage");
+    assert!(receives >= TASKS / 10, "{samples:?}");
+    println!(
+        "{TASKS} no-op tasks: {updates} UpdateItem, {batches} DeleteMessageBatch, {receives} ReceiveMessage"
+    );
+}
+
 const WORKER_TOKEN: &str = "a-worker-token-for-pushes";
 
 /// Pushes a task to a worker's local endpoint; the status and answer.

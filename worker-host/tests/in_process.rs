@@ -88,31 +88,28 @@ impl Harness {
         let work_dir = WorkDir(std::env::temp_dir().join(wharf_testkit::unique_prefix()));
         std::fs::create_dir_all(&work_dir.0).unwrap();
         let shutdown = CancellationToken::new();
-        let worker = Worker {
-            host: HostState::new(&shutdown),
-            backend: fakes.backend.clone(),
-            config: WorkerConfig {
-                mode: Mode::Poll,
-                worker_id: "w-here".into(),
-                hostname: "here".into(),
-                labels: [("zone".to_owned(), "a".to_owned())].into(),
-                queues: vec!["default".into()],
-                concurrency: 2,
-                heartbeat: HEARTBEAT,
-                lease: Duration::from_secs(4),
-                grace: GRACE,
-                kill_grace: Duration::from_secs(1),
-                work_dir: work_dir.0.clone(),
-                poll_wait: Duration::from_secs(20),
-                max_tasks: None,
-                exit_when_idle: None,
-                max_output_bytes: 1024,
-                max_output_files: 10,
-                max_log_bytes: 1 << 20,
-                upload_timeout: Duration::from_secs(60),
-            },
-            executors: executor.clone(),
+        let config = WorkerConfig {
+            mode: Mode::Poll,
+            worker_id: "w-here".into(),
+            hostname: "here".into(),
+            labels: [("zone".to_owned(), "a".to_owned())].into(),
+            queues: vec!["default".into()],
+            concurrency: 2,
+            heartbeat: HEARTBEAT,
+            lease: Duration::from_secs(4),
+            grace: GRACE,
+            kill_grace: Duration::from_secs(1),
+            work_dir: work_dir.0.clone(),
+            poll_wait: Duration::from_secs(20),
+            max_tasks: None,
+            exit_when_idle: None,
+            max_output_bytes: 1024,
+            max_output_files: 10,
+            max_log_bytes: 1 << 20,
+            upload_timeout: Duration::from_secs(60),
         };
+        let host = HostState::new(&shutdown);
+        let worker = Worker::new(fakes.backend.clone(), config, executor.clone(), host);
         let worker = tokio::spawn(wharf_worker_host::run(worker, shutdown.clone()));
         Harness {
             fakes,

@@ -2,6 +2,7 @@
 //! access goes through `aws-config`'s standard chain (`AWS_REGION`,
 //! credentials, profiles, `AWS_ENDPOINT_URL` for moto and LocalStack).
 
+mod calls;
 mod dynamo;
 mod functions;
 mod s3;
@@ -10,6 +11,7 @@ mod workers;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+pub use calls::AwsCalls;
 pub use dynamo::{DynamoTaskStore, TaskIndex, TASK_INDEXES, TTL_ATTRIBUTE};
 pub use functions::DynamoRegistry;
 pub use s3::{S3Artifacts, MULTIPART_PART_BYTES};
@@ -24,8 +26,9 @@ pub async fn load_aws() -> SdkConfig {
 /// An S3 client. Path-style addressing is used whenever an endpoint URL is
 /// configured (moto, LocalStack), since those serve buckets under one host.
 pub fn s3_client(aws: &SdkConfig) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(aws)
-        .force_path_style(aws.endpoint_url().is_some())
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    aws_sdk_s3::Client::from_conf(s3_config(aws).build())
+}
+
+fn s3_config(aws: &SdkConfig) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::from(aws).force_path_style(aws.endpoint_url().is_some())
 }

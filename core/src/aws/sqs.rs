@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{
+    BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry,
+    DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
+};
 use aws_sdk_sqs::Client;
 
 use crate::error::{Error, Result};
@@ -123,11 +126,75 @@ impl Queue for SqsQueues {
             .change_message_visibility()
             .queue_url(&message.queue_url)
             .receipt_handle(&message.receipt_handle)
-            .visibility_timeout(visibility.as_secs().min(MAX_VISIBILITY_SECONDS) as i32)
+            .visibility_timeout(visibility_seconds(visibility))
             .send()
             .await
             .map_err(|e| Error::aws("ChangeMessageVisibility", e))?;
         Ok(())
+    }
+
+    async fn delete_batch(&self, messages: &[Received]) -> Vec<Result<()>> {
+        let Some(first) = messages.first() else {
+            return Vec::new();
+        };
+        let entries = messages.iter().enumerate().map(|(i, message)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(&message.receipt_handle)
+                .build()
+        });
+        let sent = match entries.collect::<Result<Vec<_>, _>>() {
+            Ok(entries) => {
+                let call = self.client.delete_message_batch();
+                call.queue_url(&first.queue_url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+            }
+            Err(err) => {
+                return failed_batch(
+                    messages.len(),
+                    DELETE_BATCH,
+                    Error::request(DELETE_BATCH, err),
+                )
+            }
+        };
+        match sent {
+            Ok(output) => batch_results(messages.len(), DELETE_BATCH, output.failed()),
+            Err(err) => failed_batch(messages.len(), DELETE_BATCH, Error::aws(DELETE_BATCH, err)),
+        }
+    }
+
+    async fn set_visibility_batch(&self, changes: &[(Received, Duration)]) -> Vec<Result<()>> {
+        let Some((first, _)) = changes.first() else {
+            return Vec::new();
+        };
+        let entries = changes
+            .iter()
+            .enumerate()
+            .map(|(i, (message, visibility))| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(&message.receipt_handle)
+                    .visibility_timeout(visibility_seconds(*visibility))
+                    .build()
+            });
+        let sent = match entries.collect::<Result<Vec<_>, _>>() {
+            Ok(entries) => {
+                let call = self.client.change_message_visibility_batch();
+                call.queue_url(&first.queue_url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+            }
+            Err(err) => {
+                return failed_batch(changes.len(), HIDE_BATCH, Error::request(HIDE_BATCH, err))
+            }
+        };
+        match sent {
+            Ok(output) => batch_results(changes.len(), HIDE_BATCH, output.failed()),
+            Err(err) => failed_batch(changes.len(), HIDE_BATCH, Error::aws(HIDE_BATCH, err)),
+        }
     }
 
     async fn counts(&self, queue: &str, lane: Lane) -> Result<QueueCounts> {
@@ -155,6 +222,59 @@ impl Queue for SqsQueues {
             delayed: get(A::ApproximateNumberOfMessagesDelayed),
         })
     }
+}
+
+const DELETE_BATCH: &str = "DeleteMessageBatch";
+const HIDE_BATCH: &str = "ChangeMessageVisibilityBatch";
+
+fn visibility_seconds(visibility: Duration) -> i32 {
+    visibility.as_secs().min(MAX_VISIBILITY_SECONDS) as i32
+}
+
+/// Each entry's result of a batch call that was answered: an entry SQS
+/// lists as failed (by its index as id) failed, the others succeeded.
+fn batch_results(
+    count: usize,
+    operation: &'static str,
+    failed: &[BatchResultErrorEntry],
+) -> Vec<Result<()>> {
+    let mut results: Vec<Result<()>> = (0..count).map(|_| Ok(())).collect();
+    for entry in failed {
+        if let Some(result) = entry
+            .id
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| results.get_mut(i))
+        {
+            *result = Err(Error::Aws {
+                operation,
+                message: format!("{}: {}", entry.code, entry.message.as_deref().unwrap_or("")),
+                transient: !entry.sender_fault,
+            });
+        }
+    }
+    results
+}
+
+/// Each entry's result of a batch call that failed as a whole.
+fn failed_batch(count: usize, operation: &'static str, err: Error) -> Vec<Result<()>> {
+    let transient = matches!(
+        err,
+        Error::Aws {
+            transient: true,
+            ..
+        }
+    );
+    let message = err.to_string();
+    (0..count)
+        .map(|_| {
+            Err(Error::Aws {
+                operation,
+                message: message.clone(),
+                transient,
+            })
+        })
+        .collect()
 }
 
 /// A received SQS message in Wharf's terms; `None` without a receipt handle

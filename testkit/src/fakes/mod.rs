@@ -12,6 +12,7 @@ mod store;
 
 use std::sync::Arc;
 
+use wharf_core::aws::AwsCalls;
 use wharf_core::config::ResourceNames;
 use wharf_core::Backend;
 
@@ -44,6 +45,7 @@ impl Fakes {
             fleet: fleet.clone(),
             registry: Arc::new(MemoryRegistry::default()),
             names: ResourceNames::with_prefix("fake-"),
+            calls: AwsCalls::default(),
         };
         Fakes {
             store,
