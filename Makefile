@@ -13,6 +13,10 @@ TOOL_PINS := 'cargo-lambda==1.9.2' 'cfn-lint==1.58.0' 'aws-sam-cli==1.170.0' 'aw
 API_CHECK := .venv-api-check
 SCHEMATHESIS := $(API_CHECK)/bin/schemathesis
 SCHEMATHESIS_VERSION := 4.32.5
+# The benchmarks' peers, pinned, in a venv of their own.
+BENCH_VENV := .venv-bench
+BENCH_PEERS := $(BENCH_VENV)/bin/celery
+BENCH_PINS := 'celery[sqs]==5.7.0' 'awscli==1.46.3'
 # CI builds the Lambda artifacts for x86_64 (the aarch64 target cannot be
 # installed here); a deployment builds for the template's Architecture.
 LAMBDA_ARCH := --x86-64
@@ -29,10 +33,21 @@ DOCKER_UP := $(shell docker info >/dev/null 2>&1 && echo yes)
 # test` runs it, and it fails without an engine).
 SKIP_CONTAINERS := $(if $(shell command -v cargo-nextest),-E 'not binary(/^containers/)')
 
-.PHONY: demo test api-check lint lint-infra build release lambda worker-image deploy clean test-images tools
+.PHONY: bench bench-smoke demo test api-check lint lint-infra build release lambda worker-image deploy clean test-images tools
 
 demo: $(MOTO) build test-images
 	./scripts/demo.sh
+
+# The benchmarks (bench/README.md) with release builds; the peers (Celery,
+# the AWS CLI) come from PyPI into a venv of their own. bench-smoke runs the
+# same scripts with tiny sizes on the debug build (CI), timings unread.
+bench: $(MOTO) $(BENCH_PEERS) test-images
+	cargo build --release --bins --example bench_probe
+	cd bench && python3 run.py
+
+bench-smoke: $(MOTO) $(BENCH_PEERS) build test-images
+	cargo build --example bench_probe
+	cd bench && WHARF_BENCH_SMOKE=1 WHARF_BENCH_BIN=$(CURDIR)/target/debug python3 run.py
 
 # Without a Docker engine the container tests (worker-host/tests/containers.rs)
 # are left out and reported as skipped; under CI=true they run, and fail.
@@ -117,10 +132,14 @@ $(SCHEMATHESIS):
 	python3 -m venv $(API_CHECK)
 	$(API_CHECK)/bin/pip install --quiet --disable-pip-version-check 'schemathesis==$(SCHEMATHESIS_VERSION)'
 
+$(BENCH_PEERS):
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check $(BENCH_PINS)
+
 $(AWS_CLI):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check $(TOOL_PINS)
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(TOOLS) $(API_CHECK) .demo
+	rm -rf $(VENV) $(TOOLS) $(API_CHECK) $(BENCH_VENV) .demo

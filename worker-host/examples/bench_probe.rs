@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use wharf_core::config::ResourceNames;
 use wharf_core::lifecycle::{self, Exit, Outcome};
 use wharf_core::model::{ContainerSpec, ExecutorKind, ProcessSpec, Reason, Status, TaskSpec};
-use wharf_core::queue::{Lane, ReceiveOptions};
+use wharf_core::queue::{Lane, ReceiveOptions, MAX_BATCH};
 use wharf_core::store::{Replaced, Versioned};
 use wharf_core::Backend;
 use wharf_worker_host::executor::container::{ContainerHost, HostRules};
@@ -153,8 +153,9 @@ fn calls(backend: &Backend) -> serde_json::Value {
         .collect::<std::collections::BTreeMap<_, _>>())
 }
 
-/// `slots` loops, each receiving up to its share, claiming, running `true`
-/// and finishing each task, then deleting what it received in one call.
+/// `slots` loops, each receiving up to ten messages, claiming, running
+/// `true` and finishing each task, then deleting what it received in one
+/// call: 2.2 calls a task.
 async fn ceiling(tasks: usize, slots: usize) -> anyhow::Result<serde_json::Value> {
     let backend = Arc::new(backend().await);
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -165,7 +166,7 @@ async fn ceiling(tasks: usize, slots: usize) -> anyhow::Result<serde_json::Value
         loops.spawn(async move {
             while done.load(std::sync::atomic::Ordering::SeqCst) < tasks {
                 let options = ReceiveOptions {
-                    max: 1,
+                    max: MAX_BATCH,
                     wait: Duration::from_secs(1),
                     visibility: Duration::from_secs(60),
                 };

@@ -32,10 +32,10 @@ mod sets;
 pub use listing::{TaskIndex, TASK_INDEXES};
 
 const KEY: &str = "id";
+/// A DynamoDB item, by attribute name.
+type Item = HashMap<String, AttributeValue>;
 /// The attribute DynamoDB's TTL reads on the tasks and workers tables.
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
-/// Attributes a task item has only sometimes.
-const OPTIONAL_ATTRIBUTES: [&str; 2] = ["name", TTL_ATTRIBUTE];
 
 #[derive(Clone)]
 pub struct DynamoTaskStore {
@@ -113,10 +113,12 @@ impl TaskStore for DynamoTaskStore {
     /// task, answering the stored item when the condition fails: it never
     /// creates a record, so a worker needs no `PutItem` permission.
     async fn replace(&self, current: &Versioned, next: Task) -> Result<Replaced> {
+        // What is stored, if the condition holds; the version always changes.
+        let before = self.task_item(&current.task, current.version)?;
         let version = current.version + 1;
-        let mut item = self.task_item(&next, version)?;
-        item.remove(KEY);
-        let update = Update::of(item);
+        let mut after = self.task_item(&next, version)?;
+        after.remove(KEY);
+        let update = Update::between(&before, after);
         let stored =
             serde_json::to_string(&current.task).map_err(|e| Error::Corrupt(e.to_string()))?;
         let result = self
@@ -149,38 +151,44 @@ impl TaskStore for DynamoTaskStore {
     }
 }
 
-/// An update expression setting every attribute of an item (and removing
-/// the optional ones it lacks), with its placeholders.
+/// An update expression turning one task item into the next: it sets the
+/// attributes whose value changes and removes those the next lacks, so a
+/// claim or a renewal sends only what it changes. With its placeholders.
 struct Update {
     expression: String,
     names: HashMap<String, String>,
-    values: HashMap<String, AttributeValue>,
+    values: Item,
 }
 
 impl Update {
-    fn of(item: HashMap<String, AttributeValue>) -> Update {
-        let mut names = HashMap::new();
+    fn between(before: &Item, after: Item) -> Update {
+        let removed: Vec<String> = before
+            .keys()
+            .filter(|name| *name != KEY && !after.contains_key(*name))
+            .cloned()
+            .collect();
+        let mut names = HashMap::from([
+            ("#version".to_owned(), "version".to_owned()),
+            ("#task".to_owned(), "task".to_owned()),
+        ]);
         let mut values = HashMap::new();
         let mut set = Vec::new();
-        for (i, (name, value)) in item.into_iter().enumerate() {
+        let changed = after
+            .into_iter()
+            .filter(|(name, value)| before.get(name) != Some(value));
+        for (i, (name, value)) in changed.enumerate() {
             set.push(format!("#a{i} = :a{i}"));
             values.insert(format!(":a{i}"), value);
             names.insert(format!("#a{i}"), name);
         }
         let mut expression = format!("SET {}", set.join(", "));
-        let absent: Vec<&str> = OPTIONAL_ATTRIBUTES
-            .into_iter()
-            .filter(|optional| !names.values().any(|name| name == optional))
-            .collect();
-        for (i, optional) in absent.iter().enumerate() {
-            names.insert(format!("#r{i}"), (*optional).to_owned());
+        if !removed.is_empty() {
+            let placeholders: Vec<String> = (0..removed.len()).map(|i| format!("#r{i}")).collect();
+            expression.push_str(&format!(" REMOVE {}", placeholders.join(", ")));
+            for (placeholder, name) in placeholders.into_iter().zip(removed) {
+                names.insert(placeholder, name);
+            }
         }
-        if !absent.is_empty() {
-            let removed: Vec<String> = (0..absent.len()).map(|i| format!("#r{i}")).collect();
-            expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
-        }
-        names.insert("#version".to_owned(), "version".to_owned());
-        names.insert("#task".to_owned(), "task".to_owned());
         Update {
             expression,
             names,
@@ -246,7 +254,7 @@ impl DynamoTaskStore {
     }
 
     /// One item, read consistently.
-    async fn item(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>> {
+    async fn item(&self, key: &str) -> Result<Option<Item>> {
         get_item(&self.client, &self.table, (KEY, key)).await
     }
 
@@ -255,7 +263,7 @@ impl DynamoTaskStore {
         Ok(item.and_then(|item| item.get("taskId").and_then(|v| v.as_s().ok()).cloned()))
     }
 
-    fn task_item(&self, task: &Task, version: u64) -> Result<HashMap<String, AttributeValue>> {
+    fn task_item(&self, task: &Task, version: u64) -> Result<Item> {
         let json = serde_json::to_string(task).map_err(|e| Error::Corrupt(e.to_string()))?;
         let mut item = HashMap::from([
             (KEY.to_owned(), AttributeValue::S(task.id.clone())),
@@ -285,7 +293,7 @@ impl DynamoTaskStore {
         Ok(item)
     }
 
-    fn put_new(&self, item: HashMap<String, AttributeValue>) -> Result<TransactWriteItem> {
+    fn put_new(&self, item: Item) -> Result<TransactWriteItem> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -303,7 +311,7 @@ pub(super) async fn get_item(
     client: &Client,
     table: &str,
     key: (&str, &str),
-) -> Result<Option<HashMap<String, AttributeValue>>> {
+) -> Result<Option<Item>> {
     let output = client
         .get_item()
         .table_name(table)
@@ -320,7 +328,7 @@ pub(super) async fn scan<T>(
     client: &Client,
     table: &str,
     max: usize,
-    read: impl Fn(&HashMap<String, AttributeValue>) -> Result<T>,
+    read: impl Fn(&Item) -> Result<T>,
 ) -> Result<Vec<T>> {
     let mut found = Vec::new();
     let mut pages = client.scan().table_name(table).into_paginator().send();
@@ -341,11 +349,7 @@ pub(super) fn number(n: impl ToString) -> AttributeValue {
     AttributeValue::N(n.to_string())
 }
 
-fn reservation(
-    key: &str,
-    task_id: &str,
-    expires_at: chrono::DateTime<chrono::Utc>,
-) -> HashMap<String, AttributeValue> {
+fn reservation(key: &str, task_id: &str, expires_at: chrono::DateTime<chrono::Utc>) -> Item {
     HashMap::from([
         (KEY.to_owned(), AttributeValue::S(key.to_owned())),
         ("taskId".to_owned(), AttributeValue::S(task_id.to_owned())),
@@ -353,7 +357,7 @@ fn reservation(
     ])
 }
 
-fn read_task(item: &HashMap<String, AttributeValue>) -> Result<Versioned> {
+fn read_task(item: &Item) -> Result<Versioned> {
     let id = item.get(KEY).and_then(|v| v.as_s().ok());
     let corrupt = |what: &str| Error::Corrupt(format!("task item {id:?}: {what}"));
     let json = item
