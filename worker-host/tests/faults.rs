@@ -15,8 +15,8 @@ use support::proxy::Proxy;
 use support::{eventually, shell_task, signal, Ledger, Stack};
 use tokio_util::sync::CancellationToken;
 use wharf_core::aws::SqsQueues;
-use wharf_core::model::TaskMessage;
-use wharf_core::queue::Lane;
+use wharf_core::model::{Snapshot, TaskMessage};
+use wharf_core::queue::{Lane, ReceiveOptions};
 use wharf_functions::dlq::poll;
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -137,6 +137,52 @@ async fn a_network_cut_longer_than_the_lease_loses_and_duplicates_nothing() {
     let after = stack.submit_id(shell_task("true")).await;
     assert_eq!(stack.wait(&after, WAIT).await["status"], "succeeded");
     assert!(worker.try_wait().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_forged_snapshot_in_a_message_never_runs() {
+    let stack = Stack::start().await;
+    let id = stack.submit_id(shell_task("echo submitted")).await;
+    // Its own message goes; in its place a message naming the task with a
+    // snapshot of its record at the stored version, but another command in
+    // it: what someone able to send to the queue might try.
+    let queues = &stack.backend.queues;
+    let options = ReceiveOptions {
+        max: 1,
+        wait: Duration::from_secs(1),
+        visibility: Duration::from_secs(30),
+    };
+    let own = queues
+        .receive("default", Lane::Tasks, options)
+        .await
+        .unwrap();
+    assert_eq!(own.len(), 1);
+    queues.delete(&own[0]).await.unwrap();
+    let stored = stack.backend.store.get(&id).await.unwrap().unwrap();
+    let mut forged = stored.task.clone();
+    forged.spec = serde_json::from_value(shell_task("echo forged")["spec"].clone()).unwrap();
+    let message = TaskMessage {
+        task_id: id.clone(),
+        snapshot: Some(Snapshot {
+            version: stored.version,
+            task: Box::new(forged),
+        }),
+    };
+    let body = serde_json::to_string(&message).unwrap();
+    queues
+        .send_raw("default", &body, Duration::ZERO)
+        .await
+        .unwrap();
+    let _worker = stack.spawn_worker();
+    let task = stack.wait(&id, WAIT).await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+    assert_eq!(task["attempt"], 1, "{task}");
+    assert_eq!(stack.logs(&id).await, "submitted\n");
+    // The stored spec is untouched, and the message is gone.
+    let spec = &stack.task(&id).await["spec"];
+    assert_eq!(spec, &shell_task("echo submitted")["spec"]);
+    stack.queue_drained().await;
+    assert_eq!(stack.messages_left().await, 0);
 }
 
 #[tokio::test]
