@@ -80,7 +80,7 @@ def main():
             "higher", goal=2.0),
         row("no-op throughput vs the bare SDK loop", "tasks/s", wharf_rates, "bare SDK loop (ceiling)", ceilings,
             "higher", goal=0.9),
-        row("worker AWS calls per no-op task (whole run)", "calls", calls, "goal", spread([3.0]), "lower",
+        row("worker AWS calls per no-op task (whole run)", "calls", calls, "the goal", spread([3.0]), "lower",
             goal=1.0),
     ])
 

@@ -1,6 +1,8 @@
 //! Task artifacts in S3.
 
+use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -8,13 +10,17 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
 use aws_sdk_s3::Client;
-use tokio::io::AsyncReadExt;
+use futures_util::{stream, StreamExt, TryStreamExt};
 
 use crate::artifacts::{Artifacts, Chunk, Listing, Stored};
 use crate::error::{Error, Result};
 
 /// Files larger than this are uploaded in parts of this size.
 pub const MULTIPART_PART_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Parts of one upload sent at once: as the AWS CLI does (it sends ten), a
+/// large output is not held to one round trip at a time.
+const PARTS_IN_FLIGHT: usize = 4;
 
 #[derive(Clone)]
 pub struct S3Artifacts {
@@ -218,36 +224,45 @@ impl Artifacts for S3Artifacts {
 }
 
 impl S3Artifacts {
+    /// Uploads the file's parts, [`PARTS_IN_FLIGHT`] at a time (each held
+    /// in memory while it is sent), and completes the upload.
     async fn upload_parts(&self, key: &str, upload_id: &str, path: &Path) -> Result<()> {
-        let mut file = tokio::fs::File::open(path).await?;
-        let mut parts = Vec::new();
-        for part_number in 1.. {
-            let mut buffer = Vec::with_capacity(MULTIPART_PART_BYTES as usize);
-            (&mut file)
-                .take(MULTIPART_PART_BYTES)
-                .read_to_end(&mut buffer)
-                .await?;
-            if buffer.is_empty() {
-                break;
-            }
-            let part = self
-                .client
-                .upload_part()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .part_number(part_number)
-                .body(ByteStream::from(buffer))
-                .send()
-                .await
-                .map_err(|e| Error::aws("UploadPart", e))?;
-            parts.push(
-                CompletedPart::builder()
+        let file = Arc::new(std::fs::File::open(path)?);
+        let size = file.metadata()?.len();
+        let uploads = (0..size.div_ceil(MULTIPART_PART_BYTES)).map(|index| {
+            let file = file.clone();
+            async move {
+                let offset = index * MULTIPART_PART_BYTES;
+                let length = MULTIPART_PART_BYTES.min(size - offset) as usize;
+                let read = tokio::task::spawn_blocking(move || {
+                    let mut buffer = vec![0; length];
+                    file.read_exact_at(&mut buffer, offset).map(|()| buffer)
+                });
+                let buffer = read.await.map_err(std::io::Error::other)??;
+                let part_number = index as i32 + 1;
+                let part = self
+                    .client
+                    .upload_part()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(upload_id)
                     .part_number(part_number)
-                    .set_e_tag(part.e_tag)
-                    .build(),
-            );
-        }
+                    .body(ByteStream::from(buffer))
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws("UploadPart", e))?;
+                Ok::<_, Error>(
+                    CompletedPart::builder()
+                        .part_number(part_number)
+                        .set_e_tag(part.e_tag)
+                        .build(),
+                )
+            }
+        });
+        let parts: Vec<CompletedPart> = stream::iter(uploads)
+            .buffered(PARTS_IN_FLIGHT)
+            .try_collect()
+            .await?;
         self.client
             .complete_multipart_upload()
             .bucket(&self.bucket)
