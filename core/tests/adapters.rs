@@ -409,6 +409,46 @@ async fn a_log_in_parts_lists_in_order_and_reads_from_any_offset() {
 }
 
 #[tokio::test]
+async fn a_record_written_out_differently_is_still_replaced() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let moto = Moto::start().await;
+    let aws = moto.sdk_config();
+    let names = ResourceNames::with_prefix(&unique_prefix());
+    provision(&aws, &names).await.unwrap();
+    let store = Backend::aws(&aws, names.clone()).store;
+    let task = new_task(None);
+    store.create(&task).await.unwrap();
+    // As an older (or newer) Wharf may have written it: a field this one
+    // does not know, so its text is not what this one would write.
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let key = AttributeValue::S(task.id.clone());
+    let get = dynamo
+        .get_item()
+        .table_name(&names.tasks_table)
+        .key("id", key);
+    let mut item = get.send().await.unwrap().item.unwrap();
+    let text = item["task"]
+        .as_s()
+        .unwrap()
+        .replacen('{', r#"{"fromElsewhere":true,"#, 1);
+    item.insert("task".into(), AttributeValue::S(text));
+    let put = dynamo.put_item().table_name(&names.tasks_table);
+    put.set_item(Some(item)).send().await.unwrap();
+
+    let read = store.get(&task.id).await.unwrap().unwrap();
+    assert_eq!(read.task, task);
+    let mut next = read.task.clone();
+    next.status = Status::Running;
+    let written = store.replace(&read, next.clone()).await.unwrap();
+    let expected = Versioned {
+        task: next,
+        version: read.version + 1,
+    };
+    assert_eq!(written, Replaced::Written(expected.clone()));
+    assert_eq!(store.get(&task.id).await.unwrap().unwrap(), expected);
+}
+
+#[tokio::test]
 async fn finished_tasks_carry_their_expiry_for_dynamodb_ttl() {
     let moto = Moto::start().await;
     let aws = moto.sdk_config();

@@ -118,35 +118,51 @@ impl TaskStore for DynamoTaskStore {
         let version = current.version + 1;
         let mut after = self.task_item(&next, version)?;
         after.remove(KEY);
-        let update = Update::between(&before, after);
-        let stored =
-            serde_json::to_string(&current.task).map_err(|e| Error::Corrupt(e.to_string()))?;
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(KEY, AttributeValue::S(next.id.clone()))
-            .update_expression(update.expression)
-            .set_expression_attribute_names(Some(update.names))
-            .set_expression_attribute_values(Some(update.values))
-            .expression_attribute_values(":expected", number(current.version))
-            .expression_attribute_values(":expectedTask", AttributeValue::S(stored))
-            .condition_expression("#version = :expected AND #task = :expectedTask")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Replaced::Written(Versioned {
-                task: next,
-                version,
-            })),
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    let now = failed.item().map(read_task).transpose()?;
-                    Ok(Replaced::Stale(now))
+        let update = Update::between(&before, &after);
+        let mut expected = before["task"].clone();
+        let mut retried = false;
+        loop {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(KEY, AttributeValue::S(next.id.clone()))
+                .update_expression(&update.expression)
+                .set_expression_attribute_names(Some(update.names.clone()))
+                .set_expression_attribute_values(Some(update.values.clone()))
+                .expression_attribute_values(":expected", number(current.version))
+                .expression_attribute_values(":expectedTask", expected.clone())
+                .condition_expression("#version = :expected AND #task = :expectedTask")
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            let stored = match result {
+                Ok(_) => {
+                    return Ok(Replaced::Written(Versioned {
+                        task: next,
+                        version,
+                    }))
                 }
-                _ => Err(Error::aws("UpdateItem", err)),
-            },
+                Err(err) => match err.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                        failed.item().cloned()
+                    }
+                    _ => return Err(Error::aws("UpdateItem", err)),
+                },
+            };
+            let now = stored.as_ref().map(read_task).transpose()?;
+            // The stored record may be `current` written out differently
+            // (by an older Wharf, with fields this one ignores): then its own
+            // text, as the store answered it, is the condition of a second try.
+            match stored.and_then(|mut item| item.remove("task")) {
+                Some(text) if !retried && now.as_ref() == Some(current) => {
+                    expected = text;
+                    retried = true;
+                }
+                _ => return Ok(Replaced::Stale(now)),
+            }
         }
     }
 }
@@ -161,7 +177,7 @@ struct Update {
 }
 
 impl Update {
-    fn between(before: &Item, after: Item) -> Update {
+    fn between(before: &Item, after: &Item) -> Update {
         let removed: Vec<String> = before
             .keys()
             .filter(|name| *name != KEY && !after.contains_key(*name))
@@ -174,12 +190,12 @@ impl Update {
         let mut values = HashMap::new();
         let mut set = Vec::new();
         let changed = after
-            .into_iter()
-            .filter(|(name, value)| before.get(name) != Some(value));
+            .iter()
+            .filter(|(name, value)| before.get(*name) != Some(*value));
         for (i, (name, value)) in changed.enumerate() {
             set.push(format!("#a{i} = :a{i}"));
-            values.insert(format!(":a{i}"), value);
-            names.insert(format!("#a{i}"), name);
+            values.insert(format!(":a{i}"), value.clone());
+            names.insert(format!("#a{i}"), name.clone());
         }
         let mut expression = format!("SET {}", set.join(", "));
         if !removed.is_empty() {
