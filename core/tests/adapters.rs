@@ -1,7 +1,9 @@
 //! The AWS adapters against a real moto server over HTTP.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use aws_config::SdkConfig;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 use wharf_core::aws::TASK_INDEXES;
@@ -13,7 +15,7 @@ use wharf_core::model::{
 };
 use wharf_core::provision::provision;
 use wharf_core::queue::{Lane, ReceiveOptions};
-use wharf_core::store::{CreateError, Replaced, Versioned};
+use wharf_core::store::{CreateError, Replaced, TaskStore, Versioned};
 use wharf_core::Backend;
 use wharf_core::Error;
 use wharf_testkit::{unique_prefix, Moto};
@@ -408,16 +410,22 @@ async fn a_log_in_parts_lists_in_order_and_reads_from_any_offset() {
     assert_eq!(none, whole("", true));
 }
 
-#[tokio::test]
-async fn a_record_written_out_differently_is_still_replaced() {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let moto = Moto::start().await;
+/// A provisioned deployment, its task store and a task created in it.
+async fn one_task(moto: &Moto) -> (SdkConfig, ResourceNames, Arc<dyn TaskStore>, Task) {
     let aws = moto.sdk_config();
     let names = ResourceNames::with_prefix(&unique_prefix());
     provision(&aws, &names).await.unwrap();
     let store = Backend::aws(&aws, names.clone()).store;
     let task = new_task(None);
     store.create(&task).await.unwrap();
+    (aws, names, store, task)
+}
+
+#[tokio::test]
+async fn a_record_written_out_differently_is_still_replaced() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let moto = Moto::start().await;
+    let (aws, names, store, task) = one_task(&moto).await;
     // As an older (or newer) Wharf may have written it: a field this one
     // does not know, so its text is not what this one would write.
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
@@ -451,12 +459,7 @@ async fn a_record_written_out_differently_is_still_replaced() {
 #[tokio::test]
 async fn finished_tasks_carry_their_expiry_for_dynamodb_ttl() {
     let moto = Moto::start().await;
-    let aws = moto.sdk_config();
-    let names = ResourceNames::with_prefix(&unique_prefix());
-    provision(&aws, &names).await.unwrap();
-    let store = Backend::aws(&aws, names.clone()).store;
-    let task = new_task(None);
-    store.create(&task).await.unwrap();
+    let (aws, names, store, task) = one_task(&moto).await;
     let raw = |id: String| {
         let dynamo = aws_sdk_dynamodb::Client::new(&aws);
         let table = names.tasks_table.clone();
