@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make demo: the whole of Wharf on this machine. Starts moto server, provisions
-# the resources, starts wharf-api and one wharf-worker, submits the samples,
-# waits for each, prints its outcome and a presigned URL, downloads one output
-# through that URL, and stops everything it started (also on Ctrl-C or error).
+# the resources, starts wharf-api and one wharf-worker, submits the samples
+# with the `wharf` CLI, waits for each, prints its outcome, downloads the
+# outputs (checked against their SHA-256) and one through its presigned URL
+# with plain curl, and stops everything it started (also on Ctrl-C or error).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,16 +29,13 @@ else
   echo "no Docker engine (or no test image): skipping the container sample"
 fi
 for sample in "${SAMPLES[@]}"; do
-  IDS[$sample]=$("$BIN/wharf" submit "samples/$sample.json" | field id)
+  IDS[$sample]=$("$BIN/wharf" submit "samples/$sample.json")
   echo "submitted $sample as ${IDS[$sample]}"
 done
-api() { curl -fsS -H "Authorization: Bearer $WHARF_TOKEN" -H 'Content-Type: application/json' "$@"; }
 for definition in samples/functions/*.json; do
-  name=$(basename "$definition" .json)
-  api -X PUT --data @"$definition" "$WHARF_API_URL/v1/functions/$name" >/dev/null
-  echo "registered function $name"
+  "$BIN/wharf" functions put "$(basename "$definition" .json)" "$definition"
 done
-IDS[fakejob]=$(api --data '{"params": {"delay_seconds": 3}}' "$WHARF_API_URL/v1/functions/fakejob/invoke" | field id)
+IDS[fakejob]=$("$BIN/wharf" invoke fakejob --param delay_seconds=3)
 echo "invoked fakejob as ${IDS[fakejob]}"
 SAMPLES+=(fakejob)
 
@@ -45,7 +43,7 @@ failures=0
 echo
 printf '%-17s %-10s %-12s %-5s %s\n' SAMPLE STATUS REASON EXIT RESULT
 for sample in "${SAMPLES[@]}"; do
-  task=$("$BIN/wharf" wait --timeout 120 "${IDS[$sample]}" || true)
+  task=$("$BIN/wharf" wait --json --timeout 120 "${IDS[$sample]}" || true)
   status=$(field status <<<"$task")
   printf '%-17s %-10s %-12s %-5s %s\n' "$sample" "$status" "$(field reason <<<"$task")" \
     "$(field exitCode <<<"$task")" "$(field result <<<"$task")"
@@ -57,16 +55,21 @@ done
 
 echo
 id=${IDS[hello-report]}
-url=$("$BIN/wharf" download --urls --path report.txt "$id" | cut -f2)
+echo "wharf download $id (each output checked against its SHA-256):"
+"$BIN/wharf" download "$id" -o "$STATE/outputs" | sed 's/^/  /'
+url=$("$BIN/wharf" download --urls "$id" report.txt | cut -f2)
 echo "presigned URL of hello-report's report.txt:"
 echo "  $url"
 echo "fetched through that URL with plain curl:"
 curl -fsS "$url" | sed 's/^/  /'
-echo "log of the failing task:"
-curl -fsS -H "Authorization: Bearer $WHARF_TOKEN" "$WHARF_API_URL/v1/tasks/${IDS[failing]}/logs" | field data | sed 's/^/  /'
-
-echo "the fleet (GET /v1/status):"
-curl -fsS -H "Authorization: Bearer $WHARF_TOKEN" "$WHARF_API_URL/v1/status" | field workers | sed 's/^/  /'
+echo "wharf logs ${IDS[failing]} (the failing sample):"
+"$BIN/wharf" logs "${IDS[failing]}" | sed 's/^/  /'
+echo "wharf list:"
+"$BIN/wharf" list | sed 's/^/  /'
+echo "wharf status:"
+"$BIN/wharf" status | sed 's/^/  /'
+echo "wharf workers:"
+"$BIN/wharf" workers | sed 's/^/  /'
 echo "the worker's own metrics (GET http://$WORKER_HTTP/metrics):"
 curl -fsS "http://$WORKER_HTTP/metrics" | grep '^wharf_tasks_finished_total' | sed 's/^/  /'
 

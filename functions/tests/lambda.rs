@@ -46,9 +46,7 @@ async fn start(binary: &str, moto: &Moto, names: &ResourceNames) -> Function {
         .env_clear()
         .envs(moto.aws_env())
         .envs(runtime.env("wharf"))
-        .env("WHARF_TASKS_TABLE", &names.tasks_table)
-        .env("WHARF_BUCKET", &names.bucket)
-        .env("WHARF_QUEUE_PREFIX", &names.queue_prefix)
+        .envs(wharf_testkit::names_env(names))
         .env("WHARF_API_TOKENS", format!("{hash}:read+submit"))
         // As infra/template.yaml configures the functions: routes are served
         // without the REST API's stage prefix (`/prod/v1/tasks`).

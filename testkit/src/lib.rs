@@ -91,6 +91,18 @@ impl Moto {
     }
 }
 
+/// The environment a Wharf binary reads these resource names from (the
+/// queues it serves are left to the caller).
+pub fn names_env(names: &wharf_core::config::ResourceNames) -> Vec<(&'static str, String)> {
+    vec![
+        ("WHARF_TASKS_TABLE", names.tasks_table.clone()),
+        ("WHARF_WORKERS_TABLE", names.workers_table.clone()),
+        ("WHARF_FUNCTIONS_TABLE", names.functions_table.clone()),
+        ("WHARF_BUCKET", names.bucket.clone()),
+        ("WHARF_QUEUE_PREFIX", names.queue_prefix.clone()),
+    ]
+}
+
 /// A prefix for resource names unique to this test: `w<ulid>-`.
 pub fn unique_prefix() -> String {
     format!("w{}-", ulid::Ulid::new().to_string().to_lowercase())

@@ -1,73 +1,142 @@
-//! `wharf submit`, `get`, `wait`.
+//! `wharf get`, `list`, `cancel`, `delete`.
 
-use std::io::Read;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
 use reqwest::Method;
 use serde_json::Value;
-use wharf_core::model::Status;
+use wharf_core::model::{Status, Task};
 
-use crate::client::{ApiArgs, Client};
+use super::{segment, Session};
+use crate::client::read_as;
+use crate::exit::Failure;
+use crate::output::{print_json, print_table, print_task, status_cell, table};
+use crate::views::{age, run_time, TaskPage, TaskView};
 
-pub async fn submit(
-    api: &ApiArgs,
-    file: &str,
-    idempotency_key: Option<&str>,
-) -> anyhow::Result<ExitCode> {
-    let body = if file == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
-        text
-    } else {
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
+pub async fn get(session: &Session, id: &str) -> anyhow::Result<ExitCode> {
+    let id = segment(id, "task id")?;
+    session
+        .show(&format!("/v1/tasks/{id}"), |task: TaskView| {
+            print_task(&task)
+        })
+        .await
+}
+
+/// A task as the API answers it.
+pub async fn fetch(session: &Session, id: &str) -> Result<Value, Failure> {
+    let id = segment(id, "task id")?;
+    session.client.get(&format!("/v1/tasks/{id}")).await
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Only tasks in this status.
+    #[arg(long, value_parser = clap::value_parser!(Status))]
+    status: Option<Status>,
+    /// Only tasks of this queue.
+    #[arg(long)]
+    queue: Option<String>,
+    /// Only the task of this name.
+    #[arg(long)]
+    name: Option<String>,
+    /// `KEY=VALUE`; repeat it: every label must match.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+    /// At most this many tasks.
+    #[arg(long, default_value_t = 50, conflicts_with = "all")]
+    limit: usize,
+    /// Every matching task, however many.
+    #[arg(long)]
+    all: bool,
+}
+
+/// The API's page size; the CLI asks for pages until it has `--limit`.
+const PAGE: usize = 100;
+
+pub async fn list(session: &Session, args: ListArgs) -> anyhow::Result<ExitCode> {
+    let wanted = if args.all { usize::MAX } else { args.limit };
+    let mut tasks: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let more = loop {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("limit", &PAGE.min(wanted - tasks.len()).max(1).to_string());
+        if let Some(status) = args.status {
+            query.append_pair("status", &status.to_string());
+        }
+        for (key, value) in [("queue", &args.queue), ("name", &args.name)] {
+            if let Some(value) = value {
+                query.append_pair(key, value);
+            }
+        }
+        for label in &args.labels {
+            query.append_pair("label", label);
+        }
+        if let Some(cursor) = &cursor {
+            query.append_pair("cursor", cursor);
+        }
+        let page = session
+            .client
+            .get(&format!("/v1/tasks?{}", query.finish()))
+            .await?;
+        let page: TaskPage = read_as(&page)?;
+        tasks.extend(page.tasks);
+        cursor = page.next_cursor;
+        if cursor.is_none() || tasks.len() >= wanted {
+            break cursor.is_some();
+        }
     };
-    let client = Client::new(api);
-    let mut request = client
-        .request(Method::POST, "/v1/tasks")
-        .header("content-type", "application/json")
-        .body(body);
-    if let Some(key) = idempotency_key {
-        request = request.header("idempotency-key", key);
+    tasks.truncate(wanted);
+    if session.json {
+        print_json(&Value::Array(tasks));
+        return Ok(ExitCode::SUCCESS);
     }
-    print_json(&client.json(request).await?);
+    let mut rows = table(["ID", "NAME", "QUEUE", "STATUS", "ATTEMPT", "AGE", "RAN"]);
+    for task in &tasks {
+        let task: Task = read_as(task)?;
+        rows.add_row(vec![
+            task.id.to_string(),
+            task.name.clone().unwrap_or_default(),
+            task.queue.clone(),
+            status_cell(&task),
+            task.attempt.to_string(),
+            age(task.created_at),
+            run_time(&task).unwrap_or_default(),
+        ]);
+    }
+    print_table(&rows);
+    if more {
+        eprintln!("(more tasks match: raise --limit, or --all)");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn get(api: &ApiArgs, id: &str) -> anyhow::Result<ExitCode> {
-    let task = Client::new(api)
-        .get_json(&format!("/v1/tasks/{id}"))
+pub async fn cancel(session: &Session, id: &str) -> anyhow::Result<ExitCode> {
+    let id = segment(id, "task id")?;
+    let task = session
+        .client
+        .json(
+            session
+                .client
+                .request(Method::POST, &format!("/v1/tasks/{id}/cancel")),
+        )
         .await?;
-    print_json(&task);
+    match session.json {
+        true => print_json(&task),
+        false => {
+            let task: Task = read_as(&task)?;
+            println!("{id} {}", status_cell(&task));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn wait(api: &ApiArgs, id: &str, timeout: u64) -> anyhow::Result<ExitCode> {
-    let client = Client::new(api);
-    let deadline = Instant::now() + Duration::from_secs(timeout);
-    loop {
-        let task = client.get_json(&format!("/v1/tasks/{id}")).await?;
-        let status: Status = serde_json::from_value(task["status"].clone())
-            .with_context(|| format!("task {id} has no readable status"))?;
-        if status.is_terminal() {
-            print_json(&task);
-            return Ok(if status == Status::Succeeded {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
-            });
-        }
-        if Instant::now() >= deadline {
-            bail!("task {id} is still {status} after {timeout} s");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+pub async fn delete(session: &Session, id: &str, force: bool) -> anyhow::Result<ExitCode> {
+    let id = segment(id, "task id")?;
+    let path = format!("/v1/tasks/{id}{}", if force { "?force=true" } else { "" });
+    let request = session.client.request(Method::DELETE, &path);
+    session.client.send(request).await?;
+    match session.json {
+        true => print_json(&serde_json::json!({ "id": id, "deleted": true })),
+        false => println!("{id} deleted"),
     }
-}
-
-fn print_json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,401 @@
+//! `wharf submit` (a task from a file or from flags) and `wharf invoke` (a
+//! registered function with parameters); both can then `--wait` or
+//! `--follow` the task.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+
+use super::{segment, watch, Session};
+use crate::exit::Failure;
+use crate::output::print_json;
+
+/// What to do once the task is accepted.
+#[derive(Debug, clap::Args)]
+pub struct Then {
+    /// Wait until the task ends, show it, and exit as it did (0 only if it
+    /// succeeded).
+    #[arg(long)]
+    wait: bool,
+    /// Print the task's log as it runs, until it ends; exit as it did.
+    #[arg(long, short = 'f', conflicts_with = "wait")]
+    follow: bool,
+    /// Makes a retried submission answer the original task instead of a
+    /// second one.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+}
+
+/// Fields of a task either command may set.
+#[derive(Debug, clap::Args)]
+pub struct Common {
+    /// A unique name for the task.
+    #[arg(long)]
+    name: Option<String>,
+    /// The queue to run it on.
+    #[arg(long)]
+    queue: Option<String>,
+    /// Seconds the task may run before it is killed.
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u32>,
+    /// `KEY=VALUE`, repeatable.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    /// The task as JSON or YAML (`-` reads stdin). Flags below override its
+    /// fields; without it, the flags describe the task.
+    file: Option<String>,
+    /// Run this command line with `sh -c` (in the image, with --image).
+    #[arg(long, value_name = "COMMAND LINE")]
+    cmd: Option<String>,
+    /// Run in a container of this image.
+    #[arg(long)]
+    image: Option<String>,
+    /// Download this script and run it.
+    #[arg(long, conflicts_with_all = ["image", "cmd"])]
+    script_url: Option<String>,
+    /// The script's SHA-256: the worker refuses a script that differs.
+    #[arg(long, requires = "script_url")]
+    script_sha256: Option<String>,
+    /// The script's interpreter (default: its shebang line).
+    #[arg(long, requires = "script_url")]
+    interpreter: Option<String>,
+    /// `KEY=VALUE` in the task's environment, repeatable.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// The payload: JSON, or @FILE (`@-` reads stdin).
+    #[arg(long)]
+    payload: Option<String>,
+    /// How many times the task may be tried.
+    #[arg(long)]
+    max_attempts: Option<u32>,
+    /// Try again after a failure (not only after a lost worker).
+    #[arg(long)]
+    retry_on_failure: bool,
+    /// Seconds to wait before the task may start.
+    #[arg(long, value_name = "SECS")]
+    delay: Option<u32>,
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    then: Then,
+    /// The program and its arguments (after `--`): run as a process, or in
+    /// the image with --image, or passed to the script.
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+pub async fn submit(session: &Session, args: SubmitArgs) -> anyhow::Result<ExitCode> {
+    let mut task = match &args.file {
+        Some(file) => {
+            if spec_flags_given(&args) {
+                return Err(Failure::usage(
+                    "give what to run in the file or by flags (--cmd, --image, --script-url, --env, a command after --), not both",
+                )
+                .into());
+            }
+            read_task_file(file)?
+        }
+        None => {
+            let mut task = Map::new();
+            task.insert("spec".into(), spec_from_flags(&args)?);
+            task
+        }
+    };
+    if let Some(payload) = &args.payload {
+        task.insert("payload".into(), read_json_arg("--payload", payload)?);
+    }
+    if let Some(attempts) = args.max_attempts {
+        task.insert("maxAttempts".into(), attempts.into());
+    }
+    if args.retry_on_failure {
+        task.insert("retryOnFailure".into(), true.into());
+    }
+    if let Some(delay) = args.delay {
+        task.insert("delaySeconds".into(), delay.into());
+    }
+    args.common.apply(&mut task)?;
+    send(session, "/v1/tasks", Value::Object(task), &args.then).await
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InvokeArgs {
+    /// The registered function.
+    function: String,
+    /// A parameter, `KEY=VALUE`, repeatable: the value is read as JSON when
+    /// it is JSON (`3`, `true`, `[1,2]`), as a string otherwise.
+    #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
+    params: Vec<String>,
+    /// Every parameter as one JSON object, or @FILE (`@-` reads stdin);
+    /// --param adds to it.
+    #[arg(long = "params", value_name = "JSON")]
+    params_json: Option<String>,
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    then: Then,
+}
+
+pub async fn invoke(session: &Session, args: InvokeArgs) -> anyhow::Result<ExitCode> {
+    let function = segment(&args.function, "function name")?;
+    let mut params = match &args.params_json {
+        Some(text) => match read_json_arg("--params", text)? {
+            Value::Object(params) => params,
+            _ => return Err(Failure::usage("--params must be a JSON object").into()),
+        },
+        None => Map::new(),
+    };
+    for param in &args.params {
+        let (key, value) = key_value("--param", param)?;
+        let value = serde_json::from_str(&value).unwrap_or(Value::String(value));
+        params.insert(key, value);
+    }
+    let mut call = Map::new();
+    call.insert("params".into(), Value::Object(params));
+    args.common.apply(&mut call)?;
+    let path = format!("/v1/functions/{function}/invoke");
+    send(session, &path, Value::Object(call), &args.then).await
+}
+
+impl Common {
+    fn apply(&self, task: &mut Map<String, Value>) -> Result<(), Failure> {
+        if let Some(name) = &self.name {
+            task.insert("name".into(), name.as_str().into());
+        }
+        if let Some(queue) = &self.queue {
+            task.insert("queue".into(), queue.as_str().into());
+        }
+        if let Some(timeout) = self.timeout {
+            task.insert("timeoutSeconds".into(), timeout.into());
+        }
+        if !self.labels.is_empty() {
+            let labels = task
+                .entry("labels")
+                .or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(labels) = labels else {
+                return Err(Failure::usage("the task's labels are not an object"));
+            };
+            for label in &self.labels {
+                let (key, value) = key_value("--label", label)?;
+                labels.insert(key, value.into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Posts the task, then prints its id, or waits or follows as asked.
+async fn send(session: &Session, path: &str, body: Value, then: &Then) -> anyhow::Result<ExitCode> {
+    let mut request = session.client.request(Method::POST, path).json(&body);
+    if let Some(key) = &then.idempotency_key {
+        request = request.header("idempotency-key", key);
+    }
+    let task = session.client.json(request).await?;
+    let id = task["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("the API answered a task without an id"))?;
+    if then.follow {
+        eprintln!("wharf: submitted {id}");
+        return watch::follow_then_exit(session, id).await;
+    }
+    if then.wait {
+        eprintln!("wharf: submitted {id}");
+        let task = watch::until_done(session, id, None).await?;
+        return watch::show_end(session, &task);
+    }
+    match session.json {
+        true => print_json(&task),
+        false => println!("{id}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn spec_flags_given(args: &SubmitArgs) -> bool {
+    args.cmd.is_some()
+        || args.image.is_some()
+        || args.script_url.is_some()
+        || !args.env.is_empty()
+        || !args.command.is_empty()
+}
+
+/// The `spec` the flags describe.
+fn spec_from_flags(args: &SubmitArgs) -> Result<Value, Failure> {
+    let mut env = Map::new();
+    for pair in &args.env {
+        let (key, value) = key_value("--env", pair)?;
+        env.insert(key, value.into());
+    }
+    let command = match (&args.cmd, args.command.is_empty()) {
+        (Some(_), false) => {
+            return Err(Failure::usage("give --cmd or a command after --, not both"))
+        }
+        (Some(line), true) => vec!["sh".to_owned(), "-c".to_owned(), line.clone()],
+        (None, _) => args.command.clone(),
+    };
+    if let Some(url) = &args.script_url {
+        let name = script_name(url)?;
+        let mut script = json!({ "url": url, "name": name, "args": command });
+        if let Some(sha256) = &args.script_sha256 {
+            script["sha256"] = sha256.as_str().into();
+        }
+        if let Some(interpreter) = &args.interpreter {
+            script["interpreter"] = interpreter.as_str().into();
+        }
+        if !env.is_empty() {
+            return Err(Failure::usage("--env does not apply to a script"));
+        }
+        return Ok(json!({ "script": script }));
+    }
+    if let Some(image) = &args.image {
+        return Ok(json!({ "container": { "image": image, "command": command, "env": env } }));
+    }
+    if command.is_empty() {
+        return Err(Failure::usage(
+            "nothing to run: give a task FILE, --cmd, --image, --script-url, or a command after --",
+        ));
+    }
+    Ok(json!({ "process": { "command": command, "env": env } }))
+}
+
+/// A script's file name: the last segment of its URL's path.
+fn script_name(url: &str) -> Result<String, Failure> {
+    let parsed =
+        url::Url::parse(url).map_err(|e| Failure::usage(format!("--script-url {url:?}: {e}")))?;
+    parsed
+        .path_segments()
+        .and_then(|mut segments| segments.next_back())
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::usage(format!("--script-url {url:?} names no file")))
+}
+
+/// A task file as a JSON object: YAML if its name says so or stdin does
+/// not start with `{`, JSON otherwise.
+fn read_task_file(file: &str) -> Result<Map<String, Value>, Failure> {
+    let text = read_source(file)?;
+    let yaml = file.ends_with(".yaml")
+        || file.ends_with(".yml")
+        || (file == "-" && !text.trim_start().starts_with('{'));
+    let parsed: Result<Value, String> = match yaml {
+        true => serde_yaml::from_str(&text).map_err(|e| e.to_string()),
+        false => serde_json::from_str(&text).map_err(|e| e.to_string()),
+    };
+    match parsed {
+        Ok(Value::Object(task)) => Ok(task),
+        Ok(_) => Err(Failure::usage(format!("{file}: a task is an object"))),
+        Err(e) => Err(Failure::usage(format!("{file}: {e}"))),
+    }
+}
+
+/// A JSON argument given inline, or as @FILE (`@-`: stdin).
+pub(super) fn read_json_arg(flag: &str, text: &str) -> Result<Value, Failure> {
+    let (text, from) = match text.strip_prefix('@') {
+        Some(file) => (read_source(file)?, file),
+        None => (text.to_owned(), flag),
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        Failure::usage(format!(
+            "{from}: not JSON ({e}); a string is written with its quotes: '\"text\"'"
+        ))
+    })
+}
+
+/// A file's text, or stdin's for `-`.
+fn read_source(file: &str) -> Result<String, Failure> {
+    let mut text = String::new();
+    let read = match file {
+        "-" => std::io::stdin().read_to_string(&mut text).map(|_| ()),
+        _ => std::fs::read_to_string(file).map(|t| text = t),
+    };
+    read.map_err(|e| Failure::usage(format!("cannot read {file}: {e}")))?;
+    Ok(text)
+}
+
+/// `KEY=VALUE`, split at the first `=`.
+fn key_value(flag: &str, pair: &str) -> Result<(String, String), Failure> {
+    match pair.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(Failure::usage(format!(
+            "{flag} {pair:?}: expected KEY=VALUE"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// The submit arguments of a command line.
+    fn submit_args(line: &[&str]) -> SubmitArgs {
+        #[derive(Parser)]
+        struct Line {
+            #[command(flatten)]
+            args: SubmitArgs,
+        }
+        Line::parse_from(std::iter::once("submit").chain(line.iter().copied())).args
+    }
+
+    #[test]
+    fn flags_describe_each_kind_of_spec() {
+        let spec = spec_from_flags(&submit_args(&["--cmd", "echo hi | wc -c"])).unwrap();
+        assert_eq!(
+            spec,
+            json!({"process": {"command": ["sh", "-c", "echo hi | wc -c"], "env": {}}})
+        );
+
+        let spec = spec_from_flags(&submit_args(&["--env", "A=b=c", "--", "ls", "-l"])).unwrap();
+        assert_eq!(
+            spec,
+            json!({"process": {"command": ["ls", "-l"], "env": {"A": "b=c"}}})
+        );
+
+        let spec =
+            spec_from_flags(&submit_args(&["--image", "alpine:3", "--", "echo", "hi"])).unwrap();
+        assert_eq!(spec["container"]["image"], "alpine:3");
+        assert_eq!(spec["container"]["command"], json!(["echo", "hi"]));
+
+        let line = [
+            "--script-url",
+            "https://example.com/x/build.sh?v=2",
+            "--script-sha256",
+            "ab",
+            "--",
+            "fast",
+        ];
+        let spec = spec_from_flags(&submit_args(&line)).unwrap();
+        assert_eq!(
+            spec,
+            json!({"script": {"url": "https://example.com/x/build.sh?v=2", "name": "build.sh", "args": ["fast"], "sha256": "ab"}})
+        );
+    }
+
+    #[test]
+    fn flags_that_describe_nothing_or_two_things_are_refused() {
+        let error = spec_from_flags(&submit_args(&[])).unwrap_err();
+        assert!(
+            error.message.contains("nothing to run"),
+            "{}",
+            error.message
+        );
+        let error = spec_from_flags(&submit_args(&["--cmd", "ls", "--", "ls"])).unwrap_err();
+        assert!(error.message.contains("not both"), "{}", error.message);
+        let error =
+            spec_from_flags(&submit_args(&["--script-url", "https://h/", "--"])).unwrap_err();
+        assert!(error.message.contains("names no file"), "{}", error.message);
+        assert!(key_value("--label", "=x").is_err());
+        assert!(key_value("--label", "novalue").is_err());
+        let error = read_json_arg("--payload", "text").unwrap_err();
+        assert!(
+            error.message.contains("--payload: not JSON"),
+            "{}",
+            error.message
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! How answers are shown: tables and key-value lists for people, JSON for
+//! scripts (`--json`). Data goes to stdout; progress and notes to stderr.
+
+use comfy_table::{presets, ContentArrangement, Table};
+use serde_json::Value;
+use wharf_core::model::{Reason, Status, Task};
+
+use crate::views::{age, run_time, TaskView};
+
+/// A table in the style of `kubectl get`: a header row, columns two
+/// spaces apart, no borders.
+pub fn table<const N: usize>(header: [&str; N]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header);
+    table
+}
+
+/// Prints a table without the padding before its first column.
+pub fn print_table(table: &Table) {
+    for line in table.lines() {
+        println!("{}", line.strip_prefix(' ').unwrap_or(&line).trim_end());
+    }
+}
+
+pub fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("a JSON value always serializes")
+    );
+}
+
+/// A task's status with why it ended, as one cell: "failed (NonZeroExit)".
+pub fn status_cell(task: &Task) -> String {
+    let says_it_all = matches!(
+        (task.status, task.reason),
+        (_, None)
+            | (Status::Succeeded, Some(Reason::Succeeded))
+            | (Status::Cancelled, Some(Reason::Cancelled))
+            | (Status::TimedOut, Some(Reason::Timeout))
+    );
+    match task.reason {
+        Some(reason) if !says_it_all => format!("{} ({reason})", task.status),
+        _ => task.status.to_string(),
+    }
+}
+
+/// A task as `wharf get` shows it: one field a line.
+pub fn print_task(view: &TaskView) {
+    let task = &view.task;
+    let mut rows: Vec<(&str, String)> = vec![("id", task.id.to_string())];
+    if let Some(name) = &task.name {
+        rows.push(("name", name.clone()));
+    }
+    rows.push(("queue", task.queue.clone()));
+    rows.push(("status", status_cell(task)));
+    if let Some(pending) = &view.pending {
+        rows.push(("pending", format!("{}: {}", pending.reason, pending.detail)));
+    }
+    if let Some(message) = &task.message {
+        rows.push(("message", message.clone()));
+    }
+    rows.push((
+        "attempt",
+        format!("{} of {}", task.attempt, task.max_attempts),
+    ));
+    if let Some(worker) = &task.worker_id {
+        rows.push(("worker", worker.clone()));
+    }
+    if let Some(code) = task.exit_code {
+        rows.push(("exit code", code.to_string()));
+    }
+    let created = task.created_at.format("%Y-%m-%d %H:%M:%S UTC");
+    rows.push((
+        "created",
+        format!("{created} ({} ago)", age(task.created_at)),
+    ));
+    if let Some(ran) = run_time(task) {
+        rows.push(("ran", ran));
+    }
+    if !task.labels.is_empty() {
+        let labels: Vec<String> = task
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        rows.push(("labels", labels.join(",")));
+    }
+    if let Some(result) = &task.result {
+        rows.push(("result", result.to_string()));
+    }
+    match (task.output_count, task.output_bytes) {
+        (Some(count), Some(bytes)) => rows.push((
+            "outputs",
+            format!(
+                "{count} ({}); wharf download {}",
+                indicatif::HumanBytes(bytes),
+                task.id
+            ),
+        )),
+        _ if !task.outputs.is_empty() => {
+            rows.push(("outputs", format!("{}", task.outputs.len())));
+        }
+        _ => {}
+    }
+    if task.log_truncated {
+        rows.push(("log", "truncated by the worker's limit".to_owned()));
+    }
+    let mut table = Table::new();
+    table
+        .load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    for (key, value) in rows {
+        table.add_row(vec![key.to_owned(), value]);
+    }
+    print_table(&table);
+}
