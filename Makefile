@@ -13,6 +13,9 @@ TOOL_PINS := 'cargo-lambda==1.9.2' 'cfn-lint==1.58.0' 'aws-sam-cli==1.170.0' 'aw
 API_CHECK := .venv-api-check
 SCHEMATHESIS := $(API_CHECK)/bin/schemathesis
 SCHEMATHESIS_VERSION := 4.32.5
+CONSOLE_CHECK := .venv-console
+SELENIUM_VERSION := 4.51.0
+SELENIUM := $(CONSOLE_CHECK)/selenium-$(SELENIUM_VERSION).installed
 # The benchmarks' peers, pinned, in a venv of their own.
 BENCH_VENV := .venv-bench
 BENCH_PEERS := $(BENCH_VENV)/bin/celery
@@ -33,7 +36,7 @@ DOCKER_UP := $(shell docker info >/dev/null 2>&1 && echo yes)
 # test` runs it, and it fails without an engine).
 SKIP_CONTAINERS := $(if $(shell command -v cargo-nextest),-E 'not binary(/^containers/)')
 
-.PHONY: bench bench-smoke demo test api-check lint lint-infra build release lambda worker-image deploy clean test-images tools
+.PHONY: bench bench-smoke demo test api-check console-check console-screenshots lint lint-infra build release lambda worker-image deploy clean test-images tools
 
 demo: $(MOTO) build test-images
 	./scripts/demo.sh
@@ -60,9 +63,19 @@ else
 	$(TEST_RUNNER) --workspace
 endif
 	$(MAKE) api-check
+	$(MAKE) console-check
 
 api-check: $(MOTO) $(SCHEMATHESIS) build
 	./scripts/api-check.sh
+
+# The web console in headless Chromium (Debian's chromium, chromium-driver);
+# skipped visibly without them, required under CI=true.
+console-check: $(MOTO) $(SELENIUM) build
+	./scripts/console-check.sh
+
+# Screenshots of each console page into docs/console/ (for README).
+console-screenshots: $(MOTO) $(SELENIUM) build
+	CONSOLE_SCREENSHOTS=docs/console ./scripts/console-check.sh
 
 tools: $(AWS_CLI)
 
@@ -128,6 +141,11 @@ $(MOTO):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
 
+$(SELENIUM):
+	python3 -m venv $(CONSOLE_CHECK)
+	$(CONSOLE_CHECK)/bin/pip install --quiet --disable-pip-version-check 'selenium==$(SELENIUM_VERSION)'
+	touch $@
+
 $(SCHEMATHESIS):
 	python3 -m venv $(API_CHECK)
 	$(API_CHECK)/bin/pip install --quiet --disable-pip-version-check 'schemathesis==$(SCHEMATHESIS_VERSION)'
@@ -142,4 +160,4 @@ $(AWS_CLI):
 
 clean:
 	cargo clean
-	rm -rf $(VENV) $(TOOLS) $(API_CHECK) $(BENCH_VENV) .demo
+	rm -rf $(VENV) $(TOOLS) $(API_CHECK) $(CONSOLE_CHECK) $(BENCH_VENV) .demo

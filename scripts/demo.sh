@@ -3,7 +3,9 @@
 # the resources, starts wharf-api and one wharf-worker, submits the samples
 # with the `wharf` CLI, waits for each, prints its outcome, downloads the
 # outputs (checked against their SHA-256) and one through its presigned URL
-# with plain curl, and stops everything it started (also on Ctrl-C or error).
+# with plain curl, and prints the web console's URL with a token. On a
+# terminal it keeps the stack up for the console until Enter or Ctrl-C; then
+# (and at once otherwise) it stops everything it started (also on error).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,3 +81,10 @@ if [ "$failures" -gt 0 ]; then
 fi
 echo
 echo "demo: every sample ended as expected."
+echo
+echo "The web console (the token rides in the URL fragment, which never leaves the browser):"
+echo "  $WHARF_API_URL/console#token=$WHARF_TOKEN"
+if [ -t 0 ] && [ -t 1 ]; then
+  echo "The stack keeps running for it; press Enter or Ctrl-C to stop everything."
+  read -r _ || true
+fi

@@ -19,6 +19,7 @@ wait_http() {
 
 # start_stack SCOPES: moto, provisioned, and wharf-api with a token of
 # SCOPES (comma-separated) in WHARF_TOKEN; the API's URL in WHARF_API_URL.
+# EXTRA_API_TOKENS (hash:scopes entries) are accepted by the API too.
 start_stack() {
   mkdir -p "$STATE"
   local moto_port api_port token_output
@@ -38,7 +39,7 @@ start_stack() {
 
   token_output=$("$BIN/wharf" admin token --scopes "$1")
   WHARF_TOKEN=$(sed -n 's/^token: //p' <<<"$token_output")
-  WHARF_API_TOKENS=$(sed -n 's/^WHARF_API_TOKENS=//p' <<<"$token_output")
+  WHARF_API_TOKENS=$(sed -n 's/^WHARF_API_TOKENS=//p' <<<"$token_output")${EXTRA_API_TOKENS:+,$EXTRA_API_TOKENS}
   export WHARF_TOKEN WHARF_API_TOKENS
 
   echo "==> wharf-api on $WHARF_API_URL"

@@ -3,7 +3,7 @@
 
 use comfy_table::{presets, ContentArrangement, Table};
 use serde_json::Value;
-use wharf_core::model::{Reason, Status, Task};
+use wharf_core::model::Task;
 
 use crate::views::{age, run_time, TaskView};
 
@@ -34,16 +34,9 @@ pub fn print_json(value: &Value) {
 
 /// A task's status with why it ended, as one cell: "failed (NonZeroExit)".
 pub fn status_cell(task: &Task) -> String {
-    let says_it_all = matches!(
-        (task.status, task.reason),
-        (_, None)
-            | (Status::Succeeded, Some(Reason::Succeeded))
-            | (Status::Cancelled, Some(Reason::Cancelled))
-            | (Status::TimedOut, Some(Reason::Timeout))
-    );
-    match task.reason {
-        Some(reason) if !says_it_all => format!("{} ({reason})", task.status),
-        _ => task.status.to_string(),
+    match task.telling_reason() {
+        Some(reason) => format!("{} ({reason})", task.status),
+        None => task.status.to_string(),
     }
 }
 

@@ -66,37 +66,6 @@ pub struct WorkerView {
     pub state: String,
 }
 
-/// `GET /v1/status`.
-#[derive(Debug, Deserialize)]
-pub struct StatusView {
-    pub queues: Vec<QueueStatus>,
-    pub workers: FleetCounts,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QueueStatus {
-    pub name: String,
-    pub visible: u64,
-    pub in_flight: u64,
-    pub delayed: u64,
-    pub dead_lettered: u64,
-    pub workers: u32,
-    pub free_slots: u32,
-    pub backlog_per_free_slot: f64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FleetCounts {
-    pub online: u32,
-    pub draining: u32,
-    pub revoked: u32,
-    pub offline: u32,
-    pub busy_slots: u32,
-    pub total_slots: u32,
-}
-
 /// How long ago `at` was, for tables ("5s", "3m", "2h").
 pub fn age(at: DateTime<Utc>) -> String {
     let seconds = (Utc::now() - at).num_seconds().max(0) as u64;

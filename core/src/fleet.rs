@@ -60,6 +60,44 @@ pub struct Resources {
     pub network_sent_bytes: u64,
 }
 
+/// `GET /v1/status`: every configured queue's counts and the fleet's
+/// capacity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = QueuesAndFleet)]
+pub struct FleetStatus {
+    pub queues: Vec<QueueStatus>,
+    pub workers: FleetCounts,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueStatus {
+    pub name: String,
+    pub visible: u64,
+    pub in_flight: u64,
+    pub delayed: u64,
+    pub dead_lettered: u64,
+    /// Online workers taking this queue's tasks, and their free slots.
+    pub workers: u32,
+    pub free_slots: u32,
+    /// Visible messages per free slot (per slot when none is free): what
+    /// an autoscaler scales on.
+    pub backlog_per_free_slot: f64,
+}
+
+/// Workers by state, and the slots of those not offline.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetCounts {
+    pub online: u32,
+    pub draining: u32,
+    pub revoked: u32,
+    pub offline: u32,
+    pub busy_slots: u32,
+    pub total_slots: u32,
+}
+
 /// What an operator asked of a worker.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, strum::EnumString,

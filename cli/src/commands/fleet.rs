@@ -7,7 +7,9 @@ use wharf_core::registry::Function;
 
 use super::{segment, Session};
 use crate::output::{print_json, print_table, table};
-use crate::views::{age, StatusView, WorkerView};
+use wharf_core::fleet::FleetStatus;
+
+use crate::views::{age, WorkerView};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum WorkerAction {
@@ -77,7 +79,7 @@ pub async fn status(session: &Session) -> anyhow::Result<ExitCode> {
     session.show("/v1/status", print_status).await
 }
 
-fn print_status(status: StatusView) {
+fn print_status(status: FleetStatus) {
     let mut rows = table([
         "QUEUE",
         "VISIBLE",

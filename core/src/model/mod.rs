@@ -247,6 +247,17 @@ impl Task {
         })
     }
 
+    /// Why the task ended, when that says more than its status does
+    /// (`failed` with `NonZeroExit`, not `succeeded` with `Succeeded`).
+    pub fn telling_reason(&self) -> Option<Reason> {
+        match (self.status, self.reason?) {
+            (Status::Succeeded, Reason::Succeeded)
+            | (Status::Cancelled, Reason::Cancelled)
+            | (Status::TimedOut, Reason::Timeout) => None,
+            (_, reason) => Some(reason),
+        }
+    }
+
     /// Whether the task's lease of record is still live at `now`.
     pub fn lease_live(&self, now: DateTime<Utc>) -> bool {
         self.lease_expires_at.is_some_and(|lease| lease > now)
@@ -340,4 +351,34 @@ impl TaskMessage {
 /// A new, time-sortable task id (ULID).
 pub fn new_task_id() -> TaskId {
     ulid::Ulid::new().to_string().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_is_told_only_when_it_says_more_than_the_status() {
+        let mut task = Task::queued(
+            new_task_id(),
+            TaskSpec::Process(ProcessSpec::default()),
+            Utc::now(),
+        );
+        assert_eq!(task.telling_reason(), None);
+        for (status, reason, told) in [
+            (Status::Succeeded, Reason::Succeeded, None),
+            (Status::Cancelled, Reason::Cancelled, None),
+            (Status::TimedOut, Reason::Timeout, None),
+            (
+                Status::Failed,
+                Reason::NonZeroExit,
+                Some(Reason::NonZeroExit),
+            ),
+            (Status::Failed, Reason::WorkerLost, Some(Reason::WorkerLost)),
+            (Status::Queued, Reason::WorkerLost, Some(Reason::WorkerLost)),
+        ] {
+            (task.status, task.reason) = (status, Some(reason));
+            assert_eq!(task.telling_reason(), told, "{status} {reason}");
+        }
+    }
 }

@@ -106,9 +106,14 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Whether the caller has `scope` (`admin` has every scope).
+    pub fn may(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
+    }
+
     /// `403` unless the caller has `scope` (`admin` has every scope).
     pub fn require(&self, scope: Scope) -> Result<(), Problem> {
-        if self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin) {
+        if self.may(scope) {
             Ok(())
         } else {
             Err(Problem::new(

@@ -7,7 +7,9 @@ use axum::Json;
 use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
-use wharf_core::fleet::{Command, Registered, WorkerReport, WorkerState};
+use wharf_core::fleet::{
+    Command, FleetCounts, FleetStatus, QueueStatus, Registered, WorkerReport, WorkerState,
+};
 use wharf_core::model::{Scope, Task};
 use wharf_core::pending::{why_pending, Pending, PendingReason};
 use wharf_core::queue::Lane;
@@ -124,50 +126,20 @@ pub async fn pending(state: &AppState, task: &Task) -> Result<Option<Pending>, P
     Ok(pending)
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = QueuesAndFleet)]
-pub struct Status {
-    queues: Vec<QueueStatus>,
-    workers: FleetCounts,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct QueueStatus {
-    name: String,
-    visible: u64,
-    in_flight: u64,
-    delayed: u64,
-    dead_lettered: u64,
-    /// Online workers taking this queue's tasks, and their free slots.
-    workers: u32,
-    free_slots: u32,
-    /// Visible messages per free slot (per slot when none is free): what
-    /// an autoscaler scales on.
-    backlog_per_free_slot: f64,
-}
-
-#[derive(Debug, Default, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct FleetCounts {
-    online: u32,
-    draining: u32,
-    revoked: u32,
-    offline: u32,
-    busy_slots: u32,
-    total_slots: u32,
-}
-
 /// `GET /v1/status`: every configured queue's counts and the fleet's
 /// capacity.
 #[utoipa::path(get, path = "/v1/status", operation_id = "getStatus", tag = "status",
-    responses((status = 200, description = "Each configured queue's counts and the fleet's capacity", body = Status)))]
+    responses((status = 200, description = "Each configured queue's counts and the fleet's capacity", body = FleetStatus)))]
 pub async fn status(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Status>, Problem> {
+) -> Result<Json<FleetStatus>, Problem> {
     caller.require(Scope::Read)?;
+    Ok(Json(queues_and_fleet(&state).await?))
+}
+
+/// Every configured queue's counts and the fleet's capacity, now.
+pub(crate) async fn queues_and_fleet(state: &AppState) -> Result<FleetStatus, Problem> {
     let now = Utc::now();
     let workers = state.backend.fleet.list().await?;
     let mut counts = FleetCounts::default();
@@ -206,8 +178,8 @@ pub async fn status(
             backlog_per_free_slot: tasks.visible as f64 / f64::from(free_slots.max(1)),
         });
     }
-    Ok(Json(Status {
+    Ok(FleetStatus {
         queues,
         workers: counts,
-    }))
+    })
 }

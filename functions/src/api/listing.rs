@@ -43,15 +43,20 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<TaskList>, Problem> {
     caller.require(Scope::Read)?;
-    let query = parse(
-        raw.as_deref().unwrap_or_default(),
-        &state.backend.names.queues,
-    )?;
+    Ok(Json(
+        page(&state, raw.as_deref().unwrap_or_default()).await?,
+    ))
+}
+
+/// The page of tasks a query string asks for (the console's task list
+/// reads the same).
+pub(crate) async fn page(state: &AppState, raw: &str) -> Result<TaskList, Problem> {
+    let query = parse(raw, &state.backend.names.queues)?;
     let page = state.backend.store.list(&query).await?;
-    Ok(Json(TaskList {
+    Ok(TaskList {
         tasks: page.tasks,
         next_cursor: page.next.map(|id| format!("{CURSOR_PREFIX}{id}")),
-    }))
+    })
 }
 
 /// Cursors are `t` and the id of the last task read; clients treat them as

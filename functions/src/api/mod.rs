@@ -2,6 +2,7 @@
 //! Lambda and by a plain listener locally.
 
 pub mod auth;
+mod console;
 mod extract;
 mod fleet;
 mod listing;
@@ -61,6 +62,7 @@ pub fn app(state: AppState) -> Router {
         .split_for_parts();
     let doc = Document(Arc::new(openapi::complete(doc)));
     router
+        .merge(console::router())
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

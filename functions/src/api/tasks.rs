@@ -24,7 +24,7 @@ use super::AppState;
 use wharf_core::model::Scope;
 use wharf_core::validate::FieldError;
 
-const DEFAULT_URL_EXPIRY_SECONDS: u64 = 3600;
+pub(crate) const DEFAULT_URL_EXPIRY_SECONDS: u64 = 3600;
 /// S3 presigned URLs live at most seven days.
 const MAX_URL_EXPIRY_SECONDS: u64 = 7 * 24 * 3600;
 
@@ -120,7 +120,7 @@ fn finished(task: &Task) -> Problem {
     )
 }
 
-async fn load(state: &AppState, id: &str) -> Result<Task, Problem> {
+pub(crate) async fn load(state: &AppState, id: &str) -> Result<Task, Problem> {
     state
         .backend
         .store
@@ -198,10 +198,10 @@ impl ExpiryQuery {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OutputLink {
-    path: String,
-    size: u64,
-    sha256: String,
-    url: String,
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub url: String,
     expires_at: chrono::DateTime<Utc>,
 }
 
@@ -248,7 +248,27 @@ pub async fn outputs(
     .duration()?;
     let (start, limit) = page(&query)?;
     let task = load(&state, &id).await?;
-    let manifest = manifest(state.backend.artifacts.as_ref(), &task).await?;
+    let (outputs, end) = output_links(&state, &task, start, limit, expires).await?;
+    let next_cursor = end.map(|end| format!("o{end:x}"));
+    Ok(Json(OutputsPage {
+        task_id: id,
+        status: task.status,
+        outputs,
+        next_cursor,
+    }))
+}
+
+/// At most `limit` of a task's outputs from the `start`th on, each with a
+/// presigned URL valid for `expires`; and where the next ones start, if
+/// any are left.
+pub(crate) async fn output_links(
+    state: &AppState,
+    task: &Task,
+    start: usize,
+    limit: usize,
+    expires: Duration,
+) -> Result<(Vec<OutputLink>, Option<usize>), Problem> {
+    let manifest = manifest(state.backend.artifacts.as_ref(), task).await?;
     let expires_at = Utc::now() + expires;
     let end = manifest.len().min(start.saturating_add(limit));
     let mut links = Vec::with_capacity(end.saturating_sub(start));
@@ -256,7 +276,7 @@ pub async fn outputs(
         let url = state
             .backend
             .artifacts
-            .presign_get(&output_key(&id, &output.path), expires)
+            .presign_get(&output_key(&task.id, &output.path), expires)
             .await?;
         links.push(OutputLink {
             path: output.path.clone(),
@@ -266,13 +286,7 @@ pub async fn outputs(
             expires_at,
         });
     }
-    let next_cursor = (end < manifest.len()).then(|| format!("o{end:x}"));
-    Ok(Json(OutputsPage {
-        task_id: id,
-        status: task.status,
-        outputs: links,
-        next_cursor,
-    }))
+    Ok((links, (end < manifest.len()).then_some(end)))
 }
 
 /// Where a page starts and how long it is.

@@ -54,6 +54,8 @@ pub struct Answer {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: Value,
+    /// The body as text (HTML answers).
+    pub text: String,
 }
 
 impl Answer {
@@ -76,6 +78,7 @@ impl Api {
             status,
             headers,
             body,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
 

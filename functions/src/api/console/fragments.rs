@@ -1,0 +1,290 @@
+//! The console's data, as HTML fragments the page's script fetches with
+//! its bearer token and puts in place: the same reads as the JSON routes,
+//! under the same scopes, with the buttons the caller's scopes allow.
+
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use chrono::Utc;
+use maud::{html, Markup};
+use wharf_core::fleet::WorkerState;
+use wharf_core::model::{Scope, Status, Task};
+use wharf_core::pending::why_pending;
+
+use super::super::auth::Caller;
+use super::super::extract::TaskId;
+use super::super::problem::Problem;
+use super::super::{fleet, listing, tasks, AppState};
+use super::render::{age, bytes, html_response, moment, pretty, ran, status, HtmlResponse};
+
+/// Outputs a task page lists (with links valid for an hour); the rest are
+/// a `wharf download` away.
+const OUTPUTS_SHOWN: usize = 1000;
+const LINK_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// `GET /console/fragments/tasks`: a page of the task list, with the query
+/// string of `GET /v1/tasks`; a "more" button carries the next cursor.
+pub async fn tasks(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<HtmlResponse, Problem> {
+    caller.require(Scope::Read)?;
+    let page = listing::page(&state, raw.as_deref().unwrap_or_default()).await?;
+    let any_queued = page.tasks.iter().any(|t| t.status == Status::Queued);
+    let workers = match any_queued {
+        true => state.backend.fleet.list().await?,
+        false => Vec::new(),
+    };
+    let now = Utc::now();
+    Ok(html_response(html! {
+        div .scroll {
+            table #task-table {
+                caption .visually-hidden { "Tasks, newest first" }
+                thead { tr {
+                    th scope="col" { "Task" } th scope="col" { "Status" } th scope="col" { "Attempt" }
+                    th scope="col" { "Queue" } th scope="col" { "Age" } th scope="col" { "Ran" }
+                } }
+                tbody #task-rows {
+                    @for task in &page.tasks {
+                        tr data-id=(task.id) {
+                            td { a href={ "/console/tasks/" (task.id) } { (task.name.as_deref().unwrap_or(&task.id)) } }
+                            td {
+                                (status(task))
+                                @if let Some(pending) = why_pending(task, &workers, now) {
+                                    div .muted .pending { (pending.reason) ": " (pending.detail) }
+                                }
+                            }
+                            td { (task.attempt) "/" (task.max_attempts) }
+                            td { (task.queue) }
+                            td { (age(task.created_at, now)) }
+                            td { (ran(task, now).unwrap_or_default()) }
+                        }
+                    }
+                }
+            }
+        }
+        @if page.tasks.is_empty() {
+            p .muted { "No tasks match." }
+        }
+        @if let Some(cursor) = &page.next_cursor {
+            p { button #more type="button" data-cursor=(cursor) { "More" } }
+        }
+    }))
+}
+
+/// `GET /console/fragments/tasks/{id}`: a task's summary, attempts,
+/// outputs (with download links), spec and payload.
+pub async fn task(
+    State(state): State<AppState>,
+    caller: Caller,
+    TaskId(id): TaskId,
+) -> Result<HtmlResponse, Problem> {
+    caller.require(Scope::Read)?;
+    let task = tasks::load(&state, &id).await?;
+    let pending = fleet::pending(&state, &task).await?;
+    let (outputs, more) =
+        tasks::output_links(&state, &task, 0, OUTPUTS_SHOWN, LINK_LIFETIME).await?;
+    let now = Utc::now();
+    let active = !task.status.is_terminal();
+    Ok(html_response(html! {
+        article #task data-status=(task.status) data-attempt=(task.attempt) {
+            h1 { (task.name.as_deref().unwrap_or("Task")) " " small .mono { (task.id) } }
+            dl .facts {
+                dt { "Status" } dd { (status(&task)) }
+                @if let Some(pending) = &pending {
+                    dt { "Pending" } dd { (pending.reason) ": " (pending.detail) }
+                }
+                @if let Some(message) = &task.message { dt { "Message" } dd { (message) } }
+                dt { "Attempt" } dd { (task.attempt) " of " (task.max_attempts) }
+                dt { "Queue" } dd { (task.queue) }
+                @if let Some(worker) = &task.worker_id { dt { "Worker" } dd .mono { (worker) } }
+                @if let Some(code) = task.exit_code { dt { "Exit code" } dd { (code) } }
+                dt { "Created" } dd { (moment(task.created_at)) }
+                @if let Some(at) = task.started_at { dt { "Started" } dd { (moment(at)) } }
+                @if let Some(at) = task.finished_at { dt { "Finished" } dd { (moment(at)) } }
+                @if let Some(ran) = ran(&task, now) { dt { "Ran" } dd { (ran) } }
+                @if !task.labels.is_empty() {
+                    dt { "Labels" }
+                    dd { @for (key, value) in &task.labels { span .label { (key) "=" (value) } " " } }
+                }
+            }
+            @if caller.may(Scope::Submit) {
+                div .actions {
+                    @if active {
+                        button type="button" data-action="cancel" { "Cancel" }
+                    }
+                    button type="button" .danger data-action="delete" data-force=(active) {
+                        @if active { "Cancel and delete" } @else { "Delete" }
+                    }
+                }
+            }
+            @if let Some(result) = &task.result {
+                section { h2 { "Result" } pre .json { (pretty(result)) } }
+            }
+            section {
+                h2 { "Attempts" }
+                (attempts(&task))
+            }
+            section {
+                h2 { "Outputs" }
+                @if outputs.is_empty() {
+                    p .muted { @if active { "None yet." } @else { "None." } }
+                } @else {
+                    div .scroll { table #outputs {
+                        thead { tr { th scope="col" { "Path" } th scope="col" { "Size" } th scope="col" { "SHA-256" } } }
+                        tbody { @for output in &outputs {
+                            tr {
+                                td { a href=(output.url) download=(output.path) { (output.path) } }
+                                td { (bytes(output.size)) }
+                                td .mono .digest { (output.sha256) }
+                            }
+                        } }
+                    } }
+                    @if more.is_some() {
+                        p .muted { "The first " (OUTPUTS_SHOWN) " are listed; " code { "wharf download " (task.id) } " fetches them all." }
+                    }
+                }
+            }
+            details #spec {
+                summary { h2 { "Spec and payload" } }
+                pre .json { (pretty(&serde_json::to_value(&task.spec).unwrap_or_default())) }
+                @match (&task.payload, task.payload_in_s3) {
+                    (_, true) => p .muted { "The payload is kept in S3 (too large for the record)." },
+                    (Some(payload), false) => pre .json { (pretty(payload)) },
+                    (None, false) => p .muted { "No payload." },
+                }
+            }
+        }
+    }))
+}
+
+/// The ended attempts and the one under way, oldest first.
+fn attempts(task: &Task) -> Markup {
+    html! {
+        @if task.attempts.is_empty() && task.started_at.is_none() {
+            p .muted { "Not started yet." }
+        }
+        ol .timeline {
+            @for attempt in &task.attempts {
+                li {
+                    strong { "Attempt " (attempt.attempt) } " "
+                    @if let Some(reason) = attempt.reason { span .reason { (reason) } } @else { span .reason { "released" } }
+                    @if let Some(code) = attempt.exit_code { " · exit " (code) }
+                    br;
+                    span .muted {
+                        @if let Some(worker) = &attempt.worker_id { "on " span .mono { (worker) } " · " }
+                        @if let Some(start) = attempt.started_at { (moment(start)) " → " }
+                        (moment(attempt.ended_at))
+                    }
+                }
+            }
+            @if !task.status.is_terminal() && task.started_at.is_some() && task.attempt as usize > task.attempts.len() {
+                li .current {
+                    strong { "Attempt " (task.attempt) } " " span .reason { (task.status) }
+                    br;
+                    span .muted {
+                        @if let Some(worker) = &task.worker_id { "on " span .mono { (worker) } " · " }
+                        @if let Some(start) = task.started_at { (moment(start)) " → now" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /console/fragments/workers`: each host with its slots and
+/// resources; drain and revoke for `admin` tokens.
+pub async fn workers(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<HtmlResponse, Problem> {
+    caller.require(Scope::Read)?;
+    let now = Utc::now();
+    let workers = state.backend.fleet.list().await?;
+    let admin = caller.may(Scope::Admin);
+    Ok(html_response(html! {
+        @if workers.is_empty() {
+            p .muted { "No worker host has registered. Start one with " code { "wharf-worker" } "." }
+        }
+        div .cards {
+            @for worker in &workers {
+                @let report = &worker.report;
+                @let worker_state = worker.state(now);
+                @let resources = &report.resources;
+                article .card data-worker=(report.id) {
+                    h2 .mono { (report.id) }
+                    p { span class={ "badge w-" (worker_state) } { (worker_state) } " " (report.hostname) " · v" (report.version) }
+                    dl .facts {
+                        dt { "Slots" } dd { (report.busy_slots) " busy of " (report.slots) }
+                        dt { "Queues" } dd { (report.queues.join(", ")) }
+                        dt { "Executors" } dd { @for (i, kind) in report.executors.iter().enumerate() { @if i > 0 { ", " } (kind) } }
+                        @if !report.labels.is_empty() {
+                            dt { "Labels" } dd { @for (key, value) in &report.labels { span .label { (key) "=" (value) } " " } }
+                        }
+                        dt { "Heartbeat" } dd { (age(report.heartbeat_at, now)) " ago" }
+                    }
+                    (gauge("CPU load", resources.load_average, f64::from(resources.cpu_cores.max(1)),
+                        format!("{:.2} on {} cores", resources.load_average, resources.cpu_cores)))
+                    (gauge("Memory used", (resources.memory_total_bytes - resources.memory_available_bytes.min(resources.memory_total_bytes)) as f64,
+                        resources.memory_total_bytes as f64,
+                        format!("{} free of {}", bytes(resources.memory_available_bytes), bytes(resources.memory_total_bytes))))
+                    (gauge("Disk used", (resources.disk_total_bytes - resources.disk_available_bytes.min(resources.disk_total_bytes)) as f64,
+                        resources.disk_total_bytes as f64,
+                        format!("{} free of {}", bytes(resources.disk_available_bytes), bytes(resources.disk_total_bytes))))
+                    @if admin && matches!(worker_state, WorkerState::Online | WorkerState::Draining) {
+                        div .actions {
+                            @if worker_state == WorkerState::Online {
+                                button type="button" data-action="drain" data-worker=(report.id) { "Drain" }
+                            }
+                            button type="button" .danger data-action="revoke" data-worker=(report.id) { "Revoke" }
+                        }
+                    }
+                }
+            }
+        }
+    }))
+}
+
+/// A labelled bar for a resource (`<meter>`: no inline style needed).
+fn gauge(label: &str, value: f64, max: f64, text: String) -> Markup {
+    html! {
+        div .gauge {
+            span { (label) }
+            meter min="0" max=(max) high=(max * 0.85) value=(value) title=(text) { (text) }
+            span .muted { (text) }
+        }
+    }
+}
+
+/// `GET /console/fragments/queues`: each queue's counts (the page samples
+/// `data-` attributes for its chart) and the fleet's capacity.
+pub async fn queues(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<HtmlResponse, Problem> {
+    caller.require(Scope::Read)?;
+    let status = fleet::queues_and_fleet(&state).await?;
+    let fleet = &status.workers;
+    Ok(html_response(html! {
+        div .scroll { table #queues {
+            thead { tr {
+                th scope="col" { "Queue" } th scope="col" { "Visible" } th scope="col" { "In flight" }
+                th scope="col" { "Delayed" } th scope="col" { "Dead-lettered" } th scope="col" { "Workers" }
+                th scope="col" { "Free slots" } th scope="col" { "Backlog per slot" }
+            } }
+            tbody { @for queue in &status.queues {
+                tr data-queue=(queue.name) data-visible=(queue.visible) data-in-flight=(queue.in_flight) {
+                    th scope="row" { (queue.name) }
+                    td { (queue.visible) } td { (queue.in_flight) } td { (queue.delayed) }
+                    td { (queue.dead_lettered) } td { (queue.workers) } td { (queue.free_slots) }
+                    td { (format!("{:.1}", queue.backlog_per_free_slot)) }
+                }
+            } }
+        } }
+        p {
+            "Workers: " (fleet.online) " online, " (fleet.draining) " draining, " (fleet.revoked) " revoked, "
+            (fleet.offline) " offline; " (fleet.busy_slots) " of " (fleet.total_slots) " slots busy."
+        }
+    }))
+}

@@ -1,0 +1,275 @@
+//! The web console's routes through the router, against moto: page shells
+//! without a token under a strict policy, fragments under the API's scopes,
+//! everything escaped. The same console runs in headless Chromium in
+//! `scripts/console_check.py` (make console-check).
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use chrono::Utc;
+use serde_json::json;
+use support::{api, Answer, Api, ADMIN, READER, SUBMITTER};
+use wharf_core::fleet::{Resources, WorkerReport};
+use wharf_core::model::ExecutorKind;
+
+async fn page(api: &Api, uri: &str) -> Answer {
+    api.call(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+}
+
+#[tokio::test]
+async fn pages_are_shells_served_without_a_token_under_a_strict_policy() {
+    let api = api().await;
+    for (uri, current) in [
+        ("/console", "/console"),
+        ("/console?status=failed", "/console"),
+        ("/console/tasks/01kbqa0000000000000000000z", "/console"),
+        ("/console/workers", "/console/workers"),
+        ("/console/queues", "/console/queues"),
+    ] {
+        let answer = page(&api, uri).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}");
+        assert_eq!(
+            answer.headers[header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
+        let policy = answer.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(
+            policy.starts_with("default-src 'none'; script-src 'self';"),
+            "{policy}"
+        );
+        assert!(!policy.contains("unsafe"), "{policy}");
+        assert_eq!(answer.headers[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(answer.headers[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(answer.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        let html = &answer.text;
+        assert!(html.starts_with("<!DOCTYPE html>"), "{uri}");
+        assert!(
+            html.contains(&format!("<a href=\"{current}\" aria-current=\"page\">")),
+            "{uri}: {html}"
+        );
+        // Script only from the file; no inline script or style.
+        assert_eq!(html.matches("<script").count(), 1);
+        assert!(html.contains("<script src=\"/console/assets/console.js\" defer></script>"));
+        assert!(
+            !html.contains("style=") && !html.contains("<style"),
+            "{uri}"
+        );
+        assert!(html.contains("id=\"sign-in\" hidden"), "{uri}");
+    }
+    let task_page = page(&api, "/console/tasks/01kbqa0000000000000000000z").await;
+    assert!(task_page
+        .text
+        .contains("data-task=\"01kbqa0000000000000000000z\""));
+
+    let script = page(&api, "/console/assets/console.js").await;
+    assert_eq!(
+        script.headers[header::CONTENT_TYPE],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(script.text.contains("sessionStorage"));
+    let style = page(&api, "/console/assets/console.css").await;
+    assert_eq!(
+        style.headers[header::CONTENT_TYPE],
+        "text/css; charset=utf-8"
+    );
+    assert!(style.text.contains("prefers-color-scheme: dark"));
+}
+
+#[tokio::test]
+async fn fragments_answer_only_a_token_with_the_read_scope() {
+    let api = api().await;
+    for uri in [
+        "/console/fragments/tasks",
+        "/console/fragments/tasks/01kbqa0000000000000000000z",
+        "/console/fragments/workers",
+        "/console/fragments/queues",
+    ] {
+        let answer = page(&api, uri).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(
+            answer.headers[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert_eq!(
+            api.read("GET", uri, "wrong").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let missing = api
+        .read(
+            "GET",
+            "/console/fragments/tasks/01kbqa0000000000000000000z",
+            READER,
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let bad = api
+        .read("GET", "/console/fragments/tasks?status=done", READER)
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.fields(), ["status"]);
+}
+
+#[tokio::test]
+async fn the_task_list_filters_pages_and_says_why_a_task_waits() {
+    let api = api().await;
+    let mut ids = Vec::new();
+    for (name, team) in [("first", "data"), ("second", "web"), ("third", "data")] {
+        let task = json!({"name": name, "labels": {"team": team}, "spec": {"process": {"command": ["true"]}}});
+        let answer = api.send("POST", "/v1/tasks", SUBMITTER, &task).await;
+        ids.push(answer.body["id"].as_str().unwrap().to_owned());
+    }
+    let first_page = api
+        .read("GET", "/console/fragments/tasks?limit=2", READER)
+        .await;
+    assert_eq!(first_page.status, StatusCode::OK);
+    let rows = first_page.text.matches("<tr data-id=").count();
+    assert_eq!(rows, 2, "{}", first_page.text);
+    // Newest first, each linking to its page, saying why it waits.
+    assert!(first_page.text.find(&ids[2]) < first_page.text.find(&ids[1]));
+    assert!(first_page
+        .text
+        .contains(&format!("href=\"/console/tasks/{}\"", ids[2])));
+    assert!(
+        first_page.text.contains("NoWorkerForQueue"),
+        "{}",
+        first_page.text
+    );
+    let cursor = first_page
+        .text
+        .split("data-cursor=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let next = api
+        .read(
+            "GET",
+            &format!("/console/fragments/tasks?limit=2&cursor={cursor}"),
+            READER,
+        )
+        .await;
+    assert_eq!(next.text.matches("<tr data-id=").count(), 1);
+    assert!(next.text.contains(&ids[0]) && !next.text.contains("data-cursor"));
+
+    let data = api
+        .read("GET", "/console/fragments/tasks?label=team%3Ddata", READER)
+        .await;
+    assert!(
+        data.text.contains(&ids[0]) && data.text.contains(&ids[2]) && !data.text.contains(&ids[1])
+    );
+    let none = api
+        .read("GET", "/console/fragments/tasks?status=failed", READER)
+        .await;
+    assert!(none.text.contains("No tasks match."));
+}
+
+#[tokio::test]
+async fn a_task_page_escapes_what_it_shows_and_offers_what_the_scopes_allow() {
+    let api = api().await;
+    let hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+    let task =
+        json!({"spec": {"process": {"command": ["echo", hostile]}}, "payload": {"note": hostile}});
+    let id = api.send("POST", "/v1/tasks", SUBMITTER, &task).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let uri = format!("/console/fragments/tasks/{id}");
+
+    let submitter = api.read("GET", &uri, SUBMITTER).await;
+    assert_eq!(submitter.status, StatusCode::OK);
+    assert!(
+        !submitter.text.contains("<script") && !submitter.text.contains("<img"),
+        "{}",
+        submitter.text
+    );
+    assert!(submitter
+        .text
+        .contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(submitter.text.contains("data-status=\"queued\""));
+    assert!(submitter.text.contains("data-action=\"cancel\""));
+    assert!(submitter
+        .text
+        .contains("data-action=\"delete\" data-force=\"true\""));
+
+    let reader = api.read("GET", &uri, READER).await;
+    assert!(!reader.text.contains("data-action"), "{}", reader.text);
+
+    // Cancelled, it offers only delete.
+    api.read("POST", &format!("/v1/tasks/{id}/cancel"), SUBMITTER)
+        .await;
+    let cancelled = api.read("GET", &uri, SUBMITTER).await;
+    assert!(cancelled.text.contains("data-status=\"cancelled\""));
+    assert!(!cancelled.text.contains("data-action=\"cancel\""));
+    assert!(cancelled
+        .text
+        .contains("data-action=\"delete\" data-force=\"false\""));
+}
+
+#[tokio::test]
+async fn workers_and_queues_show_the_fleet_and_the_counts() {
+    let api = api().await;
+    let now = Utc::now();
+    let report = WorkerReport {
+        id: "host-1".into(),
+        hostname: "<b>box</b>".into(),
+        version: "1.0.0".into(),
+        labels: [("zone".to_owned(), "a".to_owned())].into(),
+        queues: vec!["default".into()],
+        executors: vec![ExecutorKind::Process],
+        mode: "poll".into(),
+        slots: 4,
+        busy_slots: 1,
+        running_tasks: vec![],
+        resources: Resources {
+            cpu_cores: 2,
+            load_average: 0.5,
+            memory_total_bytes: 4 << 30,
+            memory_available_bytes: 1 << 30,
+            disk_total_bytes: 100 << 30,
+            disk_available_bytes: 60 << 30,
+            ..Resources::default()
+        },
+        heartbeat_secs: 5,
+        started_at: now,
+        heartbeat_at: now,
+        taking_tasks: true,
+    };
+    api.backend.fleet.heartbeat(&report).await.unwrap();
+
+    let admin = api.read("GET", "/console/fragments/workers", ADMIN).await;
+    assert_eq!(admin.status, StatusCode::OK);
+    let html = &admin.text;
+    assert!(
+        html.contains("data-worker=\"host-1\"") && html.contains("zone=a"),
+        "{html}"
+    );
+    assert!(html.contains("&lt;b&gt;box&lt;/b&gt;") && !html.contains("<b>box"));
+    assert!(html.contains("1 busy of 4"));
+    assert!(
+        html.contains("3.0 GiB free of 4.0 GiB") || html.contains("1.0 GiB free of 4.0 GiB"),
+        "{html}"
+    );
+    assert_eq!(html.matches("<meter").count(), 3);
+    assert!(html.contains("data-action=\"drain\"") && html.contains("data-action=\"revoke\""));
+    let reader = api.read("GET", "/console/fragments/workers", READER).await;
+    assert!(!reader.text.contains("data-action"));
+
+    let task = json!({"spec": {"process": {"command": ["true"]}}});
+    api.send("POST", "/v1/tasks", SUBMITTER, &task).await;
+    let queues = api.read("GET", "/console/fragments/queues", READER).await;
+    assert_eq!(queues.status, StatusCode::OK);
+    assert!(
+        queues
+            .text
+            .contains("data-queue=\"default\" data-visible=\"1\""),
+        "{}",
+        queues.text
+    );
+    assert!(queues.text.contains("1 online"), "{}", queues.text);
+}
