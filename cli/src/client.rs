@@ -12,9 +12,11 @@ use serde_json::Value;
 use crate::config::Endpoint;
 use crate::exit::{Exit, Failure};
 
-/// How long an API call may take; downloads have no such limit.
+/// How long an API call may take; a download may take as long as it
+/// needs, but not stall.
 const API_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct Client {
     http: reqwest::Client,
@@ -29,6 +31,7 @@ impl Client {
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(STALL_TIMEOUT)
             .build()?;
         Ok(Client { http, endpoint })
     }
@@ -83,10 +86,12 @@ impl Client {
         if status.is_success() || status == StatusCode::RANGE_NOT_SATISFIABLE {
             return Ok(response);
         }
+        // The storage's refusal of a presigned URL (an expired or altered
+        // link) is not about the API token.
         let exit = match status {
-            StatusCode::FORBIDDEN => Exit::Unauthorized,
             StatusCode::NOT_FOUND => Exit::NotFound,
-            _ => Exit::Unavailable,
+            s if s.is_server_error() => Exit::Unavailable,
+            _ => Exit::Error,
         };
         Err(Failure::new(
             exit,
@@ -96,6 +101,12 @@ impl Client {
 
     fn unreachable(&self, error: &reqwest::Error) -> Failure {
         let api = &self.endpoint.api_url;
+        if error.is_builder() {
+            return Failure::usage(format!(
+                "cannot make the request to {api}: {}",
+                cause(error)
+            ));
+        }
         let what = if error.is_timeout() {
             "did not answer in time".to_owned()
         } else {
@@ -129,9 +140,14 @@ impl Client {
         }
         let exit = match status {
             StatusCode::UNAUTHORIZED => {
-                let hint = match self.endpoint.token {
-                    None => "no token given: set --token, WHARF_TOKEN or a profile's token",
-                    Some(_) => "the API does not accept this token",
+                let hint = match (&self.endpoint.token, &self.endpoint.withheld_by) {
+                    (Some(_), _) => "the API does not accept this token".to_owned(),
+                    (None, Some(profile)) => format!(
+                        "profile {profile}'s token is sent only to its own api_url, not to a URL from --api-url or WHARF_API_URL"
+                    ),
+                    (None, None) => {
+                        "no token given: set --token, WHARF_TOKEN or a profile's token".to_owned()
+                    }
                 };
                 message = format!("{message}; {hint}");
                 Exit::Unauthorized

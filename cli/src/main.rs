@@ -14,6 +14,7 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    end_quietly_on_a_closed_pipe();
     let cli = commands::Cli::parse();
     match commands::run(cli).await {
         Ok(code) => code,
@@ -21,5 +22,15 @@ async fn main() -> ExitCode {
             eprintln!("wharf: {error:#}");
             exit::exit_code(&error).into()
         }
+    }
+}
+
+/// Like other Unix filters, `wharf list | head` ends quietly when its reader
+/// goes away, instead of failing on a write to a closed pipe.
+fn end_quietly_on_a_closed_pipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: restores the default disposition of SIGPIPE; no handler runs.
+    unsafe {
+        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
     }
 }

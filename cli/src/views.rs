@@ -1,6 +1,7 @@
-//! The API's answers as the CLI reads them to show them. Fields it does not
-//! show are not read (`--json` prints answers whole), so a newer API that
-//! adds fields still reads.
+//! The API's answers as the CLI reads them to show them (`--json` prints
+//! them whole). Tasks, workers and the fleet's status are read as
+//! wharf-core's own types, which the API writes; the rest as the few fields
+//! shown. Fields the CLI does not know are ignored.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;

@@ -155,7 +155,8 @@ async fn an_interrupted_download_resumes_and_a_corrupt_one_is_caught() {
         .await
         .unwrap()
         .to_vec();
-    let part = out.join("blob.bin.wharf-part");
+    let sha256 = blob["sha256"].as_str().unwrap();
+    let part = out.join(format!("blob.bin.{}.wharf-part", &sha256[..12]));
     std::fs::create_dir_all(&out).unwrap();
 
     // A first megabyte left by an interrupted run: only the rest is fetched.
@@ -182,6 +183,14 @@ async fn an_interrupted_download_resumes_and_a_corrupt_one_is_caught() {
         .await;
     assert!(!part.exists() && !out.join("blob.bin").exists());
     local.ok(&["download", &id, "blob.bin", "-o", dir]).await;
+    assert_eq!(std::fs::read(out.join("blob.bin")).unwrap(), whole);
+
+    // A file of the user's with other content is not replaced unless asked.
+    std::fs::write(out.join("blob.bin"), "mine").unwrap();
+    let args = ["download", &id, "blob.bin", "-o", dir];
+    local.fails(&args, 1, "--overwrite").await;
+    assert_eq!(std::fs::read(out.join("blob.bin")).unwrap(), b"mine");
+    local.ok(&[&args[..], &["--overwrite"]].concat()).await;
     assert_eq!(std::fs::read(out.join("blob.bin")).unwrap(), whole);
 
     // An output the task did not leave: nothing is downloaded, exit 6.
@@ -330,7 +339,7 @@ async fn every_error_is_one_line_and_an_exit_code_scripts_can_rely_on() {
     run.expect(5).one_line_error("WHARF_TOKEN");
 
     let id = local.submitted(&["submit", "--", "true"]).await;
-    let failures: [(&[&str], i32, &str); 9] = [
+    let failures: [(&[&str], i32, &str); 10] = [
         // A wrong token, a token without the scope.
         (&["--token", "wrong", "list"], 5, "401"),
         (&["--token", READ_TOKEN, "cancel", &id], 5, "403"),
@@ -343,7 +352,9 @@ async fn every_error_is_one_line_and_an_exit_code_scripts_can_rely_on() {
             2,
             "--payload",
         ),
-        (&["get", "../workers"], 2, "not a task id"),
+        (&["get", ".."], 2, "not a task id"),
+        // An id is one path segment: this asks for a task, not for workers.
+        (&["get", "../workers"], 6, "no task \"../workers\""),
         (&["submit", "/no/such/file.json"], 2, "cannot read"),
         // No worker: waiting gives up, with its own code.
         (&["wait", &id, "--timeout", "1"], 8, "still queued"),
@@ -408,6 +419,12 @@ async fn profiles_of_the_config_file_name_the_api_and_token() {
         "status",
     ];
     Run::of(local.bare_wharf().args(args)).await.expect(0);
+    // The same API under another URL does not get the profile's token.
+    let other_url = local.api_url.replace("127.0.0.1", "localhost");
+    Run::of(local.bare_wharf().args(["--api-url", &other_url, "status"]))
+        .await
+        .expect(5)
+        .one_line_error("profile local's token is sent only to its own api_url");
     Run::of(local.bare_wharf().args(["--profile", "prod", "status"]))
         .await
         .expect(2)

@@ -92,6 +92,29 @@ async fn wharf_api_answers_http_api_v2_and_rest_events() {
     let body: Value = serde_json::from_str(health["body"].as_str().unwrap()).unwrap();
     assert_eq!(body, serde_json::json!({"status": "healthy"}));
 
+    // The web console is served by the same function: text, with its policy.
+    for (path, content_type, marker) in [
+        ("/console", "text/html; charset=utf-8", "<!DOCTYPE html>"),
+        (
+            "/console/assets/console.js",
+            "text/javascript; charset=utf-8",
+            "sessionStorage",
+        ),
+    ] {
+        let mut get = event("apigw-v2-get-health.json");
+        get["rawPath"] = path.into();
+        get["requestContext"]["http"]["path"] = path.into();
+        let answer = response(api.runtime.invoke(get).await);
+        assert_eq!(answer["statusCode"], 200, "{path}: {answer}");
+        assert_eq!(answer["headers"]["content-type"], content_type, "{path}");
+        let policy = answer["headers"]["content-security-policy"]
+            .as_str()
+            .unwrap();
+        assert!(policy.starts_with("default-src 'none'"), "{path}: {policy}");
+        assert_eq!(answer["isBase64Encoded"], false, "{path}");
+        assert!(answer["body"].as_str().unwrap().contains(marker), "{path}");
+    }
+
     for (file, name) in [
         ("apigw-v2-post-task.json", "from-http-api"),
         ("apigw-rest-post-task.json", "from-rest-api"),

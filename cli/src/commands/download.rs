@@ -20,7 +20,9 @@ use crate::views::{OutputLink, OutputsPage};
 
 /// Files downloaded at once.
 const IN_FLIGHT: usize = 4;
-/// What a partial file is called while it downloads.
+/// What a partial file is called while it downloads: `NAME.<first 12
+/// digits of its SHA-256>.wharf-part`, so only a part of the same output
+/// is ever resumed.
 const PART_SUFFIX: &str = ".wharf-part";
 
 #[derive(Debug, clap::Args)]
@@ -38,6 +40,10 @@ pub struct DownloadArgs {
     /// Seconds the presigned URLs stay valid.
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     expires: u64,
+    /// Replace files that exist with other content (they are refused
+    /// otherwise).
+    #[arg(long)]
+    overwrite: bool,
 }
 
 /// What became of one output.
@@ -50,7 +56,7 @@ struct Fetched {
 }
 
 pub async fn run(session: &Session, args: DownloadArgs) -> anyhow::Result<ExitCode> {
-    let id = segment(&args.id, "task id")?;
+    let id = &segment(&args.id, "task id")?;
     let outputs = select(manifest(session, id, args.expires).await?, &args.paths, id)?;
     if outputs.is_empty() {
         eprintln!("wharf: task {id} has no outputs");
@@ -72,10 +78,11 @@ pub async fn run(session: &Session, args: DownloadArgs) -> anyhow::Result<ExitCo
     let jobs = outputs.into_iter().map(|output| {
         let bars = bars.clone();
         let dir = args.dir.clone();
+        let overwrite = args.overwrite;
         async move {
             let target = dir.join(safe_relative(&output.path)?);
             let bar = bars.add(progress_bar(&output));
-            let fetched = fetch(session, &output, &target, &bar).await;
+            let fetched = fetch(session, &output, &target, overwrite, &bar).await;
             bar.finish_and_clear();
             let fetched = fetched?;
             bars.suspend(|| report(session, &output, &fetched));
@@ -94,10 +101,12 @@ async fn manifest(session: &Session, id: &str, expires: u64) -> Result<Vec<Outpu
     let mut outputs = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut path = format!("/v1/tasks/{id}/outputs?expires={expires}");
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("expires", &expires.to_string());
         if let Some(cursor) = &cursor {
-            path.push_str(&format!("&cursor={cursor}"));
+            query.append_pair("cursor", cursor);
         }
+        let path = format!("/v1/tasks/{id}/outputs?{}", query.finish());
         let page: OutputsPage = read_as(&session.client.get(&path).await?)?;
         outputs.extend(page.outputs);
         cursor = page.next_cursor;
@@ -140,11 +149,13 @@ fn select(
 }
 
 /// Downloads one output into `target`, resuming a partial file, and
-/// renames it into place once its SHA-256 matches.
+/// renames it into place once its SHA-256 matches. A file already there
+/// with other content is replaced only with `overwrite`.
 async fn fetch(
     session: &Session,
     output: &OutputLink,
     target: &Path,
+    overwrite: bool,
     bar: &ProgressBar,
 ) -> anyhow::Result<Fetched> {
     if let Some(parent) = target.parent() {
@@ -152,18 +163,26 @@ async fn fetch(
             .await
             .map_err(|e| cannot_write(parent, &e))?;
     }
-    if tokio::fs::metadata(target)
-        .await
-        .is_ok_and(|m| m.len() == output.size)
-        && sha256_of(target).await.ok().as_ref() == Some(&output.sha256)
-    {
-        return Ok(Fetched {
-            file: target.to_owned(),
-            resumed_from: 0,
-            up_to_date: true,
-        });
+    if let Ok(existing) = tokio::fs::symlink_metadata(target).await {
+        let same = existing.is_file()
+            && existing.len() == output.size
+            && sha256_of(target).await.ok().as_ref() == Some(&output.sha256);
+        if same {
+            return Ok(Fetched {
+                file: target.to_owned(),
+                resumed_from: 0,
+                up_to_date: true,
+            });
+        }
+        if !overwrite {
+            let message = format!(
+                "{} exists with other content; pass --overwrite to replace it",
+                target.display()
+            );
+            return Err(Failure::new(Exit::Error, message).into());
+        }
     }
-    let part = part_path(target);
+    let part = part_path(target, &output.sha256);
     let mut have = tokio::fs::metadata(&part).await.map_or(0, |m| m.len());
     if have > output.size {
         have = 0;
@@ -262,9 +281,12 @@ async fn sha256_of(path: &Path) -> anyhow::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-fn part_path(target: &Path) -> PathBuf {
+fn part_path(target: &Path, sha256: &str) -> PathBuf {
     let mut name = target.file_name().unwrap_or_default().to_owned();
-    name.push(PART_SUFFIX);
+    name.push(format!(
+        ".{}{PART_SUFFIX}",
+        sha256.get(..12).unwrap_or(sha256)
+    ));
     target.with_file_name(name)
 }
 
@@ -373,8 +395,8 @@ mod tests {
             assert!(safe_relative(bad).is_err(), "{bad:?}");
         }
         assert_eq!(
-            part_path(Path::new("out/a.txt")),
-            Path::new("out/a.txt.wharf-part")
+            part_path(Path::new("out/a.txt"), "9f86d081884c7d659a2feaa0c55ad015"),
+            Path::new("out/a.txt.9f86d081884c.wharf-part")
         );
     }
 }

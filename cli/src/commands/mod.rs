@@ -136,15 +136,21 @@ impl Session {
     }
 }
 
-/// A task id, worker id or function name as one segment of an API path:
-/// refused here if it could name another route.
-pub fn segment<'a>(value: &'a str, what: &str) -> Result<&'a str, Failure> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
-    if !value.is_empty() && value.chars().all(allowed) && !value.chars().all(|c| c == '.') {
-        Ok(value)
-    } else {
-        Err(Failure::usage(format!("{value:?} is not a {what}")))
+/// Everything but the unreserved characters of RFC 3986 is escaped in a
+/// path segment.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A task id, worker id or function name as one segment of an API path,
+/// escaped; refused if it could still name another route (`.`, `..`).
+pub fn segment(value: &str, what: &str) -> Result<String, Failure> {
+    if value.is_empty() || value.chars().all(|c| c == '.') {
+        return Err(Failure::usage(format!("{value:?} is not a {what}")));
     }
+    Ok(percent_encoding::utf8_percent_encode(value, SEGMENT).to_string())
 }
 
 #[cfg(test)]
@@ -157,10 +163,18 @@ mod tests {
     }
 
     #[test]
-    fn ids_that_would_climb_to_another_route_are_refused() {
-        assert!(segment("01kbq9x3m0000000000000000", "task id").is_ok());
-        assert!(segment("host-1:4f2a", "worker id").is_ok());
-        for bad in ["", "..", "a/b", "../workers", "a?b", "a b"] {
+    fn ids_stay_one_path_segment() {
+        assert_eq!(
+            segment("01kbq9x3m0000000000000000", "task id").unwrap(),
+            "01kbq9x3m0000000000000000"
+        );
+        assert_eq!(
+            segment("host 1:4f/2a", "worker id").unwrap(),
+            "host%201%3A4f%2F2a"
+        );
+        assert_eq!(segment("../workers", "task id").unwrap(), "..%2Fworkers");
+        assert_eq!(segment("a?b#c", "task id").unwrap(), "a%3Fb%23c");
+        for bad in ["", ".", ".."] {
             assert!(segment(bad, "task id").is_err(), "{bad:?}");
         }
     }

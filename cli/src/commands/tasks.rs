@@ -42,8 +42,9 @@ pub struct ListArgs {
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
     /// At most this many tasks.
-    #[arg(long, default_value_t = 50, conflicts_with = "all")]
-    limit: usize,
+    #[arg(long, default_value_t = 50, conflicts_with = "all",
+        value_parser = clap::value_parser!(u32).range(1..))]
+    limit: u32,
     /// Every matching task, however many.
     #[arg(long)]
     all: bool,
@@ -53,7 +54,11 @@ pub struct ListArgs {
 const PAGE: usize = 100;
 
 pub async fn list(session: &Session, args: ListArgs) -> anyhow::Result<ExitCode> {
-    let wanted = if args.all { usize::MAX } else { args.limit };
+    let wanted = if args.all {
+        usize::MAX
+    } else {
+        args.limit as usize
+    };
     let mut tasks: Vec<Value> = Vec::new();
     let mut cursor: Option<String> = None;
     let more = loop {
@@ -104,7 +109,7 @@ pub async fn list(session: &Session, args: ListArgs) -> anyhow::Result<ExitCode>
     }
     print_table(&rows);
     if more {
-        eprintln!("(more tasks match: raise --limit, or --all)");
+        eprintln!("(more tasks may match: raise --limit, or --all)");
     }
     Ok(ExitCode::SUCCESS)
 }

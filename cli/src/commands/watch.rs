@@ -24,6 +24,37 @@ const SLOWEST_POLL: Duration = Duration::from_secs(2);
 /// How often a followed log is read while it does not grow (the worker
 /// uploads it every heartbeat).
 const LOG_POLL: Duration = Duration::from_secs(1);
+/// How long waiting and following ride out an API that cannot be reached
+/// or answers 5xx, retrying with backoff, before they give up (exit 7).
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// Calls `call` until it answers, or fails otherwise than with an
+/// unavailable API, or that has lasted [`PATIENCE`].
+async fn patiently<T, F, Fut>(mut call: F) -> Result<T, Failure>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Failure>>,
+{
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(500);
+    let mut warned = false;
+    loop {
+        match call().await {
+            Err(failure) if failure.exit == Exit::Unavailable && started.elapsed() < PATIENCE => {
+                if !warned {
+                    eprintln!(
+                        "wharf: {failure}; retrying for up to {} s",
+                        PATIENCE.as_secs()
+                    );
+                    warned = true;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(10));
+            }
+            answer => return answer,
+        }
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct WaitArgs {
@@ -58,11 +89,14 @@ pub async fn until_done(
     let mut seen: Option<(String, Value)> = None;
     let mut interval = FIRST_POLL;
     loop {
-        let mut request = session.client.request(Method::GET, &path);
-        if let Some((etag, _)) = &seen {
-            request = request.header(IF_NONE_MATCH, etag);
-        }
-        let response = session.client.send(request).await?;
+        let response = patiently(|| {
+            let mut request = session.client.request(Method::GET, &path);
+            if let Some((etag, _)) = &seen {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            session.client.send(request)
+        })
+        .await?;
         if response.status() == StatusCode::NOT_MODIFIED {
             interval = (interval * 3 / 2).min(SLOWEST_POLL);
         } else {
@@ -145,7 +179,7 @@ pub struct LogsArgs {
 
 pub async fn logs(session: &Session, args: LogsArgs) -> anyhow::Result<ExitCode> {
     let id = segment(&args.id, "task id")?;
-    print_log(session, id, args.attempt, args.follow).await?;
+    print_log(session, &id, args.attempt, args.follow).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -179,7 +213,7 @@ async fn print_log(
         if let Some(attempt) = attempt {
             path.push_str(&format!("&attempt={attempt}"));
         }
-        let answer = session.client.get(&path).await?;
+        let answer = patiently(|| session.client.get(&path)).await?;
         let chunk: LogChunk = read_as(&answer)?;
         if chunk.attempt == 0 {
             // Not started yet: no attempt has a log.
@@ -202,7 +236,7 @@ async fn print_log(
             if !follow || only_attempt.is_some() {
                 return Ok(());
             }
-            let task: TaskView = read_as(&tasks::fetch(session, id).await?)?;
+            let task: TaskView = read_as(&patiently(|| tasks::fetch(session, id)).await?)?;
             if task.task.attempt > chunk.attempt {
                 attempt = Some(chunk.attempt + 1);
                 offset = 0;

@@ -5,6 +5,7 @@
 "use strict";
 
 const TOKEN_KEY = "wharf.token";
+const MESSAGE_KEY = "wharf.sign-in-message";
 const REFRESH_MS = 5000;
 const LOG_POLL_MS = 1000;
 const CHART_MINUTES = 10;
@@ -16,26 +17,37 @@ function token() {
 }
 
 // A token given in the fragment (/console#token=…) is taken and the
-// fragment cleared, so it is neither kept in history nor shown.
+// fragment cleared, so it is neither kept in history nor shown. (A browser
+// may still have recorded the address as typed: use it for local demos.)
 function takeTokenFromFragment() {
   const match = location.hash.match(/^#token=(.+)$/);
-  if (match) {
-    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
-    history.replaceState(null, "", location.pathname + location.search);
+  if (!match) return false;
+  let given;
+  try {
+    given = decodeURIComponent(match[1]);
+  } catch (_) {
+    given = match[1];
   }
+  sessionStorage.setItem(TOKEN_KEY, given);
+  history.replaceState(null, "", location.pathname + location.search);
+  return true;
 }
 
-function showSignIn(message) {
+function showSignIn() {
   $("#signed-in").hidden = true;
   $("#sign-out").hidden = true;
   $("#sign-in").hidden = false;
-  $("#sign-in-error").textContent = message || "";
+  $("#sign-in-error").textContent = sessionStorage.getItem(MESSAGE_KEY) || "";
+  sessionStorage.removeItem(MESSAGE_KEY);
   $("#token").focus();
 }
 
+// Forgets the token and starts the page afresh: no timer keeps polling,
+// nothing read with the token stays in the page.
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
-  showSignIn(message);
+  sessionStorage.setItem(MESSAGE_KEY, message);
+  location.reload();
 }
 
 // A call to this API with the token; a 401 signs out, other failures
@@ -87,9 +99,12 @@ function fillFilters() {
   }
 }
 
+// Set once "More" has added a page: refreshing would take it away again.
+let expanded = false;
+
 async function loadTasks() {
-  const fragment = $("#fragment");
-  await load("/console/fragments/tasks?" + taskQuery(), fragment);
+  expanded = false;
+  await load("/console/fragments/tasks?" + taskQuery(), $("#fragment"));
 }
 
 async function loadMore(button) {
@@ -97,6 +112,7 @@ async function loadMore(button) {
   await load("/console/fragments/tasks?" + taskQuery(button.dataset.cursor), holder);
   const rows = $("#task-rows");
   for (const row of holder.querySelectorAll("#task-rows > tr")) rows.appendChild(row);
+  expanded = true;
   const next = holder.querySelector("#more");
   if (next) button.dataset.cursor = next.dataset.cursor;
   else button.parentElement.remove();
@@ -117,8 +133,7 @@ function startTasks() {
   loadTasks().catch((e) => say(e.message));
   setInterval(() => {
     // Refreshing resets the list: not while more pages are shown.
-    if ($("#auto-refresh").checked && !document.hidden && $("#task-rows")
-        && $("#task-rows").children.length <= 100) {
+    if ($("#auto-refresh").checked && !document.hidden && !expanded) {
       loadTasks().catch((e) => say(e.message));
     }
   }, REFRESH_MS);
@@ -130,7 +145,10 @@ function startTask(id) {
   const fragment = $("#fragment");
   let timer = null;
   const refresh = async () => {
+    const spec = $("#spec");
+    const open = spec !== null && spec.open;
     await load("/console/fragments/tasks/" + encodeURIComponent(id), fragment);
+    if (open && $("#spec")) $("#spec").open = true;
     const article = $("#task");
     if (article && article.dataset.status !== "queued" && article.dataset.status !== "running") {
       clearInterval(timer);
@@ -273,15 +291,7 @@ function drawCharts(samples, now) {
 
 // ---- start ----------------------------------------------------------------
 
-let started = false;
-
 function start() {
-  if (started) {
-    // Signed in again after a 401: start afresh with the new token.
-    location.reload();
-    return;
-  }
-  started = true;
   $("#sign-in").hidden = true;
   $("#signed-in").hidden = false;
   $("#sign-out").hidden = false;
@@ -294,6 +304,10 @@ function start() {
 
 document.addEventListener("DOMContentLoaded", () => {
   takeTokenFromFragment();
+  // A #token= link opened in a tab already showing the console.
+  window.addEventListener("hashchange", () => {
+    if (takeTokenFromFragment()) location.reload();
+  });
   $("#sign-in").addEventListener("submit", (event) => {
     event.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, $("#token").value.trim());
