@@ -474,3 +474,16 @@ async fn manifest(local: &Local, id: &str) -> Value {
         .unwrap();
     answer["outputs"].clone()
 }
+
+#[tokio::test]
+async fn a_minted_token_comes_with_the_hash_the_api_is_configured_with() {
+    let mut wharf = tokio::process::Command::new(env!("CARGO_BIN_EXE_wharf"));
+    let minted = Run::of(wharf.args(["admin", "token", "--scopes", "read,submit", "--json"]))
+        .await
+        .expect(0)
+        .json();
+    let token = minted["token"].as_str().unwrap();
+    assert!(token.starts_with("wharf_") && token.len() == 70, "{token}");
+    let entry = format!("{}:read+submit", sha256_hex(token.as_bytes()));
+    assert_eq!(minted["apiTokensEntry"], entry.as_str());
+}

@@ -9,6 +9,8 @@ use wharf_core::config::ResourceNames;
 use wharf_core::model::Scope;
 use wharf_core::provision::provision;
 
+use crate::output::print_json;
+
 #[derive(Debug, clap::Subcommand)]
 pub enum Admin {
     /// Create every table, queue (with its DLQ) and the bucket, against
@@ -26,7 +28,8 @@ pub enum Admin {
     },
 }
 
-pub async fn run(admin: Admin) -> anyhow::Result<ExitCode> {
+/// Runs an admin command; `json` prints what it made as JSON.
+pub async fn run(admin: Admin, json: bool) -> anyhow::Result<ExitCode> {
     match admin {
         Admin::Provision { names } => {
             let aws = load_aws().await;
@@ -36,7 +39,13 @@ pub async fn run(admin: Admin) -> anyhow::Result<ExitCode> {
                 } else {
                     "exists"
                 };
-                println!("{:<7} {:<8} {}", resource.kind, state, resource.name);
+                match json {
+                    true => println!(
+                        "{}",
+                        serde_json::json!({"kind": resource.kind.to_string(), "name": resource.name, "created": resource.created})
+                    ),
+                    false => println!("{:<7} {:<8} {}", resource.kind, state, resource.name),
+                }
             }
         }
         Admin::Token { scopes } => {
@@ -44,9 +53,15 @@ pub async fn run(admin: Admin) -> anyhow::Result<ExitCode> {
             rand::rng().fill_bytes(&mut bytes);
             let token = format!("wharf_{}", hex::encode(bytes));
             let hash = hex::encode(Sha256::digest(token.as_bytes()));
-            println!("token: {token}");
             let scopes: Vec<String> = scopes.iter().map(Scope::to_string).collect();
-            println!("WHARF_API_TOKENS={hash}:{}", scopes.join("+"));
+            let entry = format!("{hash}:{}", scopes.join("+"));
+            match json {
+                true => print_json(&serde_json::json!({"token": token, "apiTokensEntry": entry})),
+                false => {
+                    println!("token: {token}");
+                    println!("WHARF_API_TOKENS={entry}");
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

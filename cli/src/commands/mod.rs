@@ -115,7 +115,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             clap_complete::generate(shell, &mut command, "wharf", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Admin(admin) => admin::run(admin).await,
+        Command::Admin(admin) => admin::run(admin, cli.json).await,
     }
 }
 
