@@ -5,7 +5,9 @@ use comfy_table::{presets, ContentArrangement, Table};
 use serde_json::Value;
 use wharf_core::model::Task;
 
-use crate::views::{age, run_time, TaskView};
+use wharf_core::display::{age, run_time};
+
+use crate::views::TaskView;
 
 /// A table in the style of `kubectl get`: a header row, columns two
 /// spaces apart, no borders.
@@ -43,6 +45,7 @@ pub fn status_cell(task: &Task) -> String {
 /// A task as `wharf get` shows it: one field a line.
 pub fn print_task(view: &TaskView) {
     let task = &view.task;
+    let now = chrono::Utc::now();
     let mut rows: Vec<(&str, String)> = vec![("id", task.id.to_string())];
     if let Some(name) = &task.name {
         rows.push(("name", name.clone()));
@@ -68,9 +71,9 @@ pub fn print_task(view: &TaskView) {
     let created = task.created_at.format("%Y-%m-%d %H:%M:%S UTC");
     rows.push((
         "created",
-        format!("{created} ({} ago)", age(task.created_at)),
+        format!("{created} ({} ago)", age(task.created_at, now)),
     ));
-    if let Some(ran) = run_time(task) {
+    if let Some(ran) = run_time(task, now) {
         rows.push(("ran", ran));
     }
     if !task.labels.is_empty() {

@@ -6,6 +6,7 @@ pub mod artifacts;
 pub mod aws;
 pub mod backend;
 pub mod config;
+pub mod display;
 pub mod error;
 pub mod fleet;
 pub mod lifecycle;

@@ -7,9 +7,11 @@ use wharf_core::registry::Function;
 
 use super::{segment, Session};
 use crate::output::{print_json, print_table, table};
+use chrono::Utc;
+use wharf_core::display::age;
 use wharf_core::fleet::FleetStatus;
 
-use crate::views::{age, WorkerView};
+use crate::views::WorkerView;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum WorkerAction {
@@ -43,6 +45,7 @@ async fn list_workers(session: &Session) -> anyhow::Result<ExitCode> {
 }
 
 fn print_workers(workers: Vec<WorkerView>) {
+    let now = Utc::now();
     let mut rows = table([
         "ID",
         "HOST",
@@ -66,7 +69,7 @@ fn print_workers(workers: Vec<WorkerView>) {
             format!("{}/{}", report.busy_slots, report.slots),
             format!("{:.2}", report.resources.load_average),
             indicatif::HumanBytes(report.resources.memory_available_bytes).to_string(),
-            format!("{} ago", age(report.heartbeat_at)),
+            format!("{} ago", age(report.heartbeat_at, now)),
         ]);
     }
     print_table(&rows);

@@ -2,15 +2,17 @@
 
 use std::process::ExitCode;
 
+use chrono::Utc;
 use reqwest::Method;
 use serde_json::Value;
+use wharf_core::display::{age, run_time};
 use wharf_core::model::{Status, Task};
 
 use super::{segment, Session};
 use crate::client::read_as;
 use crate::exit::Failure;
 use crate::output::{print_json, print_table, print_task, status_cell, table};
-use crate::views::{age, run_time, TaskPage, TaskView};
+use crate::views::{TaskPage, TaskView};
 
 pub async fn get(session: &Session, id: &str) -> anyhow::Result<ExitCode> {
     let id = segment(id, "task id")?;
@@ -94,6 +96,7 @@ pub async fn list(session: &Session, args: ListArgs) -> anyhow::Result<ExitCode>
         print_json(&Value::Array(tasks));
         return Ok(ExitCode::SUCCESS);
     }
+    let now = Utc::now();
     let mut rows = table(["ID", "NAME", "QUEUE", "STATUS", "ATTEMPT", "AGE", "RAN"]);
     for task in &tasks {
         let task: Task = read_as(task)?;
@@ -103,8 +106,8 @@ pub async fn list(session: &Session, args: ListArgs) -> anyhow::Result<ExitCode>
             task.queue.clone(),
             status_cell(&task),
             task.attempt.to_string(),
-            age(task.created_at),
-            run_time(&task).unwrap_or_default(),
+            age(task.created_at, now),
+            run_time(&task, now).unwrap_or_default(),
         ]);
     }
     print_table(&rows);

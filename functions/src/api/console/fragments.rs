@@ -15,7 +15,9 @@ use super::super::auth::Caller;
 use super::super::extract::TaskId;
 use super::super::problem::Problem;
 use super::super::{fleet, listing, tasks, AppState};
-use super::render::{age, bytes, html_response, moment, pretty, ran, status, HtmlResponse};
+use wharf_core::display::{age, run_time};
+
+use super::render::{bytes, html_response, moment, pretty, status, HtmlResponse};
 
 /// Outputs a task page lists (with links valid for an hour); the rest are
 /// a `wharf download` away.
@@ -58,7 +60,7 @@ pub async fn tasks(
                             td { (task.attempt) "/" (task.max_attempts) }
                             td { (task.queue) }
                             td { (age(task.created_at, now)) }
-                            td { (ran(task, now).unwrap_or_default()) }
+                            td { (run_time(task, now).unwrap_or_default()) }
                         }
                     }
                 }
@@ -103,7 +105,7 @@ pub async fn task(
                 dt { "Created" } dd { (moment(task.created_at)) }
                 @if let Some(at) = task.started_at { dt { "Started" } dd { (moment(at)) } }
                 @if let Some(at) = task.finished_at { dt { "Finished" } dd { (moment(at)) } }
-                @if let Some(ran) = ran(&task, now) { dt { "Ran" } dd { (ran) } }
+                @if let Some(ran) = run_time(&task, now) { dt { "Ran" } dd { (ran) } }
                 @if !task.labels.is_empty() {
                     dt { "Labels" }
                     dd { @for (key, value) in &task.labels { span .label { (key) "=" (value) } " " } }

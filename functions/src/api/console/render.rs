@@ -35,29 +35,6 @@ pub fn moment(at: DateTime<Utc>) -> Markup {
     }
 }
 
-/// How long ago, in the largest unit ("5s", "3m", "2h", "4d").
-pub fn age(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let seconds = (now - at).num_seconds().max(0);
-    match seconds {
-        0..60 => format!("{seconds}s"),
-        60..3600 => format!("{}m", seconds / 60),
-        3600..86400 => format!("{}h", seconds / 3600),
-        _ => format!("{}d", seconds / 86400),
-    }
-}
-
-/// How long a task ran, or has been running.
-pub fn ran(task: &Task, now: DateTime<Utc>) -> Option<String> {
-    let started = task.started_at?;
-    let millis = (task.finished_at.unwrap_or(now) - started)
-        .num_milliseconds()
-        .max(0);
-    Some(match millis {
-        0..10_000 => format!("{:.1}s", millis as f64 / 1000.0),
-        _ => age(started, started + chrono::Duration::milliseconds(millis)),
-    })
-}
-
 /// A byte count in binary units.
 pub fn bytes(count: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -83,14 +60,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_and_ages_read_in_their_largest_unit() {
+    fn sizes_read_in_binary_units() {
         assert_eq!(bytes(0), "0 B");
         assert_eq!(bytes(1023), "1023 B");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
-        let now = Utc::now();
-        assert_eq!(age(now - chrono::Duration::seconds(59), now), "59s");
-        assert_eq!(age(now - chrono::Duration::seconds(3 * 3600), now), "3h");
-        assert_eq!(age(now + chrono::Duration::seconds(5), now), "0s");
     }
 }
