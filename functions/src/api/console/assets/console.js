@@ -157,20 +157,21 @@ function startTask(id) {
   fragment.addEventListener("click", (event) => {
     const action = event.target.dataset.action;
     if (!action) return;
-    act(id, action, event.target).catch((e) => say(e.message));
+    act(id, action, event.target, refresh).catch((e) => say(e.message));
   });
   refresh().catch((e) => say(e.message));
   timer = setInterval(() => { if (!document.hidden) refresh().catch((e) => say(e.message)); }, REFRESH_MS);
   followLog(id).catch((e) => say(e.message));
 }
 
-async function act(id, action, button) {
+// A task page's buttons; `refresh` reloads the page's fragment.
+async function act(id, action, button, refresh) {
   const path = "/v1/tasks/" + encodeURIComponent(id);
   if (action === "cancel") {
     if (!confirm("Cancel this task?")) return;
     await api(path + "/cancel", { method: "POST" });
+    await refresh();
     say("Cancelled.");
-    await load(path.replace("/v1/", "/console/fragments/"), $("#fragment"));
   } else if (action === "delete") {
     if (!confirm("Delete this task, its outputs and its logs?")) return;
     await api(path + (button.dataset.force === "true" ? "?force=true" : ""), { method: "DELETE" });
