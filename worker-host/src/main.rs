@@ -9,13 +9,13 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
-use wharf_core::aws::load_aws;
+use wharf_core::aws::{deployment, load_aws};
 use wharf_core::config::ResourceNames;
 use wharf_core::model::ExecutorKind;
 use wharf_core::shutdown::on_signal;
 use wharf_core::Backend;
 use wharf_worker_host::config::Mode;
-use wharf_worker_host::executor::container::sweep::sweep_every;
+use wharf_worker_host::executor::container::sweep::Sweeper;
 use wharf_worker_host::executor::container::{
     AllowedMount, Ceilings, ContainerHost, HostRules, RegistryAuth,
 };
@@ -152,22 +152,24 @@ async fn main() -> anyhow::Result<()> {
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "worker".to_owned());
     let config = args.config(&hostname)?;
-    let executors = args.executors(&hostname).await?;
+    let aws = load_aws().await;
+    let deployment = deployment(&aws, &args.names.tasks_table);
+    let executors = args.executors(&hostname, &deployment).await?;
     if matches!(executors.users, TaskUsers::Isolated(_)) {
         close_work_dir(&config.work_dir)?;
     }
     let host = HostState::new(&shutdown);
     let http = local_http(&args).await?;
-    let backend = Backend::aws(&load_aws().await, args.names);
-    if let Some(host) = &executors.containers {
+    let backend = Backend::aws(&aws, args.names);
+    if let Some(containers) = &executors.containers {
         // A crashed run of this host leaves its containers behind.
-        let sweep = sweep_every(
-            host.clone(),
-            backend.store.clone(),
-            config.lease,
-            shutdown.clone(),
-        );
-        tokio::spawn(sweep);
+        let sweeper = Sweeper {
+            containers: containers.clone(),
+            store: backend.store.clone(),
+            worker_id: config.worker_id.clone(),
+            running: host.clone(),
+        };
+        tokio::spawn(sweeper.run(config.lease, shutdown.clone()));
     }
     let worker = Worker::new(backend, config, Arc::new(executors), host);
     wharf_worker_host::poller::run_serving(worker, shutdown, Some(http)).await;
@@ -285,7 +287,7 @@ impl Args {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 
-    async fn executors(&self, hostname: &str) -> anyhow::Result<Executors> {
+    async fn executors(&self, hostname: &str, deployment: &str) -> anyhow::Result<Executors> {
         let scripts = ScriptFetcher::new(
             self.extra_ca_file.as_deref(),
             Duration::from_secs(self.script_timeout_secs),
@@ -293,7 +295,7 @@ impl Args {
         )?;
         let containers = if self.executors.contains(&ExecutorKind::Container) {
             let rules = self.container_rules()?;
-            Some(ContainerHost::connect(hostname, &self.names.tasks_table, rules).await?)
+            Some(ContainerHost::connect(hostname, deployment, rules).await?)
         } else {
             None
         };

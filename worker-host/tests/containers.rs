@@ -10,8 +10,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use support::containers::{container_task, containers_of, docker, run, service, WAIT};
 use support::Stack;
+use wharf_core::aws::deployment;
 use wharf_worker_host::executor::container::{
-    LABEL_ATTEMPT, LABEL_HOST, LABEL_TASK, LABEL_TASKS_TABLE, LABEL_WORKER,
+    LABEL_ATTEMPT, LABEL_DEPLOYMENT, LABEL_HOST, LABEL_TASK, LABEL_WORKER,
 };
 
 #[tokio::test]
@@ -146,20 +147,28 @@ async fn the_worker_removes_containers_left_behind_by_a_crashed_run() {
         .unwrap()
         .to_string_lossy()
         .into_owned();
-    // A crashed run's container, and one of another deployment (another
-    // tasks table) on the same engine, which is not this worker's to sweep.
+    // A crashed run's container, and one of another deployment on the same
+    // engine (the same table's name on another endpoint), which is not this
+    // worker's to sweep.
     let pid = std::process::id();
+    let table = &stack.names.tasks_table;
     let leftovers = [
-        ("01-no-such-task", stack.names.tasks_table.clone()),
-        ("01-other-stack", format!("other-{pid}-tasks")),
+        (
+            "01-no-such-task",
+            deployment(&stack.moto.sdk_config(), table),
+        ),
+        (
+            "01-other-stack",
+            format!("{table} us-east-1 http://127.0.0.1:1"),
+        ),
     ];
-    for (task, table) in &leftovers {
+    for (task, deployment) in &leftovers {
         let labels = HashMap::from([
             (LABEL_TASK.to_owned(), task.to_string()),
             (LABEL_ATTEMPT.to_owned(), "1".to_owned()),
             (LABEL_WORKER.to_owned(), "crashed-worker".to_owned()),
             (LABEL_HOST.to_owned(), hostname.clone()),
-            (LABEL_TASKS_TABLE.to_owned(), table.clone()),
+            (LABEL_DEPLOYMENT.to_owned(), deployment.clone()),
         ]);
         service(&docker, &format!("wharf-test-{task}-{pid}"), labels).await;
     }

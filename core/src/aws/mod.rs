@@ -23,6 +23,15 @@ pub async fn load_aws() -> SdkConfig {
     aws_config::load_defaults(BehaviorVersion::latest()).await
 }
 
+/// Names the deployment a tasks table belongs to: the table, its region and
+/// the endpoint it is reached at (`aws` for AWS itself). Two local stacks on
+/// one machine use the same table names; their endpoints tell them apart.
+pub fn deployment(aws: &SdkConfig, tasks_table: &str) -> String {
+    let region = aws.region().map_or("", |region| region.as_ref());
+    let endpoint = aws.endpoint_url().unwrap_or("aws");
+    format!("{tasks_table} {region} {endpoint}")
+}
+
 /// An S3 client. Path-style addressing is used whenever an endpoint URL is
 /// configured (moto, LocalStack), since those serve buckets under one host.
 pub fn s3_client(aws: &SdkConfig) -> aws_sdk_s3::Client {

@@ -55,6 +55,11 @@ impl HostState {
         }
     }
 
+    /// Whether an attempt of `task_id` runs on this host now.
+    pub fn runs(&self, task_id: &str) -> bool {
+        self.0.running.lock().unwrap().contains(task_id)
+    }
+
     pub fn running_tasks(&self) -> Vec<String> {
         self.0.running.lock().unwrap().iter().cloned().collect()
     }

@@ -6,6 +6,7 @@
 
 pub mod containers;
 pub mod proxy;
+pub mod scripts;
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
@@ -38,10 +39,20 @@ impl Stack {
 
     /// A stack whose API accepts tasks for these queues (all provisioned).
     pub async fn with_queues(queues: &[&str]) -> Stack {
-        let moto = Moto::start().await;
-        let aws = moto.sdk_config();
         let mut names = ResourceNames::with_prefix(&unique_prefix());
         names.queues = queues.iter().map(|q| q.to_string()).collect();
+        Stack::named(names).await
+    }
+
+    /// Another stack (its own moto server) whose resources have the same
+    /// names as this one's, as two local stacks on one machine have.
+    pub async fn namesake(&self) -> Stack {
+        Stack::named(self.names.clone()).await
+    }
+
+    async fn named(names: ResourceNames) -> Stack {
+        let moto = Moto::start().await;
+        let aws = moto.sdk_config();
         provision(&aws, &names).await.expect("provision");
         let backend = Backend::aws(&aws, names.clone());
         let hash = hex::encode(Sha256::digest(TOKEN.as_bytes()));

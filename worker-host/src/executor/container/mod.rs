@@ -37,9 +37,10 @@ pub const LABEL_TASK: &str = "wharf.task-id";
 pub const LABEL_ATTEMPT: &str = "wharf.attempt";
 pub const LABEL_WORKER: &str = "wharf.worker-id";
 pub const LABEL_HOST: &str = "wharf.host";
-/// The deployment a container belongs to: its tasks table. Stacks sharing a
-/// Docker engine never sweep each other's containers.
-pub const LABEL_TASKS_TABLE: &str = "wharf.tasks-table";
+/// The deployment a container belongs to (see
+/// [`wharf_core::aws::deployment`]): stacks sharing a Docker engine never
+/// sweep each other's containers, even when their tables have the same names.
+pub const LABEL_DEPLOYMENT: &str = "wharf.deployment";
 
 /// Credentials for pulling from one registry.
 #[derive(Clone, serde::Deserialize)]
@@ -68,9 +69,9 @@ pub struct HostRules {
 pub struct ContainerHost {
     pub docker: Docker,
     /// Containers of this host carry `wharf.host=<host>` and
-    /// `wharf.tasks-table=<table>`.
+    /// `wharf.deployment=<deployment>`.
     pub host: String,
-    pub tasks_table: String,
+    pub deployment: String,
     pub rules: HostRules,
 }
 
@@ -99,7 +100,7 @@ impl ContainerHost {
     /// not an error: container tasks are released until it does.
     pub async fn connect(
         host: &str,
-        tasks_table: &str,
+        deployment: &str,
         rules: HostRules,
     ) -> Result<Self, DockerError> {
         let docker = Docker::connect_with_local_defaults()?;
@@ -113,7 +114,7 @@ impl ContainerHost {
         Ok(ContainerHost {
             docker,
             host: host.to_owned(),
-            tasks_table: tasks_table.to_owned(),
+            deployment: deployment.to_owned(),
             rules,
         })
     }
@@ -293,7 +294,7 @@ impl ContainerHost {
             (LABEL_ATTEMPT.to_owned(), run.attempt.to_string()),
             (LABEL_WORKER.to_owned(), run.worker_id.clone()),
             (LABEL_HOST.to_owned(), self.host.clone()),
-            (LABEL_TASKS_TABLE.to_owned(), self.tasks_table.clone()),
+            (LABEL_DEPLOYMENT.to_owned(), self.deployment.clone()),
         ]);
         let resources = prepared.resources;
         let memory = resources.memory_mb.map(|mb| (mb * 1024 * 1024) as i64);

@@ -1,97 +1,204 @@
-//! The sweep: containers of this host and deployment whose attempt no longer holds its task
-//! (the worker crashed, the lease passed, the task finished) are removed, at
-//! start-up and then every lease period.
+//! The sweep: containers of this host and deployment whose attempt no longer
+//! holds its task (the worker crashed, the lease passed, the task finished)
+//! are removed, at start-up and then every lease period.
+//!
+//! Two rules keep it off live attempts. It sweeps only its own deployment
+//! (tasks table, region and AWS endpoint: two local stacks on one engine use
+//! the same table names). And a container of this very worker is decided by
+//! what the worker runs now, never by the record: the executor removes its
+//! own containers, and a renewal that is late (an AWS hiccup) must not kill a
+//! task whose fence still holds.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::errors::Error as DockerError;
 use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 use wharf_core::lifecycle::{hold, Hold};
-use wharf_core::model::Fence;
+use wharf_core::model::{Fence, Task};
 use wharf_core::store::TaskStore;
 
-use super::{
-    ContainerHost, LABEL_ATTEMPT, LABEL_HOST, LABEL_TASK, LABEL_TASKS_TABLE, LABEL_WORKER,
-};
+use super::{ContainerHost, LABEL_ATTEMPT, LABEL_DEPLOYMENT, LABEL_HOST, LABEL_TASK, LABEL_WORKER};
+use crate::fleet::HostState;
 
-/// Sweeps every `every` until `shutdown`.
-pub async fn sweep_every(
-    host: ContainerHost,
-    store: std::sync::Arc<dyn TaskStore>,
-    every: Duration,
-    shutdown: CancellationToken,
-) {
-    loop {
-        if let Err(err) = host.sweep(store.as_ref()).await {
-            tracing::warn!(error = %err, "container sweep failed; will retry");
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = shutdown.cancelled() => return,
-        }
-    }
+/// The sweep of one worker.
+pub struct Sweeper {
+    pub containers: ContainerHost,
+    pub store: Arc<dyn TaskStore>,
+    /// This worker's id, and what it runs now.
+    pub worker_id: String,
+    pub running: HostState,
 }
 
-impl ContainerHost {
-    /// Removes containers of this host whose attempt no longer holds its
-    /// task (the worker crashed, the lease passed, the task finished).
+/// One container of this host and deployment, as its labels tell.
+struct Labelled {
+    id: String,
+    task_id: String,
+    fence: Fence,
+}
+
+impl Sweeper {
+    /// Sweeps every `every` until `shutdown`.
+    pub async fn run(self, every: Duration, shutdown: CancellationToken) {
+        loop {
+            if let Err(err) = self.sweep().await {
+                tracing::warn!(error = %err, "container sweep failed; will retry");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Removes the containers whose attempt no longer holds its task.
     /// Returns how many were removed.
-    pub async fn sweep(&self, store: &dyn TaskStore) -> Result<usize, DockerError> {
-        let filters = HashMap::from([(
-            "label".to_owned(),
-            vec![
-                format!("{LABEL_HOST}={}", self.host),
-                format!("{LABEL_TASKS_TABLE}={}", self.tasks_table),
-            ],
-        )]);
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
+    pub async fn sweep(&self) -> Result<usize, DockerError> {
         let mut removed = 0;
-        for container in self.docker.list_containers(Some(options)).await? {
-            let labels = container.labels.unwrap_or_default();
-            let (Some(task_id), Some(fence)) = (labels.get(LABEL_TASK), fence_of(&labels)) else {
-                continue;
-            };
-            if self.still_held(store, task_id, &fence).await {
+        for container in self.list().await? {
+            if self.keeps(&container).await {
                 continue;
             }
-            let Some(id) = container.id else { continue };
             let options = RemoveContainerOptionsBuilder::default().force(true).build();
-            match self.docker.remove_container(&id, Some(options)).await {
+            let docker = &self.containers.docker;
+            match docker.remove_container(&container.id, Some(options)).await {
                 Ok(()) => {
-                    tracing::info!(container = %id, task_id = %task_id, "removed a leftover container");
+                    tracing::info!(container = %container.id, task_id = %container.task_id, "removed a leftover container");
                     removed += 1;
                 }
                 Err(err) => {
-                    tracing::warn!(container = %id, error = %err, "cannot remove a leftover container")
+                    tracing::warn!(container = %container.id, error = %err, "cannot remove a leftover container")
                 }
             }
         }
         Ok(removed)
     }
 
-    /// Whether the container's attempt still holds its task under a live
-    /// lease; when the store cannot tell, it is left for the next sweep.
-    async fn still_held(&self, store: &dyn TaskStore, task_id: &str, fence: &Fence) -> bool {
-        match store.get(task_id).await {
-            Ok(current) => {
-                let task = current.map(|current| current.task);
-                hold(task.as_ref(), fence) == Hold::Held
-                    && task.is_some_and(|task| task.lease_live(chrono::Utc::now()))
-            }
+    async fn list(&self) -> Result<Vec<Labelled>, DockerError> {
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![
+                format!("{LABEL_HOST}={}", self.containers.host),
+                format!("{LABEL_DEPLOYMENT}={}", self.containers.deployment),
+            ],
+        )]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let listed = self
+            .containers
+            .docker
+            .list_containers(Some(options))
+            .await?;
+        Ok(listed.into_iter().filter_map(Labelled::of).collect())
+    }
+
+    /// Whether `container` stays: this worker's own while it runs the task;
+    /// another's while the record says its attempt holds a live lease. When
+    /// the store cannot tell, it stays until the next sweep.
+    async fn keeps(&self, container: &Labelled) -> bool {
+        if container.fence.worker_id == self.worker_id {
+            return self.running.runs(&container.task_id);
+        }
+        match self.store.get(&container.task_id).await {
+            Ok(record) => held(
+                record.map(|r| r.task).as_ref(),
+                &container.fence,
+                Utc::now(),
+            ),
             Err(_) => true,
         }
     }
 }
 
-/// The attempt a container was started for, from its labels.
-fn fence_of(labels: &HashMap<String, String>) -> Option<Fence> {
-    Some(Fence {
-        worker_id: labels.get(LABEL_WORKER)?.clone(),
-        attempt: labels.get(LABEL_ATTEMPT)?.parse().ok()?,
-    })
+/// Whether the attempt `fence` holds its task under a live lease, by the
+/// task's `record` (`None`: there is none) at `now`.
+fn held(record: Option<&Task>, fence: &Fence, now: DateTime<Utc>) -> bool {
+    hold(record, fence) == Hold::Held && record.is_some_and(|task| task.lease_live(now))
+}
+
+impl Labelled {
+    fn of(container: bollard::models::ContainerSummary) -> Option<Labelled> {
+        let labels = container.labels?;
+        Some(Labelled {
+            id: container.id?,
+            task_id: labels.get(LABEL_TASK)?.clone(),
+            fence: Fence {
+                worker_id: labels.get(LABEL_WORKER)?.clone(),
+                attempt: labels.get(LABEL_ATTEMPT)?.parse().ok()?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use wharf_core::lifecycle::{cancel, claimed, renewed};
+    use wharf_core::model::{ProcessSpec, TaskSpec};
+
+    use super::*;
+
+    const LEASE: Duration = Duration::seconds(6);
+
+    fn fence(worker: &str, attempt: u32) -> Fence {
+        Fence {
+            worker_id: worker.to_owned(),
+            attempt,
+        }
+    }
+
+    /// A task claimed by `w1` and renewed `renewals` times a second apart,
+    /// as the lease keeper writes it, read back as the store holds it
+    /// (JSON), with the time of its last renewal.
+    fn renewed_record(renewals: i64) -> (Task, DateTime<Utc>) {
+        let start = Utc::now();
+        let spec = TaskSpec::Process(ProcessSpec {
+            command: vec!["sleep".into(), "45".into()],
+            ..Default::default()
+        });
+        let queued = Task::queued("01-task".to_owned(), spec, start);
+        let mut task = claimed(&queued, "w1", 1, start, start + LEASE);
+        let mut last = start;
+        for i in 1..=renewals {
+            last = start + Duration::seconds(i);
+            task = renewed(&task, last + LEASE, last);
+        }
+        let stored = serde_json::to_string(&task).unwrap();
+        (serde_json::from_str(&stored).unwrap(), last)
+    }
+
+    #[test]
+    fn a_renewed_attempt_holds_its_task_across_many_lease_periods() {
+        // 45 renewals, a second apart, with a lease of 6: many periods.
+        let (record, last) = renewed_record(45);
+        let now = last + Duration::milliseconds(500);
+        assert!(held(Some(&record), &fence("w1", 1), now));
+    }
+
+    #[test]
+    fn an_attempt_whose_lease_passed_no_longer_holds() {
+        let (record, last) = renewed_record(3);
+        assert!(!held(Some(&record), &fence("w1", 1), last + LEASE));
+    }
+
+    #[test]
+    fn another_attempt_or_worker_or_no_record_does_not_hold() {
+        let (record, last) = renewed_record(3);
+        let now = last + Duration::seconds(1);
+        assert!(!held(Some(&record), &fence("w1", 2), now));
+        assert!(!held(Some(&record), &fence("w2", 1), now));
+        assert!(!held(None, &fence("w1", 1), now));
+    }
+
+    #[test]
+    fn a_cancelled_attempt_no_longer_holds() {
+        let (record, last) = renewed_record(3);
+        let cancelled = cancel(&record, last).unwrap();
+        assert!(!held(Some(&cancelled), &fence("w1", 1), last));
+    }
 }
