@@ -13,7 +13,7 @@
 use std::str::FromStr;
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{kill, Signal};
@@ -194,9 +194,60 @@ pub fn take_back(run: &Run) -> std::io::Result<()> {
 }
 
 /// The work directory of an isolating worker: others may pass through it
-/// (each task to its own attempt directory) but not list it.
+/// (each task to its own attempt directory) but not list it. Refused, with
+/// what to do, when a directory on the way to it is closed to others: no task
+/// uid could then reach its attempt directory.
 pub fn close_work_dir(work_dir: &Path) -> std::io::Result<()> {
-    std::fs::set_permissions(work_dir, std::fs::Permissions::from_mode(0o711))
+    std::fs::set_permissions(work_dir, std::fs::Permissions::from_mode(0o711))?;
+    match closed_on_the_way(work_dir) {
+        None => Ok(()),
+        Some(closed) => Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "the task uids cannot reach the work directory {}: {closed}. Use a --work-dir \
+                 every parent of which others may search (the default, under {}, is one; or \
+                 e.g. `install -d -m 0711 /var/lib/wharf/work`), or `chmod o+x` that directory",
+                work_dir.display(),
+                std::env::temp_dir().display(),
+            ),
+        )),
+    }
+}
+
+/// A directory that others may not search (no `o+x`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Closed {
+    pub dir: PathBuf,
+    pub mode: u32,
+}
+
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} is mode {:04o}, which others may not search",
+            self.dir.display(),
+            self.mode
+        )
+    }
+}
+
+/// The first directory on the way to `path` (an absolute path; `path`
+/// itself too when it is a directory) that a uid neither owning it nor in its
+/// group cannot pass through, as a task uid is to the worker's directories.
+pub fn closed_on_the_way(path: &Path) -> Option<Closed> {
+    path.ancestors()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find_map(|dir| {
+            let metadata = std::fs::metadata(dir).ok().filter(|m| m.is_dir())?;
+            let mode = metadata.permissions().mode() & 0o7777;
+            (mode & 0o001 == 0).then(|| Closed {
+                dir: dir.to_path_buf(),
+                mode,
+            })
+        })
 }
 
 /// `kill(-1, SIGKILL)` from a child that has become `uid`: it reaches every
@@ -240,5 +291,39 @@ mod tests {
         assert!("20-10".parse::<UidRange>().is_err());
         assert!("61000".parse::<UidRange>().is_err());
         assert!("a-b".parse::<UidRange>().is_err());
+    }
+
+    #[test]
+    fn the_first_directory_closed_to_others_on_the_way_is_named() {
+        let base = std::env::temp_dir().join(format!("wharf-closed-{}", std::process::id()));
+        let work = base.join("clone/work");
+        std::fs::create_dir_all(&work).unwrap();
+        let mode = |dir: &Path, mode| {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        mode(&base, 0o711);
+        mode(&base.join("clone"), 0o755);
+        mode(&work, 0o711);
+        assert_eq!(closed_on_the_way(&work), None);
+
+        mode(&base.join("clone"), 0o700);
+        let closed = closed_on_the_way(&work).unwrap();
+        assert_eq!(
+            closed,
+            Closed {
+                dir: base.join("clone"),
+                mode: 0o700
+            }
+        );
+        assert!(closed.to_string().contains("is mode 0700"), "{closed}");
+
+        // The first one counts; a closed directory itself is named too.
+        mode(&base, 0o750);
+        assert_eq!(closed_on_the_way(&work).unwrap().dir, base);
+        mode(&base, 0o711);
+        mode(&base.join("clone"), 0o711);
+        mode(&work, 0o700);
+        assert_eq!(closed_on_the_way(&work).unwrap().dir, work);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -53,7 +53,9 @@ struct Args {
     /// How long a stopped task may take to exit before SIGKILL, in seconds.
     #[arg(long, env = "WHARF_KILL_GRACE_SECS", default_value_t = 5)]
     kill_grace_secs: u64,
-    /// Directory for per-task work directories (default: a temporary one).
+    /// Directory for per-task work directories (default: a new one in the
+    /// temporary directory, removed at exit). A root worker refuses one that
+    /// its task uids cannot reach (a parent closed to others).
     #[arg(long, env = "WHARF_WORK_DIR")]
     work_dir: Option<PathBuf>,
     /// Long-poll wait of each receive, in seconds (at most 20).
@@ -171,8 +173,15 @@ async fn main() -> anyhow::Result<()> {
         };
         tokio::spawn(sweeper.run(config.lease, shutdown.clone()));
     }
+    // The default work directory is this run's own: it goes when the run does.
+    let own_work_dir = args.work_dir.is_none().then(|| config.work_dir.clone());
     let worker = Worker::new(backend, config, Arc::new(executors), host);
     wharf_worker_host::poller::run_serving(worker, shutdown, Some(http)).await;
+    if let Some(dir) = own_work_dir {
+        if let Err(err) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %err, "cannot remove the work directory");
+        }
+    }
     Ok(())
 }
 

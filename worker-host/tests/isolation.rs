@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{shell_task, Stack};
+use support::{shell_task, ReachableCopy, Stack};
 use wharf_testkit::SECRET_KEY;
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -97,8 +97,11 @@ async fn a_task_under_the_workers_own_uid_cannot_read_the_worker() {
     let work_dir = std::env::temp_dir().join(wharf_testkit::unique_prefix());
     std::fs::create_dir(&work_dir).unwrap();
     std::os::unix::fs::chown(&work_dir, Some(65534), Some(65534)).unwrap();
+    // Its binary where nobody can reach it, wherever the clone is.
+    let binary = ReachableCopy::of(env!("CARGO_BIN_EXE_wharf-worker"));
     let _worker = stack
-        .worker_command()
+        .worker_command_of(&binary.0)
+        .current_dir(std::env::temp_dir())
         .arg(format!("--work-dir={}", work_dir.display()))
         .uid(65534)
         .gid(65534)
@@ -150,4 +153,62 @@ async fn a_task_cannot_replace_what_the_worker_opens_even_under_a_strict_umask()
         "done",
         "the task changed the worker's files: {log}"
     );
+}
+
+/// A directory under one that only its owner may enter, as a clone under
+/// root's home is; removed when dropped.
+struct ClosedParent(std::path::PathBuf);
+
+impl ClosedParent {
+    fn new() -> ClosedParent {
+        let parent = std::env::temp_dir().join(wharf_testkit::unique_prefix());
+        std::fs::create_dir_all(parent.join("inside")).unwrap();
+        std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o700)).unwrap();
+        ClosedParent(parent)
+    }
+
+    fn inside(&self) -> std::path::PathBuf {
+        self.0.join("inside")
+    }
+}
+
+impl Drop for ClosedParent {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn a_root_worker_refuses_a_work_directory_its_task_uids_cannot_reach() {
+    let stack = Stack::start().await;
+    let closed = ClosedParent::new();
+    let worker = stack
+        .worker_command()
+        .arg(format!("--work-dir={}", closed.inside().display()))
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), worker)
+        .await
+        .expect("the worker started and kept running")
+        .unwrap();
+    assert!(!output.status.success(), "it started");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let named = format!("{} is mode 0700", closed.0.display());
+    assert!(stderr.contains(&named), "{stderr}");
+    assert!(stderr.contains("--work-dir"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_task_that_cannot_reach_its_working_directory_is_told_what_it_cannot_reach() {
+    let stack = Stack::start().await;
+    let _worker = stack.spawn_worker();
+    let closed = ClosedParent::new();
+    let mut task = shell_task("pwd");
+    task["spec"]["process"]["workingDir"] = json!(closed.inside());
+    let id = stack.submit_id(task).await;
+    let done = stack.wait(&id, WAIT).await;
+    assert_eq!(done["reason"], "StartFailed", "{done}");
+    let message = done["message"].as_str().unwrap();
+    let named = format!("{} is mode 0700", closed.0.display());
+    assert!(message.contains(&named), "{message}");
+    assert!(message.contains("as uid 61"), "{message}");
 }

@@ -5,6 +5,7 @@
 //! when the main process exits is killed too.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use std::os::fd::OwnedFd;
@@ -47,7 +48,7 @@ pub async fn run_process(spec: &ProcessSpec, run: &Run, user: Option<u32>) -> En
         Ok(opened) => opened,
         Err(err) => return Ended::start_failed(format!("cannot open the log: {err}")),
     };
-    let working_dir = spec
+    let working_dir: PathBuf = spec
         .working_dir
         .as_ref()
         .map(Into::into)
@@ -58,7 +59,7 @@ pub async fn run_process(spec: &ProcessSpec, run: &Run, user: Option<u32>) -> En
         .args(&spec.args)
         .env_clear()
         .envs(task_env(run, &spec.env))
-        .current_dir(working_dir)
+        .current_dir(&working_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::from(output.stdout))
         .stderr(Stdio::from(output.stderr))
@@ -87,13 +88,34 @@ pub async fn run_process(spec: &ProcessSpec, run: &Run, user: Option<u32>) -> En
     drop(command);
     let child = match spawned {
         Ok(child) => child,
-        Err(err) => return Ended::start_failed(format!("cannot start {program:?}: {err}")),
+        Err(err) => return Ended::start_failed(start_failure(program, &working_dir, user, &err)),
     };
     let ended = supervise(child, run).await;
     Ended {
         log_truncated: finish_log(log).await,
         ..ended
     }
+}
+
+/// Why the task could not start, saying what its user could not reach when
+/// that is the cause (a working directory under a directory closed to it).
+fn start_failure(
+    program: &str,
+    working_dir: &Path,
+    user: Option<u32>,
+    err: &std::io::Error,
+) -> String {
+    let who = user.map_or_else(String::new, |uid| format!(" as uid {uid}"));
+    let mut message = format!(
+        "cannot start {program:?}{who} in {}: {err}",
+        working_dir.display()
+    );
+    if err.kind() == std::io::ErrorKind::PermissionDenied && user.is_some() {
+        if let Some(closed) = crate::isolation::closed_on_the_way(working_dir) {
+            message.push_str(&format!("; {closed}"));
+        }
+    }
+    message
 }
 
 /// Where the task's stdout and stderr go: both ends of one pipe, so their

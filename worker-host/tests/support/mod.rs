@@ -9,6 +9,7 @@ pub mod proxy;
 pub mod scripts;
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -75,7 +76,12 @@ impl Stack {
     /// A `wharf-worker` process with short timings, configured like an
     /// operator would: AWS credentials and resource names in its environment.
     pub fn worker_command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wharf-worker"));
+        self.worker_command_of(Path::new(env!("CARGO_BIN_EXE_wharf-worker")))
+    }
+
+    /// [`Stack::worker_command`] of the worker binary at `binary`.
+    pub fn worker_command_of(&self, binary: &Path) -> Command {
+        let mut command = Command::new(binary);
         command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -308,4 +314,24 @@ impl Drop for Ledger {
 /// A process task running `script` under `sh -c`.
 pub fn shell_task(script: &str) -> Value {
     serde_json::json!({"spec": {"process": {"command": ["sh", "-c", script]}}})
+}
+
+/// A copy of a file any user may read and run, in the temporary directory
+/// (the clone may sit where other users cannot enter, as root's home does);
+/// removed when dropped.
+pub struct ReachableCopy(pub PathBuf);
+
+impl ReachableCopy {
+    pub fn of(file: &str) -> ReachableCopy {
+        let copy = std::env::temp_dir().join(wharf_testkit::unique_prefix());
+        std::fs::copy(file, &copy).expect("copy the file");
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        ReachableCopy(copy)
+    }
+}
+
+impl Drop for ReachableCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
