@@ -28,17 +28,9 @@ export SAM_CLI_TELEMETRY := 0
 # plain `cargo test` works too where nextest is missing.
 TEST_RUNNER := $(if $(shell command -v cargo-nextest),cargo nextest run --no-fail-fast,cargo test)
 
-# Container tests and the demo's container sample use this locally built image.
-TEST_IMAGE := wharf-test-busybox:latest
-BUSYBOX := $(firstword $(wildcard /bin/busybox /usr/bin/busybox))
-DOCKER_UP := $(shell docker info >/dev/null 2>&1 && echo yes)
-# Leaves out the container test binary (a nextest filter; plain `cargo
-# test` runs it, and it fails without an engine).
-SKIP_CONTAINERS := $(if $(shell command -v cargo-nextest),-E 'not binary(/^containers/)')
-
 .PHONY: bench bench-smoke demo test api-check console-check console-screenshots lint lint-infra build release lambda worker-image deploy clean test-images tools
 
-demo: $(MOTO) build test-images
+demo: $(MOTO) build
 	./scripts/demo.sh
 
 # The benchmarks (bench/README.md) with release builds; the peers (Celery,
@@ -52,18 +44,12 @@ bench-smoke: $(MOTO) $(BENCH_PEERS) build test-images
 	cargo build --example bench_probe
 	cd bench && WHARF_BENCH_SMOKE=1 WHARF_BENCH_BIN=$(CURDIR)/target/debug python3 run.py
 
-# Without a Docker engine the container tests (worker-host/tests/containers.rs)
-# are left out and reported as skipped; under CI=true they run, and fail.
-# Then schemathesis drives a live API from its OpenAPI document (api-check).
-test: $(MOTO) $(AWS_CLI) build test-images
-ifeq ($(DOCKER_UP)$(CI),)
-	@echo "SKIPPED: container tests (no Docker engine answers)"
-	$(TEST_RUNNER) --workspace $(SKIP_CONTAINERS)
-else
-	$(TEST_RUNNER) --workspace
-endif
-	$(MAKE) api-check
-	$(MAKE) console-check
+# Every test (scripts/test.sh): the workspace's, then schemathesis against a
+# live API and the console in headless Chromium. What this machine cannot run
+# (no Docker engine; no busybox or chromium, and no root with apt-get to
+# install them) is reported SKIPPED; under CI=true it fails instead.
+test: $(MOTO) $(AWS_CLI) $(SCHEMATHESIS) $(SELENIUM) build
+	./scripts/test.sh
 
 api-check: $(MOTO) $(SCHEMATHESIS) build
 	./scripts/api-check.sh
@@ -79,19 +65,10 @@ console-screenshots: $(MOTO) $(SELENIUM) build
 
 tools: $(AWS_CLI)
 
-# Builds the busybox test image when a Docker engine answers (container tests
-# then run; under CI=true they fail rather than skip without an engine).
+# The busybox image of the container tests, the demo's container sample and
+# the container benchmark (installs busybox-static as root when missing).
 test-images:
-ifneq ($(DOCKER_UP),yes)
-	@echo "no Docker engine answers: container tests and the container sample are skipped"
-else ifeq ($(BUSYBOX),)
-	@echo "busybox not found (apt-get install busybox-static): cannot build $(TEST_IMAGE)"
-	@test -z "$$CI"
-else
-	@tmp=$$(mktemp -d) && cp $(BUSYBOX) worker-host/tests/images/busybox/Dockerfile $$tmp/ && \
-	  docker build --quiet --tag $(TEST_IMAGE) $$tmp >$$tmp/build.log 2>&1 || { cat $$tmp/build.log; exit 1; }; \
-	  rm -rf $$tmp; echo "built $(TEST_IMAGE)"
-endif
+	./scripts/test-images.sh
 
 lint:
 	cargo fmt --all -- --check

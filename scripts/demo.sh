@@ -18,18 +18,21 @@ field() { python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); 
 start_stack read,submit,admin
 echo "==> one wharf-worker"
 WORKER_HTTP="127.0.0.1:$(free_port)"
-"$BIN/wharf-worker" --heartbeat-secs 2 --poll-wait-secs 2 --work-dir "$STATE/work" \
+"$BIN/wharf-worker" --heartbeat-secs 2 --poll-wait-secs 2 \
   --http-listen "$WORKER_HTTP" --labels demo=yes >"$STATE/worker.log" 2>&1 &
 PIDS+=($!)
 
 declare -A EXPECTED=([hello-report]=succeeded [failing]=failed [timeout]=timed_out [container-report]=succeeded [fakejob]=succeeded)
 declare -A IDS=()
 SAMPLES=(hello-report failing timeout)
-if docker image inspect wharf-test-busybox:latest >/dev/null 2>&1; then
-  SAMPLES+=(container-report)
-else
-  echo "no Docker engine (or no test image): skipping the container sample"
-fi
+echo "==> the container sample's image"
+images=0
+scripts/test-images.sh || images=$?
+case $images in
+  0) SAMPLES+=(container-report) ;;
+  77) echo "SKIPPED: the container sample (see above)" ;;
+  *) exit "$images" ;;
+esac
 for sample in "${SAMPLES[@]}"; do
   IDS[$sample]=$("$BIN/wharf" submit "samples/$sample.json")
   echo "submitted $sample as ${IDS[$sample]}"

@@ -46,8 +46,15 @@ async fn the_router_answers_its_corpus_without_a_5xx() {
         backend: Fakes::new().backend,
         tokens: tokens.parse().unwrap(),
     });
+    let mut succeeded = 0;
     for (path, bytes) in corpus("router") {
         let Some(request) = request_from_bytes(&bytes) else {
+            // What the fuzzer kept may be no request at all; a seed must be one.
+            assert!(
+                found_by_the_fuzzer(&path),
+                "{} is no request",
+                path.display()
+            );
             continue;
         };
         let response = router.clone().oneshot(request).await.unwrap();
@@ -57,5 +64,15 @@ async fn the_router_answers_its_corpus_without_a_5xx() {
             path.display(),
             response.status()
         );
+        succeeded += usize::from(response.status().is_success());
     }
+    assert!(succeeded > 0, "no request of the corpus was served");
+}
+
+/// Whether a corpus entry is one the fuzzer kept (named by its SHA-1)
+/// rather than a seed written by hand.
+fn found_by_the_fuzzer(path: &std::path::Path) -> bool {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit()))
 }
