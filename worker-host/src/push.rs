@@ -16,18 +16,18 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use tracing::Instrument;
+use wharf_contract::body::{parse, refused, require_json};
+use wharf_contract::Problem;
 use wharf_core::lifecycle;
 use wharf_core::model::{Scope, Status, Task};
 use wharf_core::queue::MAX_SQS_DELAY_SECONDS;
 use wharf_core::store::{Transition, Versioned};
 use wharf_core::submit::{submit, Enqueue, Submitted};
 use wharf_core::validate::FieldError;
-use wharf_functions::api::problem::Problem;
-use wharf_functions::api::submit::{parse, refused, require_json};
 
 use crate::http::Local;
 
-pub use wharf_functions::api::Tokens as WorkerToken;
+pub use wharf_contract::Tokens as WorkerToken;
 
 /// The token pushes must carry, from `WHARF_WORKER_TOKEN`.
 pub fn worker_token(token: &str) -> WorkerToken {

@@ -7,7 +7,6 @@ mod extract;
 mod fleet;
 mod listing;
 mod openapi;
-pub mod problem;
 mod registry;
 pub mod submit;
 mod tasks;
@@ -26,7 +25,8 @@ use wharf_core::validate::MAX_PAYLOAD_BYTES;
 use wharf_core::Backend;
 
 pub use auth::Tokens;
-use problem::Problem;
+pub use wharf_contract::problem;
+use wharf_contract::Problem;
 pub use wharf_core::model::Scope;
 
 /// What every handler may use; cheap to clone.

@@ -20,8 +20,9 @@ use wharf_core::validate::{is_resource_name, FieldError, ValidTask};
 use super::auth::Caller;
 use super::extract::{Name, NamePath};
 use super::problem::Problem;
-use super::submit::{read_json, rejected, submit_valid};
+use super::submit::submit_valid;
 use super::AppState;
+use wharf_contract::body::{read_json, rejected};
 
 fn no_function(name: &str) -> Problem {
     Problem::not_found(format!("no function {name:?}"))

@@ -16,8 +16,8 @@ use wharf_core::validate::{parse_task_request, FieldError, Rejection, ValidTask}
 use super::auth::Caller;
 use super::extract::{Name, NamePath};
 use super::problem::Problem;
-use super::submit::{read_json, rejected};
 use super::AppState;
+use wharf_contract::body::{read_json, rejected};
 
 fn no_set(name: &str) -> Problem {
     Problem::not_found(format!("no task set {name:?}"))

@@ -1,0 +1,175 @@
+//! Bearer tokens. Tokens are configured only as SHA-256 hashes with
+//! their scopes; a presented token is hashed and compared in constant time
+//! against every configured hash. Tokens are never stored or logged.
+
+use std::str::FromStr;
+
+use axum::http::{header, HeaderMap, StatusCode};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use wharf_core::model::Scope;
+
+use crate::problem::Problem;
+
+#[derive(Debug, Clone)]
+struct TokenEntry {
+    hash: [u8; 32],
+    scopes: Vec<Scope>,
+}
+
+/// The configured tokens: `WHARF_API_TOKENS=<sha256 hex>:<scope>+<scope>,…`.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens(Vec<TokenEntry>);
+
+impl FromStr for Tokens {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let entries = s
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .enumerate()
+            .map(|(i, entry)| {
+                let (hash_hex, scopes) = entry
+                    .split_once(':')
+                    .ok_or_else(|| format!("token {}: expected <sha256 hex>:<scopes>", i + 1))?;
+                let mut hash = [0u8; 32];
+                hex::decode_to_slice(hash_hex, &mut hash)
+                    .map_err(|_| format!("token {}: the hash must be 64 hex digits", i + 1))?;
+                let scopes = scopes
+                    .split('+')
+                    .map(|scope| {
+                        Scope::from_str(scope).map_err(|_| {
+                            format!("unknown scope {scope:?} (expected read, submit or admin)")
+                        })
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("token {}: {e}", i + 1))?;
+                Ok(TokenEntry { hash, scopes })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Tokens(entries))
+    }
+}
+
+impl Tokens {
+    /// One token, given in the clear (a worker host's `WHARF_WORKER_TOKEN`),
+    /// with its scopes; only its hash is kept.
+    pub fn single(token: &str, scopes: Vec<Scope>) -> Tokens {
+        let hash = Sha256::digest(token.as_bytes()).into();
+        Tokens(vec![TokenEntry { hash, scopes }])
+    }
+
+    /// The caller a request's `Authorization: Bearer` token makes, or `401`.
+    pub fn caller(&self, headers: &HeaderMap) -> Result<Caller, Problem> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
+            .ok_or_else(Problem::unauthorized)?;
+        let entry = self
+            .entry_of(token.trim())
+            .ok_or_else(Problem::unauthorized)?;
+        Ok(Caller {
+            scopes: entry.scopes.clone(),
+            client: hex::encode(&entry.hash[..8]),
+        })
+    }
+
+    /// The entry of a presented token, if it is one of ours.
+    fn entry_of(&self, token: &str) -> Option<&TokenEntry> {
+        let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        // Look at every entry, whatever matches, so timing tells nothing.
+        let mut found = None;
+        for entry in &self.0 {
+            if bool::from(entry.hash.ct_eq(&presented)) {
+                found = Some(entry);
+            }
+        }
+        found
+    }
+}
+
+/// The authenticated caller of a request; extracting it answers `401` when
+/// the request carries no valid token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    scopes: Vec<Scope>,
+    /// Who the caller is, for what belongs to a client (idempotency keys):
+    /// the first 16 hex digits of its token's configured hash.
+    pub client: String,
+}
+
+impl Caller {
+    /// Whether the caller has `scope` (`admin` has every scope).
+    pub fn may(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
+    }
+
+    /// `403` unless the caller has `scope` (`admin` has every scope).
+    pub fn require(&self, scope: Scope) -> Result<(), Problem> {
+        if self.may(scope) {
+            Ok(())
+        } else {
+            Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this token lacks the {scope} scope"),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(token: &str) -> String {
+        hex::encode(Sha256::digest(token.as_bytes()))
+    }
+
+    fn scopes_of<'a>(tokens: &'a Tokens, token: &str) -> Option<&'a [Scope]> {
+        tokens.entry_of(token).map(|entry| entry.scopes.as_slice())
+    }
+
+    #[test]
+    fn tokens_are_matched_by_hash_with_their_scopes() {
+        let tokens: Tokens = format!("{}:read+submit, {}:admin", hash("alpha"), hash("beta"))
+            .parse()
+            .unwrap();
+        assert_eq!(
+            scopes_of(&tokens, "alpha"),
+            Some(&[Scope::Read, Scope::Submit][..])
+        );
+        assert_eq!(scopes_of(&tokens, "beta"), Some(&[Scope::Admin][..]));
+        assert_eq!(scopes_of(&tokens, "gamma"), None);
+    }
+
+    #[test]
+    fn malformed_configuration_is_refused_clearly() {
+        assert!(Tokens::from_str("abc:read").unwrap_err().contains("64 hex"));
+        let err = Tokens::from_str(&format!("{}:write", hash("a"))).unwrap_err();
+        assert!(err.contains("unknown scope \"write\""), "{err}");
+        assert!(Tokens::from_str("nocolon").is_err());
+        assert!(Tokens::from_str("").unwrap().0.is_empty());
+    }
+
+    #[test]
+    fn admin_has_every_scope() {
+        let caller = Caller {
+            scopes: vec![Scope::Admin],
+            client: "a".into(),
+        };
+        assert!(caller.require(Scope::Submit).is_ok());
+        let reader = Caller {
+            scopes: vec![Scope::Read],
+            client: "r".into(),
+        };
+        assert_eq!(
+            reader.require(Scope::Submit).unwrap_err().status,
+            StatusCode::FORBIDDEN
+        );
+    }
+}
