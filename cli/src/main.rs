@@ -6,7 +6,6 @@ mod commands;
 mod config;
 mod exit;
 mod output;
-mod views;
 
 use std::process::ExitCode;
 

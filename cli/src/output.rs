@@ -7,7 +7,7 @@ use wharf_core::model::Task;
 
 use wharf_core::display::{age, run_time};
 
-use crate::views::TaskView;
+use wharf_contract::views::TaskView;
 
 /// A table in the style of `kubectl get`: a header row, columns two
 /// spaces apart, no borders.

@@ -8,6 +8,7 @@
 pub mod body;
 pub mod problem;
 mod tokens;
+pub mod views;
 
 pub use problem::Problem;
 pub use tokens::{Caller, Tokens};

@@ -2,12 +2,14 @@
 //! API gives in a queued task's `pending`.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::fleet::Registered;
 use crate::model::{Status, Task};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::Display, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::Display, utoipa::ToSchema,
+)]
 pub enum PendingReason {
     /// Submitted with `delaySeconds` that have not passed yet.
     Delayed,
@@ -24,7 +26,7 @@ pub enum PendingReason {
     Starting,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Pending {
     pub reason: PendingReason,

@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::{segment, Session};
 use crate::client::read_as;
 use crate::exit::{Exit, Failure};
-use crate::views::{OutputLink, OutputsPage};
+use wharf_contract::views::{OutputLink, OutputsPage};
 
 /// Files downloaded at once.
 const IN_FLIGHT: usize = 4;
@@ -361,6 +361,7 @@ mod tests {
             size: 1,
             sha256: String::new(),
             url: String::new(),
+            expires_at: chrono::Utc::now(),
         }
     }
 

@@ -11,7 +11,7 @@ use chrono::Utc;
 use wharf_core::display::age;
 use wharf_core::fleet::FleetStatus;
 
-use crate::views::WorkerView;
+use wharf_contract::views::WorkerView;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum WorkerAction {
@@ -63,7 +63,7 @@ fn print_workers(workers: Vec<WorkerView>) {
         rows.add_row(vec![
             report.id.clone(),
             report.hostname.clone(),
-            worker.state.clone(),
+            worker.state.to_string(),
             report.queues.join(","),
             executors.join(","),
             format!("{}/{}", report.busy_slots, report.slots),

@@ -12,7 +12,7 @@ use super::{segment, Session};
 use crate::client::read_as;
 use crate::exit::Failure;
 use crate::output::{print_json, print_table, print_task, status_cell, table};
-use crate::views::{TaskPage, TaskView};
+use wharf_contract::views::{TaskList, TaskView};
 
 pub async fn get(session: &Session, id: &str) -> anyhow::Result<ExitCode> {
     let id = segment(id, "task id")?;
@@ -61,7 +61,7 @@ pub async fn list(session: &Session, args: ListArgs) -> anyhow::Result<ExitCode>
     } else {
         args.limit as usize
     };
-    let mut tasks: Vec<Value> = Vec::new();
+    let mut tasks: Vec<Task> = Vec::new();
     let mut cursor: Option<String> = None;
     let more = loop {
         let mut query = form_urlencoded::Serializer::new(String::new());
@@ -84,7 +84,7 @@ pub async fn list(session: &Session, args: ListArgs) -> anyhow::Result<ExitCode>
             .client
             .get(&format!("/v1/tasks?{}", query.finish()))
             .await?;
-        let page: TaskPage = read_as(&page)?;
+        let page: TaskList = read_as(&page)?;
         tasks.extend(page.tasks);
         cursor = page.next_cursor;
         if cursor.is_none() || tasks.len() >= wanted {
@@ -93,21 +93,20 @@ pub async fn list(session: &Session, args: ListArgs) -> anyhow::Result<ExitCode>
     };
     tasks.truncate(wanted);
     if session.json {
-        print_json(&Value::Array(tasks));
+        print_json(&serde_json::to_value(&tasks)?);
         return Ok(ExitCode::SUCCESS);
     }
     let now = Utc::now();
     let mut rows = table(["ID", "NAME", "QUEUE", "STATUS", "ATTEMPT", "AGE", "RAN"]);
     for task in &tasks {
-        let task: Task = read_as(task)?;
         rows.add_row(vec![
             task.id.to_string(),
             task.name.clone().unwrap_or_default(),
             task.queue.clone(),
-            status_cell(&task),
+            status_cell(task),
             task.attempt.to_string(),
             age(task.created_at, now),
-            run_time(&task, now).unwrap_or_default(),
+            run_time(task, now).unwrap_or_default(),
         ]);
     }
     print_table(&rows);

@@ -15,7 +15,7 @@ use super::{segment, tasks, Session};
 use crate::client::read_as;
 use crate::exit::{Exit, Failure};
 use crate::output::{print_json, print_task, status_cell};
-use crate::views::{LogChunk, TaskView};
+use wharf_contract::views::{LogChunk, TaskView};
 
 /// Polls start this often and slow down to [`SLOWEST_POLL`] while nothing
 /// changes.

@@ -5,11 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
-use serde::Serialize;
-use utoipa::ToSchema;
-use wharf_core::fleet::{
-    Command, FleetCounts, FleetStatus, QueueStatus, Registered, WorkerReport, WorkerState,
-};
+use wharf_core::fleet::{Command, FleetCounts, FleetStatus, QueueStatus, Registered, WorkerState};
 use wharf_core::model::{Scope, Task};
 use wharf_core::pending::{why_pending, Pending, PendingReason};
 use wharf_core::queue::Lane;
@@ -18,24 +14,7 @@ use super::auth::Caller;
 use super::extract::{WorkerId, WorkerPath};
 use super::problem::Problem;
 use super::AppState;
-
-/// A worker as the API shows it: its last report and how it reads now.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct WorkerView {
-    #[serde(flatten)]
-    report: WorkerReport,
-    state: WorkerState,
-}
-
-impl From<Registered> for WorkerView {
-    fn from(worker: Registered) -> Self {
-        WorkerView {
-            state: worker.state(Utc::now()),
-            report: worker.report,
-        }
-    }
-}
+use wharf_contract::views::WorkerView;
 
 /// `GET /v1/workers`: every registered worker host, by id.
 #[utoipa::path(get, path = "/v1/workers", operation_id = "listWorkers", tag = "workers",

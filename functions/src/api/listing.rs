@@ -6,26 +6,15 @@ use std::str::FromStr;
 
 use axum::extract::{RawQuery, State};
 use axum::Json;
-use serde::Serialize;
 use wharf_core::listing::{TaskFilter, TaskQuery, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
-use wharf_core::model::{Scope, Status, Task};
+use wharf_core::model::{Scope, Status};
 use wharf_core::validate::FieldError;
 
 use super::auth::Caller;
 use super::extract::is_task_id;
 use super::problem::Problem;
 use super::AppState;
-
-/// One page of tasks.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskList {
-    pub tasks: Vec<Task>,
-    /// Pass as `cursor` for the next page; absent on the last one. A page may
-    /// hold fewer than `limit` tasks and still have a next one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
+use wharf_contract::views::TaskList;
 
 #[utoipa::path(get, path = "/v1/tasks", operation_id = "listTasks", tag = "tasks",
     params(

@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
 use headers::{ETag, HeaderMapExt, IfNoneMatch};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use wharf_core::artifacts::{manifest, output_key, task_prefix};
 use wharf_core::lifecycle;
 use wharf_core::logs::read_log;
@@ -21,6 +21,7 @@ use super::auth::Caller;
 use super::extract::{Query, TaskId, TaskPath};
 use super::problem::Problem;
 use super::AppState;
+use wharf_contract::views::{LogChunk, OutputLink, OutputsPage, TaskView};
 use wharf_core::model::Scope;
 use wharf_core::validate::FieldError;
 
@@ -130,15 +131,6 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<Task, Problem> {
         .ok_or_else(|| Problem::not_found(format!("no task {id}")))
 }
 
-/// A task as `GET` shows it: while queued, with why it is pending.
-#[derive(Serialize, ToSchema)]
-pub struct TaskView {
-    #[serde(flatten)]
-    task: Task,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pending: Option<wharf_core::pending::Pending>,
-}
-
 /// `GET /v1/tasks/{id}`, with an `ETag` of what it returns.
 #[utoipa::path(get, path = "/v1/tasks/{id}", operation_id = "getTask", tag = "tasks", params(TaskPath,
         ("If-None-Match" = Option<String>, Header, description = "An ETag this route gave: `304` while the task still reads the same")),
@@ -195,16 +187,6 @@ impl ExpiryQuery {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct OutputLink {
-    pub path: String,
-    pub size: u64,
-    pub sha256: String,
-    pub url: String,
-    expires_at: chrono::DateTime<Utc>,
-}
-
 /// A page of the manifest holds at most this many outputs.
 const MAX_OUTPUTS_PAGE: usize = 1000;
 
@@ -217,18 +199,6 @@ pub struct OutputsQuery {
     limit: Option<usize>,
     /// `nextCursor` of the previous page.
     cursor: Option<String>,
-}
-
-/// A page of a task's outputs manifest.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct OutputsPage {
-    task_id: String,
-    status: wharf_core::model::Status,
-    outputs: Vec<OutputLink>,
-    /// Pass as `cursor` for the next page; absent on the last one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_cursor: Option<String>,
 }
 
 /// The outputs manifest, a page at a time (`limit` ≤ 1000, `cursor` from
@@ -345,16 +315,6 @@ pub struct LogQuery {
     /// Where to start: `nextOffset` of the previous response.
     #[serde(default)]
     offset: u64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LogChunk {
-    attempt: u32,
-    data: String,
-    next_offset: u64,
-    /// True once this attempt's log will not grow any more.
-    complete: bool,
 }
 
 /// A log response carries at most this many bytes of log.
