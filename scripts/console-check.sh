@@ -3,8 +3,8 @@
 # Chromium (Debian's chromium and chromium-driver, driven by Selenium from
 # scripts/console_check.py) against moto, wharf-api and one wharf-worker.
 # Installs chromium and chromium-driver when they are missing and this runs as
-# root with apt-get; without them it says why and exits 77 (skipped), which
-# make test reports as SKIPPED (and fails on under CI=true).
+# root with apt-get; without them (and no root) it says why and exits 77
+# (skipped), which make test reports as SKIPPED (and fails on under CI=true).
 # CONSOLE_SCREENSHOTS=DIR keeps a screenshot of each page there
 # (`make console-screenshots` writes docs/console/).
 set -euo pipefail
@@ -12,10 +12,16 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/packages.sh
 . scripts/packages.sh
 
-if ! have_or_install chromium chromedriver -- chromium chromium-driver; then
-  echo "console-check: no chromium and chromedriver (as root: apt-get install chromium chromium-driver)"
-  exit "$SKIP"
-fi
+installed=0
+have_or_install chromium chromedriver -- chromium chromium-driver || installed=$?
+case $installed in
+  0) ;;
+  1)
+    echo "console-check: no chromium and chromedriver (as root: apt-get install chromium chromium-driver)"
+    exit "$SKIP"
+    ;;
+  *) exit 1 ;;
+esac
 
 BIN=target/debug
 STATE=target/console-check

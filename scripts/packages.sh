@@ -1,6 +1,7 @@
 # Sourced by the scripts that need Debian packages (make test's steps, .ci/run).
 # Only as root with apt-get: elsewhere they answer 1 and the caller skips what
-# needs the package, saying so. Never prompts; says what it installs.
+# needs the package, saying so; an install that was tried and failed answers
+# 2 (the caller fails). Never prompts; says what it installs.
 
 # install_packages PKG...: installs them (one `apt-get update` per run).
 install_packages() {
@@ -18,7 +19,7 @@ install_packages() {
   fi
   cat "$log" >&2
   rm -f "$log"
-  return 1
+  return 2
 }
 
 # have_or_install CMD... -- PKG...: true when every CMD is on PATH, after
@@ -29,8 +30,8 @@ have_or_install() {
   shift
   for command in "${commands[@]}"; do command -v "$command" >/dev/null || missing=1; done
   [ "$missing" = 0 ] && return 0
-  install_packages "$@" || return 1
-  for command in "${commands[@]}"; do command -v "$command" >/dev/null || return 1; done
+  install_packages "$@" || return
+  for command in "${commands[@]}"; do command -v "$command" >/dev/null || return 2; done
 }
 
 # The exit status of a step that cannot run on this machine (as automake's

@@ -4,15 +4,16 @@
 # empty root (worker-host/tests/images/busybox), no registry needed. Installs
 # busybox-static when it is missing and this runs as root with apt-get.
 # Exits 77 (skipped), saying why, when it cannot: no Docker engine answers, or
-# no static busybox can be had.
+# no static busybox and no root with apt-get; 1 when an install or the build
+# fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/packages.sh
 . scripts/packages.sh
 
 IMAGE=wharf-test-busybox:latest
-if ! docker info >/dev/null 2>&1; then
-  echo "no Docker engine answers: cannot build $IMAGE"
+if ! answer=$(docker info 2>&1 >/dev/null); then
+  echo "no Docker engine answers ($(tail -n 1 <<<"$answer")): cannot build $IMAGE"
   exit "$SKIP"
 fi
 # A static busybox, which runs on an empty root (Debian's busybox package is
@@ -21,7 +22,13 @@ static_busybox() {
   local found
   found=$(command -v busybox) && ! ldd "$found" >/dev/null 2>&1 && echo "$found"
 }
-busybox=$(static_busybox || { install_packages busybox-static >&2 && static_busybox; } || true)
+busybox=$(static_busybox || true)
+if [ -z "$busybox" ]; then
+  installed=0
+  install_packages busybox-static || installed=$?
+  [ "$installed" != 2 ] || exit 1
+  busybox=$(static_busybox || true)
+fi
 if [ -z "$busybox" ]; then
   echo "no static busybox (as root: apt-get install busybox-static): cannot build $IMAGE"
   exit "$SKIP"

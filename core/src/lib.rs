@@ -11,6 +11,7 @@ pub mod error;
 pub mod fleet;
 pub mod lifecycle;
 pub mod listing;
+pub mod logging;
 pub mod logs;
 pub mod model;
 pub mod pending;

@@ -23,15 +23,13 @@ impl FunctionArgs {
     }
 }
 
-/// Logs as JSON lines under Lambda (CloudWatch), as text otherwise; the level
-/// comes from `RUST_LOG` (default `info`).
-pub fn init_tracing(json: bool) {
-    let subscriber = tracing_subscriber::fmt().with_env_filter(
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-    );
-    if json {
-        subscriber.json().without_time().init();
+/// Logs as JSON lines under Lambda (CloudWatch stamps them), as text
+/// otherwise.
+pub fn init_tracing(under_lambda: bool) {
+    use wharf_core::logging::{init_tracing, LogFormat};
+    init_tracing(if under_lambda {
+        LogFormat::JsonUntimed
     } else {
-        subscriber.init();
-    }
+        LogFormat::Text
+    });
 }

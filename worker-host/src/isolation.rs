@@ -198,20 +198,20 @@ pub fn take_back(run: &Run) -> std::io::Result<()> {
 /// what to do, when a directory on the way to it is closed to others: no task
 /// uid could then reach its attempt directory.
 pub fn close_work_dir(work_dir: &Path) -> std::io::Result<()> {
-    std::fs::set_permissions(work_dir, std::fs::Permissions::from_mode(0o711))?;
-    match closed_on_the_way(work_dir) {
-        None => Ok(()),
-        Some(closed) => Err(std::io::Error::new(
+    // Its parents are checked before it is changed: a refused directory is
+    // left as it was.
+    if let Some(closed) = work_dir.parent().and_then(closed_on_the_way) {
+        return Err(std::io::Error::new(
             std::io::ErrorKind::PermissionDenied,
             format!(
                 "the task uids cannot reach the work directory {}: {closed}. Use a --work-dir \
-                 every parent of which others may search (the default, under {}, is one; or \
-                 e.g. `install -d -m 0711 /var/lib/wharf/work`), or `chmod o+x` that directory",
+                 every parent of which others may search (e.g. `install -d -m 0711 \
+                 /var/lib/wharf/work`), or `chmod o+x` that directory",
                 work_dir.display(),
-                std::env::temp_dir().display(),
             ),
-        )),
+        ));
     }
+    std::fs::set_permissions(work_dir, std::fs::Permissions::from_mode(0o711))
 }
 
 /// A directory that others may not search (no `o+x`).

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use clap::Parser;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use wharf_core::aws::{deployment, load_aws};
 use wharf_core::config::ResourceNames;
+use wharf_core::logging::{init_tracing, LogFormat};
 use wharf_core::model::ExecutorKind;
 use wharf_core::shutdown::on_signal;
 use wharf_core::Backend;
@@ -146,7 +148,11 @@ enum TaskUser {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    init_tracing(args.log_json);
+    init_tracing(if args.log_json {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    });
     // First of all: no task may read this process's memory or environment.
     make_non_dumpable()?;
     let shutdown = on_signal()?;
@@ -170,8 +176,9 @@ async fn main() -> anyhow::Result<()> {
             store: backend.store.clone(),
             worker_id: config.worker_id.clone(),
             running: host.clone(),
+            lease: config.lease,
         };
-        tokio::spawn(sweeper.run(config.lease, shutdown.clone()));
+        tokio::spawn(sweeper.run(shutdown.clone()));
     }
     // The default work directory is this run's own: it goes when the run does.
     let own_work_dir = args.work_dir.is_none().then(|| config.work_dir.clone());
@@ -232,12 +239,26 @@ impl Args {
                 self.heartbeat_secs
             );
         }
-        let work_dir = match &self.work_dir {
-            Some(dir) => dir.clone(),
-            None => std::env::temp_dir().join(format!("wharf-worker-{}", std::process::id())),
-        };
-        std::fs::create_dir_all(&work_dir)?;
         let random = ulid::Ulid::new().to_string()[20..].to_lowercase();
+        let work_dir = match &self.work_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                dir.clone()
+            }
+            // A name nobody could have taken before: a directory made
+            // beforehand by someone else (and what they put in it) is never
+            // this worker's.
+            None => {
+                let dir = std::env::temp_dir().join(format!("wharf-worker-{random}"));
+                std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&dir)
+                    .with_context(|| {
+                        format!("cannot create the work directory {}", dir.display())
+                    })?;
+                dir
+            }
+        };
         Ok(WorkerConfig {
             mode: self.mode,
             worker_id: format!("{hostname}-{random}"),
@@ -317,18 +338,6 @@ impl Args {
             scripts,
             containers,
         })
-    }
-}
-
-/// Text logs, or JSON lines with `--log-json`; the level from `RUST_LOG`.
-fn init_tracing(json: bool) {
-    let subscriber = tracing_subscriber::fmt().with_env_filter(
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-    );
-    if json {
-        subscriber.json().init();
-    } else {
-        subscriber.init();
     }
 }
 

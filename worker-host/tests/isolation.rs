@@ -163,6 +163,11 @@ impl ClosedParent {
     fn new() -> ClosedParent {
         let parent = std::env::temp_dir().join(wharf_testkit::unique_prefix());
         std::fs::create_dir_all(parent.join("inside")).unwrap();
+        std::fs::set_permissions(
+            parent.join("inside"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
         std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o700)).unwrap();
         ClosedParent(parent)
     }
@@ -180,6 +185,7 @@ impl Drop for ClosedParent {
 
 #[tokio::test]
 async fn a_root_worker_refuses_a_work_directory_its_task_uids_cannot_reach() {
+    assert!(nix::unistd::geteuid().is_root(), "these tests run as root");
     let stack = Stack::start().await;
     let closed = ClosedParent::new();
     let worker = stack
@@ -188,17 +194,23 @@ async fn a_root_worker_refuses_a_work_directory_its_task_uids_cannot_reach() {
         .output();
     let output = tokio::time::timeout(Duration::from_secs(30), worker)
         .await
-        .expect("the worker started and kept running")
+        .expect("the worker kept running instead of refusing the work directory")
         .unwrap();
     assert!(!output.status.success(), "it started");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let named = format!("{} is mode 0700", closed.0.display());
     assert!(stderr.contains(&named), "{stderr}");
     assert!(stderr.contains("--work-dir"), "{stderr}");
+    let mode = std::fs::metadata(closed.inside())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755, "a refused directory is left as it was");
 }
 
 #[tokio::test]
 async fn a_task_that_cannot_reach_its_working_directory_is_told_what_it_cannot_reach() {
+    assert!(nix::unistd::geteuid().is_root(), "these tests run as root");
     let stack = Stack::start().await;
     let _worker = stack.spawn_worker();
     let closed = ClosedParent::new();

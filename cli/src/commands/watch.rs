@@ -5,6 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use backon::{ExponentialBuilder, Retryable};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::header::{ETAG, IF_NONE_MATCH};
 use reqwest::{Method, StatusCode};
@@ -29,31 +30,29 @@ const LOG_POLL: Duration = Duration::from_secs(1);
 const PATIENCE: Duration = Duration::from_secs(120);
 
 /// Calls `call` until it answers, or fails otherwise than with an
-/// unavailable API, or that has lasted [`PATIENCE`].
-async fn patiently<T, F, Fut>(mut call: F) -> Result<T, Failure>
+/// unavailable API, or it has waited [`PATIENCE`] in all between tries.
+async fn patiently<T, F, Fut>(call: F) -> Result<T, Failure>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Failure>>,
 {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(500);
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(500))
+        .with_max_delay(Duration::from_secs(10))
+        .with_total_delay(Some(PATIENCE))
+        .without_max_times();
     let mut warned = false;
-    loop {
-        match call().await {
-            Err(failure) if failure.exit == Exit::Unavailable && started.elapsed() < PATIENCE => {
-                if !warned {
-                    eprintln!(
-                        "wharf: {failure}; retrying for up to {} s",
-                        PATIENCE.as_secs()
-                    );
-                    warned = true;
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(10));
+    call.retry(backoff)
+        .when(|failure: &Failure| failure.exit == Exit::Unavailable)
+        .notify(|failure, _| {
+            if !std::mem::replace(&mut warned, true) {
+                eprintln!(
+                    "wharf: {failure}; retrying for up to {} s",
+                    PATIENCE.as_secs()
+                );
             }
-            answer => return answer,
-        }
-    }
+        })
+        .await
 }
 
 #[derive(Debug, clap::Args)]

@@ -62,7 +62,7 @@ impl Worker {
     ) {
         let task = claimed.task.clone();
         tracing::info!("attempt started");
-        let _running = self.host.running(&task.id);
+        let _running = self.host.running(&task.id, task.attempt);
         metrics::counter!("wharf_tasks_started_total", "queue" => task.queue.clone()).increment(1);
         if let Some(started) = task.started_at {
             let waited = (started - task.created_at).to_std().unwrap_or_default();

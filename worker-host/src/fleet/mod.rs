@@ -24,7 +24,8 @@ use crate::executor::Execute;
 pub struct HostState(Arc<Inner>);
 
 struct Inner {
-    running: Mutex<BTreeSet<String>>,
+    /// The attempts running here, by task id and attempt.
+    running: Mutex<BTreeSet<(String, u32)>>,
     /// Cancelled when the host takes no more tasks: on shutdown (it is the
     /// shutdown token's child), drain, revoke, or after `--max-tasks`.
     not_taking: CancellationToken,
@@ -44,24 +45,29 @@ impl HostState {
         }))
     }
 
-    /// Notes a task as running until the guard is dropped.
-    pub fn running(&self, task_id: &str) -> RunningGuard {
+    /// Notes an attempt as running until the guard is dropped.
+    pub fn running(&self, task_id: &str, attempt: u32) -> RunningGuard {
+        let key = (task_id.to_owned(), attempt);
         let mut running = self.0.running.lock().unwrap();
-        running.insert(task_id.to_owned());
+        running.insert(key.clone());
         metrics::gauge!("wharf_busy_slots").set(running.len() as f64);
         RunningGuard {
             host: self.clone(),
-            task_id: task_id.to_owned(),
+            key,
         }
     }
 
-    /// Whether an attempt of `task_id` runs on this host now.
-    pub fn runs(&self, task_id: &str) -> bool {
-        self.0.running.lock().unwrap().contains(task_id)
+    /// Whether attempt `attempt` of `task_id` runs on this host now.
+    pub fn runs(&self, task_id: &str, attempt: u32) -> bool {
+        let key = (task_id.to_owned(), attempt);
+        self.0.running.lock().unwrap().contains(&key)
     }
 
+    /// The ids of the tasks running here.
     pub fn running_tasks(&self) -> Vec<String> {
-        self.0.running.lock().unwrap().iter().cloned().collect()
+        let running = self.0.running.lock().unwrap();
+        let ids: BTreeSet<&String> = running.iter().map(|(id, _)| id).collect();
+        ids.into_iter().cloned().collect()
     }
 
     /// Cancelled once the host takes no more tasks.
@@ -98,16 +104,16 @@ impl HostState {
     }
 }
 
-/// Removes its task from the running ones when dropped.
+/// Removes its attempt from the running ones when dropped.
 pub struct RunningGuard {
     host: HostState,
-    task_id: String,
+    key: (String, u32),
 }
 
 impl Drop for RunningGuard {
     fn drop(&mut self) {
         let mut running = self.host.0.running.lock().unwrap();
-        running.remove(&self.task_id);
+        running.remove(&self.key);
         metrics::gauge!("wharf_busy_slots").set(running.len() as f64);
     }
 }

@@ -2,12 +2,14 @@
 //! holds its task (the worker crashed, the lease passed, the task finished)
 //! are removed, at start-up and then every lease period.
 //!
-//! Two rules keep it off live attempts. It sweeps only its own deployment
+//! Three rules keep it off live attempts. It sweeps only its own deployment
 //! (tasks table, region and AWS endpoint: two local stacks on one engine use
-//! the same table names). And a container of this very worker is decided by
-//! what the worker runs now, never by the record: the executor removes its
-//! own containers, and a renewal that is late (an AWS hiccup) must not kill a
-//! task whose fence still holds.
+//! the same table names). A container of this very worker is decided by what
+//! the worker runs now, never by the record: the executor removes its own
+//! containers, and a renewal that is late (an AWS hiccup) must not kill a
+//! task whose fence still holds. Another worker's container goes once its
+//! attempt lost the task, or its lease has been over for a whole lease
+//! period (a late renewal is not a dead worker).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +33,18 @@ pub struct Sweeper {
     /// This worker's id, and what it runs now.
     pub worker_id: String,
     pub running: HostState,
+    /// The lease period: how often it sweeps, and how long past its lease
+    /// another worker's attempt is still given.
+    pub lease: Duration,
+}
+
+/// What the sweep does with one container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Keep,
+    Remove,
+    /// Another worker's: the task's record decides ([`held`]).
+    ByRecord,
 }
 
 /// One container of this host and deployment, as its labels tell.
@@ -41,14 +55,14 @@ struct Labelled {
 }
 
 impl Sweeper {
-    /// Sweeps every `every` until `shutdown`.
-    pub async fn run(self, every: Duration, shutdown: CancellationToken) {
+    /// Sweeps every lease period until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
         loop {
             if let Err(err) = self.sweep().await {
                 tracing::warn!(error = %err, "container sweep failed; will retry");
             }
             tokio::select! {
-                _ = tokio::time::sleep(every) => {}
+                _ = tokio::time::sleep(self.lease) => {}
                 _ = shutdown.cancelled() => return,
             }
         }
@@ -97,28 +111,39 @@ impl Sweeper {
         Ok(listed.into_iter().filter_map(Labelled::of).collect())
     }
 
-    /// Whether `container` stays: this worker's own while it runs the task;
-    /// another's while the record says its attempt holds a live lease. When
-    /// the store cannot tell, it stays until the next sweep.
+    /// Whether `container` stays. When the store cannot tell, it stays
+    /// until the next sweep.
     async fn keeps(&self, container: &Labelled) -> bool {
-        if container.fence.worker_id == self.worker_id {
-            return self.running.runs(&container.task_id);
-        }
-        match self.store.get(&container.task_id).await {
-            Ok(record) => held(
-                record.map(|r| r.task).as_ref(),
-                &container.fence,
-                Utc::now(),
-            ),
-            Err(_) => true,
+        let runs_here = |attempt| self.running.runs(&container.task_id, attempt);
+        match decide(&container.fence, &self.worker_id, runs_here) {
+            Decision::Keep => true,
+            Decision::Remove => false,
+            Decision::ByRecord => match self.store.get(&container.task_id).await {
+                Ok(record) => {
+                    let grace = chrono::Duration::from_std(self.lease).unwrap_or_default();
+                    let task = record.map(|r| r.task);
+                    held(task.as_ref(), &container.fence, Utc::now() - grace)
+                }
+                Err(_) => true,
+            },
         }
     }
 }
 
-/// Whether the attempt `fence` holds its task under a live lease, by the
-/// task's `record` (`None`: there is none) at `now`.
-fn held(record: Option<&Task>, fence: &Fence, now: DateTime<Utc>) -> bool {
-    hold(record, fence) == Hold::Held && record.is_some_and(|task| task.lease_live(now))
+/// The container of attempt `fence`, swept by worker `worker_id`: its own
+/// stays exactly while that attempt runs here (`runs_here`).
+fn decide(fence: &Fence, worker_id: &str, runs_here: impl Fn(u32) -> bool) -> Decision {
+    match (fence.worker_id == worker_id, runs_here(fence.attempt)) {
+        (true, true) => Decision::Keep,
+        (true, false) => Decision::Remove,
+        (false, _) => Decision::ByRecord,
+    }
+}
+
+/// Whether the attempt `fence` holds its task with a lease live at `at`, by
+/// the task's `record` (`None`: there is none).
+fn held(record: Option<&Task>, fence: &Fence, at: DateTime<Utc>) -> bool {
+    hold(record, fence) == Hold::Held && record.is_some_and(|task| task.lease_live(at))
 }
 
 impl Labelled {
@@ -193,6 +218,27 @@ mod tests {
         assert!(!held(Some(&record), &fence("w1", 2), now));
         assert!(!held(Some(&record), &fence("w2", 1), now));
         assert!(!held(None, &fence("w1", 1), now));
+    }
+
+    #[test]
+    fn this_workers_own_container_stays_exactly_while_its_attempt_runs_here() {
+        let running_attempt_2 = |attempt| attempt == 2;
+        // Whatever the record says (a late renewal, a lease passed): the
+        // record is not asked.
+        assert_eq!(
+            decide(&fence("w1", 2), "w1", running_attempt_2),
+            Decision::Keep
+        );
+        // An earlier attempt of a task that runs here again is a leftover.
+        assert_eq!(
+            decide(&fence("w1", 1), "w1", running_attempt_2),
+            Decision::Remove
+        );
+        assert_eq!(decide(&fence("w1", 1), "w1", |_| false), Decision::Remove);
+        assert_eq!(
+            decide(&fence("w0", 2), "w1", running_attempt_2),
+            Decision::ByRecord
+        );
     }
 
     #[test]
