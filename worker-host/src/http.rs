@@ -5,19 +5,18 @@
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 use tokio::net::TcpListener;
-use wharf_core::validate::MAX_PAYLOAD_BYTES;
 
 use crate::background::Background;
-use crate::poller::Shared;
 use crate::push::{self, WorkerToken};
+use crate::slots::Slots;
 
 /// What the server needs before the worker runs: its socket (bound early,
 /// so a taken port fails the start), the metrics recorder's handle, and
@@ -29,31 +28,26 @@ pub struct LocalHttp {
 }
 
 #[derive(Clone)]
-pub(crate) struct Local {
-    pub shared: Arc<Shared>,
-    pub metrics: PrometheusHandle,
-    pub token: Option<Arc<WorkerToken>>,
+struct Local {
+    slots: Arc<Slots>,
+    metrics: PrometheusHandle,
 }
 
-/// The server running beside the worker.
-pub(crate) type Serving = Background<()>;
-
 impl LocalHttp {
-    pub(crate) fn serve(self, shared: Arc<Shared>) -> Serving {
-        let pushes = shared.worker.config.mode.takes_pushes();
-        let local = Local {
-            shared,
-            metrics: self.metrics,
-            token: self.token.map(Arc::new),
-        };
+    /// Serves in the background, for the host whose `slots` these are,
+    /// until stopped.
+    pub fn serve(self, slots: Arc<Slots>) -> Background<()> {
+        let pushes = slots.worker.config.mode.takes_pushes();
         let mut router = Router::new()
             .route("/health", get(health))
-            .route("/metrics", get(metrics));
+            .route("/metrics", get(metrics))
+            .with_state(Local {
+                slots: slots.clone(),
+                metrics: self.metrics,
+            });
         if pushes {
-            let body_limit = DefaultBodyLimit::max(MAX_PAYLOAD_BYTES + 256 * 1024);
-            router = router.route("/v1/tasks", post(push::accept).layer(body_limit));
+            router = router.merge(push::routes(slots, self.token));
         }
-        let router = router.with_state(local);
         Background::spawn(move |done| async move {
             let served = axum::serve(self.listener, router)
                 .with_graceful_shutdown(done.cancelled_owned())
@@ -66,7 +60,7 @@ impl LocalHttp {
 }
 
 async fn health(State(local): State<Local>) -> Json<serde_json::Value> {
-    let worker = &local.shared.worker;
+    let worker = &local.slots.worker;
     let host = &worker.host;
     let running = host.running_tasks();
     let status = if host.revoked().is_cancelled() {

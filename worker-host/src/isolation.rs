@@ -19,8 +19,6 @@ use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::executor::Run;
-
 /// Makes this process non-dumpable (`PR_SET_DUMPABLE` 0): its memory and
 /// `/proc/<pid>/environ` are closed to every unprivileged process.
 pub fn make_non_dumpable() -> std::io::Result<()> {
@@ -160,37 +158,6 @@ impl TaskUid {
             tracing::warn!(uid, error = %err, "cannot reap the task uid's processes");
         }
     }
-}
-
-/// Gives the task its home and output directory (mode 0700: no other task
-/// can look in) and its payload (readable by its group only). The attempt
-/// directory and `io/` stay the worker's, so the task cannot replace what
-/// the worker opens there (the log, the output directory itself).
-pub fn hand_over(run: &Run, uid: u32) -> std::io::Result<()> {
-    for dir in [run.home(), run.output_dir()] {
-        std::os::unix::fs::chown(&dir, Some(uid), Some(uid))?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    let payload = run.payload_file();
-    std::os::unix::fs::chown(&payload, Some(0), Some(uid))?;
-    std::fs::set_permissions(&payload, std::fs::Permissions::from_mode(0o640))
-}
-
-/// Takes the output directory back from the task (everything in it, links
-/// not followed) before its uid goes to another attempt, which could
-/// otherwise change the files while they upload.
-pub fn take_back(run: &Run) -> std::io::Result<()> {
-    let mut pending = vec![run.output_dir()];
-    while let Some(path) = pending.pop() {
-        std::os::unix::fs::lchown(&path, Some(0), Some(0))?;
-        let metadata = std::fs::symlink_metadata(&path)?;
-        if metadata.is_dir() {
-            for entry in std::fs::read_dir(&path)? {
-                pending.push(entry?.path());
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The work directory of an isolating worker: others may pass through it

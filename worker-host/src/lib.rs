@@ -16,8 +16,10 @@ pub mod http;
 pub mod isolation;
 pub mod poller;
 pub mod push;
+pub mod slots;
 pub mod worker;
 
 pub use config::WorkerConfig;
 pub use poller::run;
+pub use slots::Slots;
 pub use worker::Worker;

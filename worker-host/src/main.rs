@@ -27,7 +27,7 @@ use wharf_worker_host::fleet::{parse_labels, HostState};
 use wharf_worker_host::http::LocalHttp;
 use wharf_worker_host::isolation::{close_work_dir, make_non_dumpable, TaskUsers, UidRange};
 use wharf_worker_host::push::worker_token;
-use wharf_worker_host::{Worker, WorkerConfig};
+use wharf_worker_host::{Slots, Worker, WorkerConfig};
 
 #[derive(Debug, Parser)]
 #[command(name = "wharf-worker", version, about)]
@@ -182,8 +182,11 @@ async fn main() -> anyhow::Result<()> {
     }
     // The default work directory is this run's own: it goes when the run does.
     let own_work_dir = args.work_dir.is_none().then(|| config.work_dir.clone());
-    let worker = Worker::new(backend, config, Arc::new(executors), host);
-    wharf_worker_host::poller::run_serving(worker, shutdown, Some(http)).await;
+    let slots = Slots::new(Worker::new(backend, config, Arc::new(executors), host));
+    // The local HTTP server serves until every attempt has ended.
+    let serving = http.serve(slots.clone());
+    wharf_worker_host::run(slots, shutdown).await;
+    serving.stop().await;
     if let Some(dir) = own_work_dir {
         if let Err(err) = std::fs::remove_dir_all(&dir) {
             tracing::warn!(dir = %dir.display(), error = %err, "cannot remove the work directory");

@@ -7,13 +7,15 @@
 //! lease: should this host die, another worker receives that message and
 //! takes the task over; otherwise it finds the task finished and deletes it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::post;
+use axum::{Json, Router};
 use chrono::Utc;
 use tracing::Instrument;
 use wharf_contract::body::{parse, refused, require_json};
@@ -23,9 +25,10 @@ use wharf_core::model::{Scope, Status, Task};
 use wharf_core::queue::MAX_SQS_DELAY_SECONDS;
 use wharf_core::store::{Transition, Versioned};
 use wharf_core::submit::{submit, Enqueue, Submitted};
-use wharf_core::validate::FieldError;
+use wharf_core::validate::{FieldError, MAX_PAYLOAD_BYTES};
 
-use crate::http::Local;
+use crate::claim::Handled;
+use crate::slots::Slots;
 
 pub use wharf_contract::Tokens as WorkerToken;
 
@@ -34,23 +37,34 @@ pub fn worker_token(token: &str) -> WorkerToken {
     WorkerToken::single(token, vec![Scope::Submit])
 }
 
-pub(crate) async fn accept(
-    State(local): State<Local>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    match push(&local, &headers, &body).await {
+/// What the push endpoint serves with.
+struct Pushing {
+    slots: Arc<Slots>,
+    /// `None`: no token was configured, and every push is refused.
+    token: Option<WorkerToken>,
+}
+
+/// `POST /v1/tasks` of the local HTTP server, taking tasks into `slots`.
+pub(crate) fn routes(slots: Arc<Slots>, token: Option<WorkerToken>) -> Router {
+    let body_limit = DefaultBodyLimit::max(MAX_PAYLOAD_BYTES + 256 * 1024);
+    Router::new()
+        .route("/v1/tasks", post(accept).layer(body_limit))
+        .with_state(Arc::new(Pushing { slots, token }))
+}
+
+async fn accept(State(pushing): State<Arc<Pushing>>, headers: HeaderMap, body: Bytes) -> Response {
+    match push(&pushing, &headers, &body).await {
         Ok(task) => (StatusCode::ACCEPTED, Json(task)).into_response(),
         Err(problem) => problem.into_response(),
     }
 }
 
-async fn push(local: &Local, headers: &HeaderMap, body: &[u8]) -> Result<Task, Problem> {
-    let token = local.token.as_ref().ok_or_else(Problem::unauthorized)?;
+async fn push(pushing: &Pushing, headers: &HeaderMap, body: &[u8]) -> Result<Task, Problem> {
+    let token = pushing.token.as_ref().ok_or_else(Problem::unauthorized)?;
     token.caller(headers)?.require(Scope::Submit)?;
     require_json(headers)?;
-    let shared = &local.shared;
-    let worker = &shared.worker;
+    let slots = &pushing.slots;
+    let worker = &slots.worker;
     let config = &worker.config;
     let valid = parse(body, &config.queues)?;
     if valid.delay_seconds > 0 {
@@ -66,8 +80,9 @@ async fn push(local: &Local, headers: &HeaderMap, body: &[u8]) -> Result<Task, P
             "this worker takes no more tasks (draining or stopping)",
         ));
     }
-    let slot = shared.slots.clone().try_acquire_owned();
-    let slot = slot.map_err(|_| conflict("no-free-slot", "every slot of this worker is busy"))?;
+    let slot = slots
+        .try_take()
+        .ok_or_else(|| conflict("no-free-slot", "every slot of this worker is busy"))?;
     // Hidden until this host's lease would have lapsed without renewal.
     let backstop =
         (config.lease + config.heartbeat).min(Duration::from_secs(MAX_SQS_DELAY_SECONDS.into()));
@@ -75,44 +90,36 @@ async fn push(local: &Local, headers: &HeaderMap, body: &[u8]) -> Result<Task, P
         Ok(Submitted::Created(task) | Submitted::Existing(task)) => task,
         Err(err) => return Err(refused(err)),
     };
-    let Some(claimed) = claim(local, &task).await else {
+    let Some(claimed) = claim(worker, &task).await else {
         // Someone else has it; its backstop message sees to it.
         return Ok(task);
     };
     tracing::info!(task_id = %claimed.task.id, "pushed task accepted");
     let accepted = claimed.task.clone();
-    let run = {
-        let shared = shared.clone();
-        let span = tracing::info_span!("task", task_id = %claimed.task.id);
+    let span = tracing::info_span!("task", task_id = %claimed.task.id);
+    let attempt = tracing::info_span!(parent: &span, "attempt", attempt = claimed.task.attempt);
+    slots.start(slot, |slots| {
         async move {
-            let attempt = tracing::info_span!("attempt", attempt = claimed.task.attempt);
-            shared
-                .worker
-                .run_attempt(claimed, None, &shared.stop_all)
-                .instrument(attempt)
-                .await;
-            shared.ran_one();
-            drop(slot);
+            let stop_all = &slots.stop_all;
+            slots.worker.run_attempt(claimed, None, stop_all).await;
+            Handled::Ran
         }
-        .instrument(span)
-    };
-    shared.tracker.spawn(run);
+        .instrument(attempt)
+    });
     Ok(accepted)
 }
 
 /// Claims the just-recorded task for this host; `None` if it is not
 /// queued any more.
-async fn claim(local: &Local, task: &Task) -> Option<Versioned> {
-    let config = &local.shared.worker.config;
+async fn claim(worker: &crate::worker::Worker, task: &Task) -> Option<Versioned> {
+    let config = &worker.config;
     let now = Utc::now();
     let lease_until = now + config.lease;
     let claim = |current: &Task| {
         (current.status == Status::Queued && current.attempt == 0)
             .then(|| lifecycle::claimed(current, &config.worker_id, 1, now, lease_until))
     };
-    match local
-        .shared
-        .worker
+    match worker
         .backend
         .store
         // As recorded (version 1) unless someone wrote it since; the store

@@ -22,7 +22,7 @@ use wharf_testkit::fakes::Fakes;
 use wharf_worker_host::config::Mode;
 use wharf_worker_host::executor::{Ended, Execute, Run};
 use wharf_worker_host::fleet::HostState;
-use wharf_worker_host::{Worker, WorkerConfig};
+use wharf_worker_host::{Slots, Worker, WorkerConfig};
 
 const HEARTBEAT: Duration = Duration::from_secs(1);
 const GRACE: Duration = Duration::from_secs(10);
@@ -110,7 +110,7 @@ impl Harness {
         };
         let host = HostState::new(&shutdown);
         let worker = Worker::new(fakes.backend.clone(), config, executor.clone(), host);
-        let worker = tokio::spawn(wharf_worker_host::run(worker, shutdown.clone()));
+        let worker = tokio::spawn(wharf_worker_host::run(Slots::new(worker), shutdown.clone()));
         Harness {
             fakes,
             executor,

@@ -9,14 +9,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 use wharf_core::lifecycle::{self, Hold};
 use wharf_core::queue::{Queue, Received};
 use wharf_core::Error;
 
 use super::held::Held;
+use crate::background::Background;
 
 /// Why an attempt no longer holds its task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +40,7 @@ pub struct LeaseKeeper {
 /// A lease keeper running beside its attempt.
 pub struct Keeping {
     verdict: oneshot::Receiver<LeaseVerdict>,
-    done: CancellationToken,
-    task: JoinHandle<()>,
+    keeper: Background<()>,
 }
 
 impl Keeping {
@@ -57,8 +55,7 @@ impl Keeping {
 
     /// Stops renewing and waits until the keeper has.
     pub async fn stop(self) {
-        self.done.cancel();
-        let _ = self.task.await;
+        self.keeper.stop().await
     }
 }
 
@@ -66,13 +63,8 @@ impl LeaseKeeper {
     /// Starts keeping the lease in the background, in the current span.
     pub fn start(self) -> Keeping {
         let (report, verdict) = oneshot::channel();
-        let done = CancellationToken::new();
-        let task = tokio::spawn(self.run(report, done.clone()).in_current_span());
-        Keeping {
-            verdict,
-            done,
-            task,
-        }
+        let keeper = Background::spawn(|done| self.run(report, done));
+        Keeping { verdict, keeper }
     }
 
     async fn run(self, report: oneshot::Sender<LeaseVerdict>, done: CancellationToken) {

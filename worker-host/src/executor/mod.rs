@@ -6,6 +6,7 @@
 
 pub mod container;
 pub mod log;
+mod ownership;
 pub mod process;
 pub mod script;
 
@@ -23,7 +24,7 @@ use std::future::Future;
 use container::ContainerHost;
 use script::ScriptFetcher;
 
-use crate::isolation::{self, TaskUid, TaskUsers};
+use crate::isolation::{TaskUid, TaskUsers};
 
 /// The executor seam: what the attempt logic needs from whatever runs tasks.
 #[async_trait]
@@ -144,7 +145,7 @@ impl Executors {
         };
         let user = task_uid.as_ref().map(TaskUid::uid);
         if let Some(uid) = user {
-            if let Err(err) = isolation::hand_over(run, uid) {
+            if let Err(err) = ownership::hand_over(run, uid) {
                 return Ended::start_failed(format!(
                     "cannot hand the attempt directory over to uid {uid}: {err}"
                 ));
@@ -154,7 +155,7 @@ impl Executors {
         if let Some(task_uid) = &task_uid {
             task_uid.reap().await;
             let run = run.clone();
-            let taken = tokio::task::spawn_blocking(move || isolation::take_back(&run)).await;
+            let taken = tokio::task::spawn_blocking(move || ownership::take_back(&run)).await;
             if let Ok(Err(err)) | Err(err) = taken.map_err(std::io::Error::other) {
                 return Ended::start_failed(format!(
                     "cannot take the outputs back from the task: {err}"
