@@ -13,7 +13,7 @@ use tracing::Instrument;
 use wharf_core::lifecycle::{self, on_delivery, Delivery};
 use wharf_core::model::{Snapshot, Task, TaskMessage};
 use wharf_core::queue::Received;
-use wharf_core::store::{Replaced, Transition, Versioned};
+use wharf_core::store::{Transition, Versioned};
 
 use crate::worker::Worker;
 
@@ -56,78 +56,97 @@ impl Worker {
         message: Received,
         stop_all: &CancellationToken,
     ) -> Handled {
-        let mut current = match parsed.snapshot {
-            Some(Snapshot { version, task }) => Some(Versioned {
-                task: *task,
-                version,
-            }),
-            None => match self.backend.store.get(&parsed.task_id).await {
-                Ok(read) => read,
-                Err(err) => {
-                    tracing::warn!(error = %err, "cannot read the task; the message will be redelivered");
-                    return Handled::Skipped;
-                }
-            },
+        let Some(known) = self.record_of(parsed).await else {
+            return Handled::Skipped;
         };
-        loop {
-            let Some(known) = current else {
-                tracing::warn!("message for a task that no longer exists; deleting it");
-                self.delete(&message).await;
-                return Handled::Skipped;
-            };
-            let now = Utc::now();
-            let attempt = match on_delivery(&known.task, &self.config.worker_id, now) {
-                Delivery::Claim { attempt } => attempt,
-                Delivery::AlreadyFinished => {
-                    tracing::info!(status = %known.task.status, "task already finished; deleting the leftover message");
-                    self.delete(&message).await;
+        let now = Utc::now();
+        // What may stop a claim but never changes with the record: the
+        // task's kind and when it is due.
+        if let Some(known) = &known {
+            let decided = on_delivery(&known.task, &self.config.worker_id, now);
+            if matches!(decided, Delivery::Claim { .. }) {
+                if let Some(wait) = self.not_now(&known.task, &message, now).await {
+                    self.set_visibility(&message, wait).await;
                     return Handled::Skipped;
                 }
-                Delivery::HeldElsewhere { lease_expires_at } => {
-                    let wait = (lease_expires_at - now).to_std().unwrap_or_default();
-                    self.set_visibility(&message, wait + Duration::from_secs(1))
-                        .await;
-                    return Handled::Skipped;
-                }
-                Delivery::HeldHere => {
-                    // A duplicate of an attempt running here; its lease
-                    // keeper keeps the original message hidden.
-                    self.set_visibility(&message, self.config.lease).await;
-                    return Handled::Skipped;
-                }
-                Delivery::Exhausted => {
-                    self.fail_exhausted(&known.task.id, &message, now).await;
-                    return Handled::Skipped;
-                }
-            };
-            if let Some(wait) = self.not_now(&known.task, &message, now).await {
-                self.set_visibility(&message, wait).await;
-                return Handled::Skipped;
             }
-            let lease_until = now + self.config.lease;
-            let next = lifecycle::claimed(
-                &known.task,
-                &self.config.worker_id,
+        }
+        let lease_until = now + self.config.lease;
+        let worker_id = &self.config.worker_id;
+        let claim = |task: &Task| match on_delivery(task, worker_id, now) {
+            Delivery::Claim { attempt } => Some(lifecycle::claimed(
+                task,
+                worker_id,
                 attempt,
                 now,
                 lease_until,
-            );
-            // Of two workers, only one wins: the write is conditional on
-            // the record it was computed from.
-            match self.backend.store.replace(&known, next).await {
-                Ok(Replaced::Written(claimed)) => {
-                    let span = tracing::info_span!("attempt", attempt);
-                    self.run_attempt(claimed, Some(message), stop_all)
-                        .instrument(span)
-                        .await;
-                    return Handled::Ran;
-                }
-                Ok(Replaced::Stale(stored)) => current = stored,
-                Err(err) => {
-                    tracing::warn!(error = %err, "claim failed; the message will be redelivered");
-                    return Handled::Skipped;
-                }
+            )),
+            _ => None,
+        };
+        // Of two workers, only one wins: the write is conditional on the
+        // record it was computed from.
+        match self.backend.store.transition_from(known, &claim).await {
+            Ok(Transition::Applied(claimed)) => {
+                let span = tracing::info_span!("attempt", attempt = claimed.task.attempt);
+                self.run_attempt(claimed, Some(message), stop_all)
+                    .instrument(span)
+                    .await;
+                Handled::Ran
             }
+            Ok(Transition::Refused(task)) => {
+                self.not_claimed(&task, &message, now).await;
+                Handled::Skipped
+            }
+            Ok(Transition::Missing) => {
+                tracing::warn!("message for a task that no longer exists; deleting it");
+                self.delete(&message).await;
+                Handled::Skipped
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "claim failed; the message will be redelivered");
+                Handled::Skipped
+            }
+        }
+    }
+
+    /// The record the message carries (its snapshot), or else the stored
+    /// one (`Some(None)`: there is none); `None` when it cannot be read (the
+    /// message is redelivered).
+    async fn record_of(&self, parsed: TaskMessage) -> Option<Option<Versioned>> {
+        match parsed.snapshot {
+            Some(Snapshot { version, task }) => Some(Some(Versioned {
+                task: *task,
+                version,
+            })),
+            None => match self.backend.store.get(&parsed.task_id).await {
+                Ok(read) => Some(read),
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot read the task; the message will be redelivered");
+                    None
+                }
+            },
+        }
+    }
+
+    /// What becomes of the message of a task this host does not claim.
+    async fn not_claimed(&self, task: &Task, message: &Received, now: DateTime<Utc>) {
+        match on_delivery(task, &self.config.worker_id, now) {
+            Delivery::AlreadyFinished => {
+                tracing::info!(status = %task.status, "task already finished; deleting the leftover message");
+                self.delete(message).await;
+            }
+            Delivery::HeldElsewhere { lease_expires_at } => {
+                let wait = (lease_expires_at - now).to_std().unwrap_or_default();
+                self.set_visibility(message, wait + Duration::from_secs(1))
+                    .await;
+            }
+            Delivery::HeldHere => {
+                // A duplicate of an attempt running here; its lease keeper
+                // keeps the original message hidden.
+                self.set_visibility(message, self.config.lease).await;
+            }
+            Delivery::Exhausted => self.fail_exhausted(&task.id, message, now).await,
+            Delivery::Claim { .. } => unreachable!("a claimable task is claimed"),
         }
     }
 
