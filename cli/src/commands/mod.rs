@@ -4,6 +4,7 @@
 mod admin;
 mod download;
 mod fleet;
+mod functions;
 mod submit;
 mod tasks;
 mod watch;
@@ -73,7 +74,7 @@ enum Command {
     /// The registered functions; show, register or delete one.
     Functions {
         #[command(subcommand)]
-        action: Option<fleet::FunctionAction>,
+        action: Option<functions::FunctionAction>,
     },
     /// Print a shell completion script: `wharf completions bash >
     /// /etc/bash_completion.d/wharf`.
@@ -109,7 +110,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Delete { id, force } => tasks::delete(&session()?, &id, force).await,
         Command::Workers { action } => fleet::workers(&session()?, action).await,
         Command::Status => fleet::status(&session()?).await,
-        Command::Functions { action } => fleet::functions(&session()?, action).await,
+        Command::Functions { action } => functions::run(&session()?, action).await,
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "wharf", &mut std::io::stdout());

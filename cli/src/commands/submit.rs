@@ -1,13 +1,19 @@
 //! `wharf submit` (a task from a file or from flags) and `wharf invoke` (a
 //! registered function with parameters); both can then `--wait` or
-//! `--follow` the task.
+//! `--follow` the task. The spec flags describe: `spec`; reading files,
+//! JSON arguments and `KEY=VALUE`: `input`.
 
-use std::io::Read;
+mod input;
+mod spec;
+
 use std::process::ExitCode;
 
 use reqwest::Method;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
+pub(super) use self::input::read_json_arg;
+use self::input::{key_value, read_task_file};
+use self::spec::{spec_flags_given, spec_from_flags};
 use super::{segment, watch, Session};
 use crate::exit::Failure;
 use crate::output::print_json;
@@ -213,189 +219,4 @@ async fn send(session: &Session, path: &str, body: Value, then: &Then) -> anyhow
         false => println!("{id}"),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn spec_flags_given(args: &SubmitArgs) -> bool {
-    args.cmd.is_some()
-        || args.image.is_some()
-        || args.script_url.is_some()
-        || !args.env.is_empty()
-        || !args.command.is_empty()
-}
-
-/// The `spec` the flags describe.
-fn spec_from_flags(args: &SubmitArgs) -> Result<Value, Failure> {
-    let mut env = Map::new();
-    for pair in &args.env {
-        let (key, value) = key_value("--env", pair)?;
-        env.insert(key, value.into());
-    }
-    let command = match (&args.cmd, args.command.is_empty()) {
-        (Some(_), false) => {
-            return Err(Failure::usage("give --cmd or a command after --, not both"))
-        }
-        (Some(line), true) => vec!["sh".to_owned(), "-c".to_owned(), line.clone()],
-        (None, _) => args.command.clone(),
-    };
-    if let Some(url) = &args.script_url {
-        let name = script_name(url)?;
-        let mut script = json!({ "url": url, "name": name, "args": command });
-        if let Some(sha256) = &args.script_sha256 {
-            script["sha256"] = sha256.as_str().into();
-        }
-        if let Some(interpreter) = &args.interpreter {
-            script["interpreter"] = interpreter.as_str().into();
-        }
-        if !env.is_empty() {
-            return Err(Failure::usage("--env does not apply to a script"));
-        }
-        return Ok(json!({ "script": script }));
-    }
-    if let Some(image) = &args.image {
-        return Ok(json!({ "container": { "image": image, "command": command, "env": env } }));
-    }
-    if command.is_empty() {
-        return Err(Failure::usage(
-            "nothing to run: give a task FILE, --cmd, --image, --script-url, or a command after --",
-        ));
-    }
-    Ok(json!({ "process": { "command": command, "env": env } }))
-}
-
-/// A script's file name: the last segment of its URL's path.
-fn script_name(url: &str) -> Result<String, Failure> {
-    let parsed =
-        url::Url::parse(url).map_err(|e| Failure::usage(format!("--script-url {url:?}: {e}")))?;
-    parsed
-        .path_segments()
-        .and_then(|mut segments| segments.next_back())
-        .filter(|name| !name.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| Failure::usage(format!("--script-url {url:?} names no file")))
-}
-
-/// A task file as a JSON object: YAML if its name says so or stdin does
-/// not start with `{`, JSON otherwise.
-fn read_task_file(file: &str) -> Result<Map<String, Value>, Failure> {
-    let text = read_source(file)?;
-    let yaml = file.ends_with(".yaml")
-        || file.ends_with(".yml")
-        || (file == "-" && !text.trim_start().starts_with('{'));
-    let parsed: Result<Value, String> = match yaml {
-        true => serde_yaml::from_str(&text).map_err(|e| e.to_string()),
-        false => serde_json::from_str(&text).map_err(|e| e.to_string()),
-    };
-    match parsed {
-        Ok(Value::Object(task)) => Ok(task),
-        Ok(_) => Err(Failure::usage(format!("{file}: a task is an object"))),
-        Err(e) => Err(Failure::usage(format!("{file}: {e}"))),
-    }
-}
-
-/// A JSON argument given inline, or as @FILE (`@-`: stdin).
-pub(super) fn read_json_arg(flag: &str, text: &str) -> Result<Value, Failure> {
-    let (text, from) = match text.strip_prefix('@') {
-        Some(file) => (read_source(file)?, file),
-        None => (text.to_owned(), flag),
-    };
-    serde_json::from_str(&text).map_err(|e| {
-        Failure::usage(format!(
-            "{from}: not JSON ({e}); a string is written with its quotes: '\"text\"'"
-        ))
-    })
-}
-
-/// A file's text, or stdin's for `-`.
-fn read_source(file: &str) -> Result<String, Failure> {
-    let mut text = String::new();
-    let read = match file {
-        "-" => std::io::stdin().read_to_string(&mut text).map(|_| ()),
-        _ => std::fs::read_to_string(file).map(|t| text = t),
-    };
-    read.map_err(|e| Failure::usage(format!("cannot read {file}: {e}")))?;
-    Ok(text)
-}
-
-/// `KEY=VALUE`, split at the first `=`.
-fn key_value(flag: &str, pair: &str) -> Result<(String, String), Failure> {
-    match pair.split_once('=') {
-        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
-        _ => Err(Failure::usage(format!(
-            "{flag} {pair:?}: expected KEY=VALUE"
-        ))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::*;
-
-    /// The submit arguments of a command line.
-    fn submit_args(line: &[&str]) -> SubmitArgs {
-        #[derive(Parser)]
-        struct Line {
-            #[command(flatten)]
-            args: SubmitArgs,
-        }
-        Line::parse_from(std::iter::once("submit").chain(line.iter().copied())).args
-    }
-
-    #[test]
-    fn flags_describe_each_kind_of_spec() {
-        let spec = spec_from_flags(&submit_args(&["--cmd", "echo hi | wc -c"])).unwrap();
-        assert_eq!(
-            spec,
-            json!({"process": {"command": ["sh", "-c", "echo hi | wc -c"], "env": {}}})
-        );
-
-        let spec = spec_from_flags(&submit_args(&["--env", "A=b=c", "--", "ls", "-l"])).unwrap();
-        assert_eq!(
-            spec,
-            json!({"process": {"command": ["ls", "-l"], "env": {"A": "b=c"}}})
-        );
-
-        let spec =
-            spec_from_flags(&submit_args(&["--image", "alpine:3", "--", "echo", "hi"])).unwrap();
-        assert_eq!(spec["container"]["image"], "alpine:3");
-        assert_eq!(spec["container"]["command"], json!(["echo", "hi"]));
-
-        let line = [
-            "--script-url",
-            "https://example.com/x/build.sh?v=2",
-            "--script-sha256",
-            "ab",
-            "--",
-            "fast",
-        ];
-        let spec = spec_from_flags(&submit_args(&line)).unwrap();
-        assert_eq!(
-            spec,
-            json!({"script": {"url": "https://example.com/x/build.sh?v=2", "name": "build.sh", "args": ["fast"], "sha256": "ab"}})
-        );
-    }
-
-    #[test]
-    fn flags_that_describe_nothing_or_two_things_are_refused() {
-        let error = spec_from_flags(&submit_args(&[])).unwrap_err();
-        assert!(
-            error.message.contains("nothing to run"),
-            "{}",
-            error.message
-        );
-        let error = spec_from_flags(&submit_args(&["--cmd", "ls", "--", "ls"])).unwrap_err();
-        assert!(error.message.contains("not both"), "{}", error.message);
-        let error =
-            spec_from_flags(&submit_args(&["--script-url", "https://h/", "--"])).unwrap_err();
-        assert!(error.message.contains("names no file"), "{}", error.message);
-        assert!(key_value("--label", "=x").is_err());
-        assert!(key_value("--label", "novalue").is_err());
-        let error = read_json_arg("--payload", "text").unwrap_err();
-        assert!(
-            error.message.contains("--payload: not JSON"),
-            "{}",
-            error.message
-        );
-    }
 }

@@ -7,6 +7,7 @@ mod extract;
 mod fleet;
 mod listing;
 mod openapi;
+mod outputs;
 mod registry;
 pub mod submit;
 mod tasks;
@@ -47,8 +48,8 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(submit::create, listing::list))
         .routes(routes!(tasks::get, tasks::delete))
         .routes(routes!(tasks::cancel))
-        .routes(routes!(tasks::outputs))
-        .routes(routes!(tasks::output))
+        .routes(routes!(outputs::outputs))
+        .routes(routes!(outputs::output))
         .routes(routes!(tasks::logs))
         .routes(routes!(fleet::list))
         .routes(routes!(fleet::get))

@@ -14,7 +14,7 @@ use wharf_core::pending::why_pending;
 use super::super::auth::Caller;
 use super::super::extract::TaskId;
 use super::super::problem::Problem;
-use super::super::{fleet, listing, tasks, AppState};
+use super::super::{fleet, listing, outputs, tasks, AppState};
 use wharf_core::display::{age, run_time};
 
 use super::render::{bytes, html_response, moment, pretty, status, HtmlResponse};
@@ -86,7 +86,7 @@ pub async fn task(
     let task = tasks::load(&state, &id).await?;
     let pending = fleet::pending(&state, &task).await?;
     let (outputs, more) =
-        tasks::output_links(&state, &task, 0, OUTPUTS_SHOWN, LINK_LIFETIME).await?;
+        outputs::output_links(&state, &task, 0, OUTPUTS_SHOWN, LINK_LIFETIME).await?;
     let now = Utc::now();
     let active = !task.status.is_terminal();
     Ok(html_response(html! {
