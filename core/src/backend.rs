@@ -11,8 +11,8 @@ use crate::config::ResourceNames;
 use crate::fleet::Fleet;
 use crate::queue::Queue;
 use crate::registry::Registry;
+use crate::sets::SetStore;
 use crate::store::TaskStore;
-use crate::taskset::SetStore;
 
 #[derive(Clone)]
 pub struct Backend {

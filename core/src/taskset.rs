@@ -3,41 +3,25 @@
 //! missing are created, the set's active tasks that are no longer listed are
 //! cancelled, the rest is left as it is.
 //!
-//! The set is a record of its members (task name → id) beside the tasks,
-//! written conditionally on the version it was read at; each task also
-//! records its set, so a sync cut off between creating a task and writing
-//! the record adopts that task the next time instead of failing on its name.
+//! The set is a record of its members (task name → id, in a
+//! [`SetStore`](crate::sets::SetStore)) beside the tasks, written
+//! conditionally on the version it was read at; each task also records its
+//! set, so a sync cut off between creating a task and writing the record
+//! adopts that task the next time instead of failing on its name.
 
-use std::collections::BTreeMap;
-
-use async_trait::async_trait;
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::lifecycle;
 use crate::model::{Task, TaskId};
+use crate::sets::Members;
 use crate::store::Transition;
 use crate::submit::{submit, Enqueue, SubmitError, Submitted};
 use crate::validate::ValidTask;
 
 /// A sync lists at most this many tasks.
 pub const MAX_SET_TASKS: usize = 100;
-
-/// A set's members as stored: task name → task id.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Members(pub BTreeMap<String, TaskId>);
-
-/// Where set records live (the tasks table, or a fake).
-#[async_trait]
-pub trait SetStore: Send + Sync {
-    /// The set's members and the version they were read at.
-    async fn members(&self, set: &str) -> Result<Option<(Members, u64)>>;
-    /// Writes the members if the record is still at `read` (`None`: there
-    /// was none); [`Error::Conflict`] otherwise.
-    async fn put_members(&self, set: &str, members: &Members, read: Option<u64>) -> Result<()>;
-}
 
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq)]

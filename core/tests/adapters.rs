@@ -541,7 +541,7 @@ async fn the_worker_registry_keeps_reports_and_hands_back_commands() {
 
 #[tokio::test]
 async fn task_set_records_are_written_only_over_the_version_read() {
-    use wharf_core::taskset::Members;
+    use wharf_core::sets::Members;
     let moto = Moto::start().await;
     let backend = backend(&moto).await;
     let sets = &backend.sets;
