@@ -11,13 +11,12 @@
 
 use chrono::Utc;
 
-use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::lifecycle;
 use crate::model::{Task, TaskId};
-use crate::sets::Members;
-use crate::store::Transition;
-use crate::submit::{submit, Enqueue, SubmitError, Submitted};
+use crate::sets::{Members, SetStore};
+use crate::store::{TaskStore, Transition};
+use crate::submit::{submit, Enqueue, Seams, SubmitError, Submitted};
 use crate::validate::ValidTask;
 
 /// A sync lists at most this many tasks.
@@ -49,22 +48,24 @@ pub enum SyncError {
 }
 
 /// Makes set `set` hold exactly `tasks` (each valid and named, names
-/// unique: the caller checks).
+/// unique: the caller checks): the missing ones are submitted through
+/// `seams`, the set's record is kept in `sets`.
 pub async fn sync(
-    backend: &Backend,
+    seams: Seams<'_>,
+    sets: &dyn SetStore,
     set: &str,
     tasks: Vec<ValidTask>,
 ) -> Result<Synced, SyncError> {
-    let read = backend.sets.members(set).await?;
+    let read = sets.members(set).await?;
     let (old, version) = read.map_or((Members::default(), None), |(m, v)| (m, Some(v)));
     let mut members = Members::default();
     let mut synced = Synced::default();
     for (index, mut valid) in tasks.into_iter().enumerate() {
         let name = valid.request.name.clone().unwrap_or_default();
         valid.task_set = Some(set.to_owned());
-        let task = match existing(backend, old.0.get(&name)).await? {
+        let task = match existing(seams.store, old.0.get(&name)).await? {
             Some(task) => task,
-            None => create(backend, set, index, valid).await?,
+            None => create(seams, set, index, valid).await?,
         };
         members.0.insert(name, task.id.clone());
         synced.tasks.push(task);
@@ -74,34 +75,34 @@ pub async fn sync(
             continue;
         }
         let cancel = |task: &Task| lifecycle::cancel(task, Utc::now());
-        match backend.store.transition(id, &cancel).await? {
+        match seams.store.transition(id, &cancel).await? {
             Transition::Applied(cancelled) => synced.removed.push(cancelled.task),
             Transition::Refused(task) => synced.removed.push(task),
             Transition::Missing => {}
         }
     }
-    backend.sets.put_members(set, &members, version).await?;
+    sets.put_members(set, &members, version).await?;
     Ok(synced)
 }
 
 /// The member task of this id, unless it was deleted meanwhile.
-async fn existing(backend: &Backend, id: Option<&TaskId>) -> Result<Option<Task>> {
+async fn existing(store: &dyn TaskStore, id: Option<&TaskId>) -> Result<Option<Task>> {
     let Some(id) = id else { return Ok(None) };
-    Ok(backend.store.get(id).await?.map(|versioned| versioned.task))
+    Ok(store.get(id).await?.map(|versioned| versioned.task))
 }
 
 /// Creates a listed task, or adopts the task of its name when that one
 /// belongs to the set already (a sync cut off before its record).
 async fn create(
-    backend: &Backend,
+    seams: Seams<'_>,
     set: &str,
     index: usize,
     valid: ValidTask,
 ) -> Result<Task, SyncError> {
-    match submit(backend, valid, None, Enqueue::AsRequested).await {
+    match submit(seams, valid, None, Enqueue::AsRequested).await {
         Ok(Submitted::Created(task) | Submitted::Existing(task)) => Ok(task),
         Err(SubmitError::NameTaken { name, existing_id }) => {
-            let existing = backend.store.get(&existing_id).await?;
+            let existing = seams.store.get(&existing_id).await?;
             match existing.map(|v| v.task) {
                 // Only an active task was left by a cut-off sync; a finished
                 // one of the set was removed from it by an earlier sync.

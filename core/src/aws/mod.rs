@@ -2,6 +2,7 @@
 //! access goes through `aws-config`'s standard chain (`AWS_REGION`,
 //! credentials, profiles, `AWS_ENDPOINT_URL` for moto and LocalStack).
 
+mod backend;
 mod calls;
 mod dynamo;
 mod fleet;
@@ -11,6 +12,7 @@ mod sqs;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+pub use backend::backend;
 pub use calls::AwsCalls;
 pub use dynamo::{DynamoTaskStore, TaskIndex, TASK_INDEXES, TTL_ATTRIBUTE};
 pub use fleet::DynamoFleet;
