@@ -1,18 +1,18 @@
 //! The adapters every Wharf service uses, behind their seams, built
-//! once in `main` and shared (cheap to clone).
+//! once in `main` and shared (cheap to clone). The real ones are built by
+//! [`crate::aws::backend`]; tests build one of fakes.
 
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
-
 use crate::artifacts::Artifacts;
-use crate::aws::{AwsCalls, DynamoFleet, DynamoRegistry, DynamoTaskStore, S3Artifacts, SqsQueues};
+use crate::aws::AwsCalls;
 use crate::config::ResourceNames;
 use crate::fleet::Fleet;
 use crate::queue::Queue;
 use crate::registry::Registry;
+use crate::sets::SetStore;
 use crate::store::TaskStore;
-use crate::taskset::SetStore;
+use crate::submit::Seams;
 
 #[derive(Clone)]
 pub struct Backend {
@@ -29,24 +29,12 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// The real adapters (DynamoDB, SQS, S3) for the named resources.
-    pub fn aws(aws: &SdkConfig, names: ResourceNames) -> Self {
-        let calls = AwsCalls::default();
-        let dynamo = calls.dynamo(aws);
-        let store = Arc::new(DynamoTaskStore::new(
-            dynamo.clone(),
-            &names.tasks_table,
-            names.retention_days,
-        ));
-        Backend {
-            store: store.clone(),
-            sets: store,
-            queues: Arc::new(SqsQueues::new(calls.sqs(aws), &names.queue_prefix)),
-            artifacts: Arc::new(S3Artifacts::new(calls.s3(aws), &names.bucket)),
-            fleet: Arc::new(DynamoFleet::new(dynamo.clone(), &names.workers_table)),
-            registry: Arc::new(DynamoRegistry::new(dynamo, &names.functions_table)),
-            names,
-            calls,
+    /// The seams a submission (or a set's sync) writes to.
+    pub fn submission(&self) -> Seams<'_> {
+        Seams {
+            store: &*self.store,
+            queues: &*self.queues,
+            artifacts: &*self.artifacts,
         }
     }
 }

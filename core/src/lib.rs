@@ -19,6 +19,7 @@ pub mod provision;
 pub mod queue;
 pub mod registry;
 pub mod retry;
+pub mod sets;
 pub mod shutdown;
 pub mod store;
 pub mod submit;

@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::artifacts::payload_key;
-use crate::backend::Backend;
+use crate::artifacts::{payload_key, Artifacts};
 use crate::error::Error;
 use crate::model::{new_task_id, Idempotency, Task, TaskMessage};
-use crate::store::CreateError;
+use crate::queue::Queue;
+use crate::store::{CreateError, TaskStore};
 use crate::validate::{ValidTask, INLINE_PAYLOAD_BYTES};
 
 /// What a submission did.
@@ -84,9 +84,18 @@ pub enum Enqueue {
     Backstop(Duration),
 }
 
+/// The seams a submission writes to: the task's record, its message, and
+/// its payload when that is too large to be inline.
+#[derive(Clone, Copy)]
+pub struct Seams<'a> {
+    pub store: &'a dyn TaskStore,
+    pub queues: &'a dyn Queue,
+    pub artifacts: &'a dyn Artifacts,
+}
+
 /// Records a valid submission, then enqueues its message.
 pub async fn submit(
-    backend: &Backend,
+    seams: Seams<'_>,
     valid: ValidTask,
     key: Option<ClientKey<'_>>,
     enqueue: Enqueue,
@@ -100,7 +109,7 @@ pub async fn submit(
         ..new_task(&valid, new_task_id(), Utc::now())
     };
     if task.payload_in_s3 {
-        backend
+        seams
             .artifacts
             .put_bytes(
                 &payload_key(&task.id),
@@ -109,10 +118,10 @@ pub async fn submit(
             )
             .await?;
     }
-    match backend.store.create(&task).await {
+    match seams.store.create(&task).await {
         Ok(()) => {}
         Err(CreateError::IdempotencyKeyUsed { existing_id }) => {
-            let existing = backend.store.get(&existing_id).await?.ok_or_else(|| {
+            let existing = seams.store.get(&existing_id).await?.ok_or_else(|| {
                 Error::NotFound(format!("task {existing_id} of this idempotency key"))
             })?;
             let digest = |task: &Task| task.idempotency.as_ref().map(|i| i.digest.clone());
@@ -133,9 +142,9 @@ pub async fn submit(
         Enqueue::AsRequested => Duration::from_secs(task.delay_seconds.into()),
         Enqueue::Backstop(delay) => delay,
     };
-    if let Err(err) = backend.queues.send(&task.queue, &message, delay).await {
+    if let Err(err) = seams.queues.send(&task.queue, &message, delay).await {
         tracing::error!(task_id = %task.id, error = %err, "enqueue failed; removing the task record");
-        backend.store.delete(&task).await?;
+        seams.store.delete(&task).await?;
         return Err(err.into());
     }
     Ok(Submitted::Created(task))

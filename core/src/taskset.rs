@@ -3,41 +3,24 @@
 //! missing are created, the set's active tasks that are no longer listed are
 //! cancelled, the rest is left as it is.
 //!
-//! The set is a record of its members (task name → id) beside the tasks,
-//! written conditionally on the version it was read at; each task also
-//! records its set, so a sync cut off between creating a task and writing
-//! the record adopts that task the next time instead of failing on its name.
+//! The set is a record of its members (task name → id, in a
+//! [`SetStore`](crate::sets::SetStore)) beside the tasks, written
+//! conditionally on the version it was read at; each task also records its
+//! set, so a sync cut off between creating a task and writing the record
+//! adopts that task the next time instead of failing on its name.
 
-use std::collections::BTreeMap;
-
-use async_trait::async_trait;
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 
-use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::lifecycle;
 use crate::model::{Task, TaskId};
-use crate::store::Transition;
-use crate::submit::{submit, Enqueue, SubmitError, Submitted};
+use crate::sets::{Members, SetStore};
+use crate::store::{TaskStore, Transition};
+use crate::submit::{submit, Enqueue, Seams, SubmitError, Submitted};
 use crate::validate::ValidTask;
 
 /// A sync lists at most this many tasks.
 pub const MAX_SET_TASKS: usize = 100;
-
-/// A set's members as stored: task name → task id.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Members(pub BTreeMap<String, TaskId>);
-
-/// Where set records live (the tasks table, or a fake).
-#[async_trait]
-pub trait SetStore: Send + Sync {
-    /// The set's members and the version they were read at.
-    async fn members(&self, set: &str) -> Result<Option<(Members, u64)>>;
-    /// Writes the members if the record is still at `read` (`None`: there
-    /// was none); [`Error::Conflict`] otherwise.
-    async fn put_members(&self, set: &str, members: &Members, read: Option<u64>) -> Result<()>;
-}
 
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -65,22 +48,24 @@ pub enum SyncError {
 }
 
 /// Makes set `set` hold exactly `tasks` (each valid and named, names
-/// unique: the caller checks).
+/// unique: the caller checks): the missing ones are submitted through
+/// `seams`, the set's record is kept in `sets`.
 pub async fn sync(
-    backend: &Backend,
+    seams: Seams<'_>,
+    sets: &dyn SetStore,
     set: &str,
     tasks: Vec<ValidTask>,
 ) -> Result<Synced, SyncError> {
-    let read = backend.sets.members(set).await?;
+    let read = sets.members(set).await?;
     let (old, version) = read.map_or((Members::default(), None), |(m, v)| (m, Some(v)));
     let mut members = Members::default();
     let mut synced = Synced::default();
     for (index, mut valid) in tasks.into_iter().enumerate() {
         let name = valid.request.name.clone().unwrap_or_default();
         valid.task_set = Some(set.to_owned());
-        let task = match existing(backend, old.0.get(&name)).await? {
+        let task = match existing(seams.store, old.0.get(&name)).await? {
             Some(task) => task,
-            None => create(backend, set, index, valid).await?,
+            None => create(seams, set, index, valid).await?,
         };
         members.0.insert(name, task.id.clone());
         synced.tasks.push(task);
@@ -90,34 +75,34 @@ pub async fn sync(
             continue;
         }
         let cancel = |task: &Task| lifecycle::cancel(task, Utc::now());
-        match backend.store.transition(id, &cancel).await? {
+        match seams.store.transition(id, &cancel).await? {
             Transition::Applied(cancelled) => synced.removed.push(cancelled.task),
             Transition::Refused(task) => synced.removed.push(task),
             Transition::Missing => {}
         }
     }
-    backend.sets.put_members(set, &members, version).await?;
+    sets.put_members(set, &members, version).await?;
     Ok(synced)
 }
 
 /// The member task of this id, unless it was deleted meanwhile.
-async fn existing(backend: &Backend, id: Option<&TaskId>) -> Result<Option<Task>> {
+async fn existing(store: &dyn TaskStore, id: Option<&TaskId>) -> Result<Option<Task>> {
     let Some(id) = id else { return Ok(None) };
-    Ok(backend.store.get(id).await?.map(|versioned| versioned.task))
+    Ok(store.get(id).await?.map(|versioned| versioned.task))
 }
 
 /// Creates a listed task, or adopts the task of its name when that one
 /// belongs to the set already (a sync cut off before its record).
 async fn create(
-    backend: &Backend,
+    seams: Seams<'_>,
     set: &str,
     index: usize,
     valid: ValidTask,
 ) -> Result<Task, SyncError> {
-    match submit(backend, valid, None, Enqueue::AsRequested).await {
+    match submit(seams, valid, None, Enqueue::AsRequested).await {
         Ok(Submitted::Created(task) | Submitted::Existing(task)) => Ok(task),
         Err(SubmitError::NameTaken { name, existing_id }) => {
-            let existing = backend.store.get(&existing_id).await?;
+            let existing = seams.store.get(&existing_id).await?;
             match existing.map(|v| v.task) {
                 // Only an active task was left by a cut-off sync; a finished
                 // one of the set was removed from it by an earlier sync.

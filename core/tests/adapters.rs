@@ -24,7 +24,7 @@ async fn backend(moto: &Moto) -> Backend {
     let aws = moto.sdk_config();
     let names = ResourceNames::with_prefix(&unique_prefix());
     provision(&aws, &names).await.expect("provision");
-    Backend::aws(&aws, names)
+    wharf_core::aws::backend(&aws, names)
 }
 
 fn new_task(name: Option<&str>) -> Task {
@@ -50,7 +50,7 @@ async fn provision_is_idempotent_and_wires_the_dead_letter_queue() {
     assert!(second.iter().all(|p| !p.created), "{second:?}");
 
     // A message received more than the redrive count moves to the DLQ.
-    let backend = Backend::aws(&aws, names);
+    let backend = wharf_core::aws::backend(&aws, names);
     let queues = &backend.queues;
     queues
         .send_raw("default", "not a task", Duration::ZERO)
@@ -415,7 +415,7 @@ async fn one_task(moto: &Moto) -> (SdkConfig, ResourceNames, Arc<dyn TaskStore>,
     let aws = moto.sdk_config();
     let names = ResourceNames::with_prefix(&unique_prefix());
     provision(&aws, &names).await.unwrap();
-    let store = Backend::aws(&aws, names.clone()).store;
+    let store = wharf_core::aws::backend(&aws, names.clone()).store;
     let task = new_task(None);
     store.create(&task).await.unwrap();
     (aws, names, store, task)
@@ -541,7 +541,7 @@ async fn the_worker_registry_keeps_reports_and_hands_back_commands() {
 
 #[tokio::test]
 async fn task_set_records_are_written_only_over_the_version_read() {
-    use wharf_core::taskset::Members;
+    use wharf_core::sets::Members;
     let moto = Moto::start().await;
     let backend = backend(&moto).await;
     let sets = &backend.sets;

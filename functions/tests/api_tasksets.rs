@@ -107,7 +107,7 @@ async fn a_sync_cut_off_before_its_record_is_adopted_the_next_time() {
         ..valid
     };
     let created = wharf_core::submit::submit(
-        &api.backend,
+        api.backend.submission(),
         valid,
         None,
         wharf_core::submit::Enqueue::AsRequested,

@@ -12,7 +12,6 @@ use wharf_core::provision::provision;
 use wharf_core::queue::{Lane, ReceiveOptions};
 use wharf_core::submit::new_task;
 use wharf_core::validate::parse_task_request;
-use wharf_core::Backend;
 use wharf_testkit::{unique_prefix, Moto};
 
 #[tokio::test]
@@ -22,7 +21,7 @@ async fn wharf_dlq_marks_dead_lettered_tasks_and_drains_the_dlq() {
     let prefix = unique_prefix();
     let names = ResourceNames::with_prefix(&prefix);
     provision(&aws, &names).await.unwrap();
-    let backend = Backend::aws(&aws, names.clone());
+    let backend = wharf_core::aws::backend(&aws, names.clone());
 
     let body = br#"{"spec": {"process": {"command": ["true"]}}}"#;
     let valid = parse_task_request(body, &names.queues).unwrap();

@@ -66,7 +66,7 @@ async fn stack() -> (Moto, ResourceNames, Backend) {
     let aws = moto.sdk_config();
     let names = ResourceNames::with_prefix(&unique_prefix());
     provision(&aws, &names).await.unwrap();
-    let backend = Backend::aws(&aws, names.clone());
+    let backend = wharf_core::aws::backend(&aws, names.clone());
     (moto, names, backend)
 }
 

@@ -132,7 +132,7 @@ async fn backend() -> Backend {
         names: ResourceNames,
     }
     let names = <Names as clap::Parser>::parse_from(["bench_probe"]).names;
-    Backend::aws(&wharf_core::aws::load_aws().await, names)
+    wharf_core::aws::backend(&wharf_core::aws::load_aws().await, names)
 }
 
 async fn upload(file: &str) -> anyhow::Result<serde_json::Value> {

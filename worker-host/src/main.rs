@@ -15,7 +15,6 @@ use wharf_core::config::ResourceNames;
 use wharf_core::logging::{init_tracing, LogFormat};
 use wharf_core::model::ExecutorKind;
 use wharf_core::shutdown::on_signal;
-use wharf_core::Backend;
 use wharf_worker_host::config::Mode;
 use wharf_worker_host::executor::container::sweep::Sweeper;
 use wharf_worker_host::executor::container::{
@@ -168,7 +167,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let host = HostState::new(&shutdown);
     let http = local_http(&args).await?;
-    let backend = Backend::aws(&aws, args.names);
+    let backend = wharf_core::aws::backend(&aws, args.names);
     if let Some(containers) = &executors.containers {
         // A crashed run of this host leaves its containers behind.
         let sweeper = Sweeper {

@@ -86,7 +86,14 @@ async fn push(pushing: &Pushing, headers: &HeaderMap, body: &[u8]) -> Result<Tas
     // Hidden until this host's lease would have lapsed without renewal.
     let backstop =
         (config.lease + config.heartbeat).min(Duration::from_secs(MAX_SQS_DELAY_SECONDS.into()));
-    let task = match submit(&worker.backend, valid, None, Enqueue::Backstop(backstop)).await {
+    let task = match submit(
+        worker.backend.submission(),
+        valid,
+        None,
+        Enqueue::Backstop(backstop),
+    )
+    .await
+    {
         Ok(Submitted::Created(task) | Submitted::Existing(task)) => task,
         Err(err) => return Err(refused(err)),
     };

@@ -2,21 +2,23 @@
 //! access goes through `aws-config`'s standard chain (`AWS_REGION`,
 //! credentials, profiles, `AWS_ENDPOINT_URL` for moto and LocalStack).
 
+mod backend;
 mod calls;
 mod dynamo;
-mod functions;
+mod fleet;
+mod registry;
 mod s3;
 mod sqs;
-mod workers;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+pub use backend::backend;
 pub use calls::AwsCalls;
 pub use dynamo::{DynamoTaskStore, TaskIndex, TASK_INDEXES, TTL_ATTRIBUTE};
-pub use functions::DynamoRegistry;
+pub use fleet::DynamoFleet;
+pub use registry::DynamoRegistry;
 pub use s3::{S3Artifacts, MULTIPART_PART_BYTES};
 pub use sqs::SqsQueues;
-pub use workers::DynamoFleet;
 
 /// Loads the AWS configuration from the standard chain.
 pub async fn load_aws() -> SdkConfig {

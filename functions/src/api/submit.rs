@@ -77,7 +77,7 @@ pub async fn submit_valid(
         client: &caller.client,
         key,
     });
-    match submit(&state.backend, valid, key, Enqueue::AsRequested).await {
+    match submit(state.backend.submission(), valid, key, Enqueue::AsRequested).await {
         Ok(Submitted::Created(task)) => {
             tracing::info!(task_id = %task.id, queue = %task.queue, "task submitted");
             let location = format!("/v1/tasks/{}", task.id);

@@ -52,7 +52,14 @@ pub async fn put(
     caller.require(Scope::Submit)?;
     let listed: Vec<serde_json::Value> = read_json(&headers, body)?;
     let tasks = parse_listed(&listed, &state.backend.names.queues)?;
-    match sync(&state.backend, &set, tasks).await {
+    match sync(
+        state.backend.submission(),
+        &*state.backend.sets,
+        &set,
+        tasks,
+    )
+    .await
+    {
         Ok(synced) => {
             tracing::info!(set = %set, tasks = synced.tasks.len(), removed = synced.removed.len(), "task set synced");
             Ok(Json(TaskSetView {

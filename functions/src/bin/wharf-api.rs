@@ -9,7 +9,6 @@ use std::time::Duration;
 use clap::Parser;
 use wharf_core::aws::load_aws;
 use wharf_core::shutdown::on_signal;
-use wharf_core::Backend;
 use wharf_functions::api::{app, AppState, Tokens};
 use wharf_functions::FunctionArgs;
 
@@ -42,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
     wharf_functions::init_tracing(under_lambda);
     let aws = load_aws().await;
     let state = AppState {
-        backend: Backend::aws(&aws, args.function.names),
+        backend: wharf_core::aws::backend(&aws, args.function.names),
         tokens: args.tokens,
     };
     let router = app(state);

@@ -31,7 +31,7 @@ pub async fn api() -> Api {
     let aws = moto.sdk_config();
     let names = ResourceNames::with_prefix(&unique_prefix());
     provision(&aws, &names).await.unwrap();
-    let backend = Backend::aws(&aws, names);
+    let backend = wharf_core::aws::backend(&aws, names);
     let hash = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
     let tokens = format!(
         "{}:read+submit,{}:read,{}:admin",

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use wharf_core::listing::{TaskPage, TaskQuery};
 use wharf_core::model::Task;
+use wharf_core::sets::{Members, SetStore};
 use wharf_core::store::{reservations, taken, CreateError, Replaced, TaskStore, Versioned};
-use wharf_core::taskset::{Members, SetStore};
 use wharf_core::{Error, Result};
 
 #[derive(Default)]

@@ -55,7 +55,7 @@ impl Stack {
         let moto = Moto::start().await;
         let aws = moto.sdk_config();
         provision(&aws, &names).await.expect("provision");
-        let backend = Backend::aws(&aws, names.clone());
+        let backend = wharf_core::aws::backend(&aws, names.clone());
         let hash = hex::encode(Sha256::digest(TOKEN.as_bytes()));
         let state = AppState {
             backend: backend.clone(),

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{number, DynamoTaskStore, KEY};
 use crate::error::{Error, Result};
-use crate::taskset::{Members, SetStore};
+use crate::sets::{Members, SetStore};
 
 fn set_key(set: &str) -> String {
     format!("set#{set}")
