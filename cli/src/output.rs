@@ -44,9 +44,21 @@ pub fn status_cell(task: &Task) -> String {
 
 /// A task as `wharf get` shows it: one field a line.
 pub fn print_task(view: &TaskView) {
+    let mut table = Table::new();
+    table
+        .load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    for (key, value) in task_rows(view) {
+        table.add_row(vec![key.to_owned(), value]);
+    }
+    print_table(&table);
+}
+
+/// The fields of a task as `wharf get` shows them, in order.
+fn task_rows(view: &TaskView) -> Vec<(&'static str, String)> {
     let task = &view.task;
     let now = chrono::Utc::now();
-    let mut rows: Vec<(&str, String)> = vec![("id", task.id.to_string())];
+    let mut rows: Vec<(&'static str, String)> = vec![("id", task.id.to_string())];
     if let Some(name) = &task.name {
         rows.push(("name", name.clone()));
     }
@@ -76,6 +88,13 @@ pub fn print_task(view: &TaskView) {
     if let Some(ran) = run_time(task, now) {
         rows.push(("ran", ran));
     }
+    rows.extend(result_rows(task));
+    rows
+}
+
+/// A task's labels, result, outputs and whether its log was cut.
+fn result_rows(task: &Task) -> Vec<(&'static str, String)> {
+    let mut rows = Vec::new();
     if !task.labels.is_empty() {
         let labels: Vec<String> = task
             .labels
@@ -104,12 +123,5 @@ pub fn print_task(view: &TaskView) {
     if task.log_truncated {
         rows.push(("log", "truncated by the worker's limit".to_owned()));
     }
-    let mut table = Table::new();
-    table
-        .load_style(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    for (key, value) in rows {
-        table.add_row(vec![key.to_owned(), value]);
-    }
-    print_table(&table);
+    rows
 }

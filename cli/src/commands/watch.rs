@@ -79,12 +79,7 @@ pub async fn until_done(
     let id = segment(id, "task id")?;
     let path = format!("/v1/tasks/{id}");
     let started = Instant::now();
-    let spinner = ProgressBar::new_spinner();
-    spinner.set_style(
-        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-            .expect("the spinner template is valid"),
-    );
-    spinner.enable_steady_tick(Duration::from_millis(120));
+    let spinner = spinner();
     let mut seen: Option<(String, Value)> = None;
     let mut interval = FIRST_POLL;
     loop {
@@ -118,19 +113,35 @@ pub async fn until_done(
         }
         if timeout.is_some_and(|limit| started.elapsed() >= limit) {
             spinner.finish_and_clear();
-            let status = seen.as_ref().map_or("unfinished".to_owned(), |(_, t)| {
-                t["status"].as_str().unwrap_or("unfinished").to_owned()
-            });
-            return Err(Failure::new(
-                Exit::TimedOut,
-                format!(
-                    "task {id} is still {status}; gave up after {} s",
-                    started.elapsed().as_secs()
-                ),
-            ));
+            return Err(gave_up(&id, seen.as_ref().map(|(_, task)| task), started));
         }
         tokio::time::sleep(interval).await;
     }
+}
+
+/// The spinner `until_done` shows while it waits.
+fn spinner() -> ProgressBar {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .expect("the spinner template is valid"),
+    );
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner
+}
+
+/// Waiting for a task ran out of time; `seen` is the task as last read.
+fn gave_up(id: &str, seen: Option<&Value>, started: Instant) -> Failure {
+    let status = seen.map_or("unfinished".to_owned(), |t| {
+        t["status"].as_str().unwrap_or("unfinished").to_owned()
+    });
+    Failure::new(
+        Exit::TimedOut,
+        format!(
+            "task {id} is still {status}; gave up after {} s",
+            started.elapsed().as_secs()
+        ),
+    )
 }
 
 /// "01k… running, attempt 1 of 3 on host-1" or "01k… queued: why".
