@@ -42,7 +42,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn script() -> Response {
-    let js = include_str!("assets/console.js");
+    let js = include_str!("console/assets/console.js");
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         js,
@@ -51,7 +51,7 @@ async fn script() -> Response {
 }
 
 async fn style() -> Response {
-    let css = include_str!("assets/console.css");
+    let css = include_str!("console/assets/console.css");
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], css).into_response()
 }
 
