@@ -103,6 +103,14 @@ fn result_rows(task: &Task) -> Vec<(&'static str, String)> {
             .collect();
         rows.push(("labels", labels.join(",")));
     }
+    if !task.secrets.is_empty() {
+        let secrets: Vec<String> = task
+            .secrets
+            .iter()
+            .map(|s| format!("{}={} ({})", s.name, s.value_from, s.deliver_as))
+            .collect();
+        rows.push(("secrets", secrets.join(", ")));
+    }
     if let Some(result) = &task.result {
         rows.push(("result", result.to_string()));
     }

@@ -8,6 +8,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use wharf_core::model::Scope;
+use wharf_core::secrets::{Prefixes, Reference, SecretRef};
+use wharf_core::validate::FieldError;
 
 use crate::problem::Problem;
 
@@ -15,9 +17,13 @@ use crate::problem::Problem;
 struct TokenEntry {
     hash: [u8; 32],
     scopes: Vec<Scope>,
+    /// The secrets it may reference (`secrets=PREFIX`, any number of them).
+    secrets: Prefixes,
 }
 
-/// The configured tokens: `WHARF_API_TOKENS=<sha256 hex>:<scope>+<scope>,…`.
+/// The configured tokens: `WHARF_API_TOKENS=<sha256 hex>:<scope>+<scope>,…`,
+/// where a scope may also be `secrets=PREFIX` (the secret references the
+/// token may name; several allowed).
 #[derive(Debug, Clone, Default)]
 pub struct Tokens(Vec<TokenEntry>);
 
@@ -36,20 +42,38 @@ impl FromStr for Tokens {
                 let mut hash = [0u8; 32];
                 hex::decode_to_slice(hash_hex, &mut hash)
                     .map_err(|_| format!("token {}: the hash must be 64 hex digits", i + 1))?;
-                let scopes = scopes
-                    .split('+')
-                    .map(|scope| {
-                        Scope::from_str(scope).map_err(|_| {
-                            format!("unknown scope {scope:?} (expected read, submit or admin)")
-                        })
-                    })
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| format!("token {}: {e}", i + 1))?;
-                Ok(TokenEntry { hash, scopes })
+                let (scopes, secrets) =
+                    parse_scopes(scopes).map_err(|e| format!("token {}: {e}", i + 1))?;
+                Ok(TokenEntry {
+                    hash,
+                    scopes,
+                    secrets,
+                })
             })
             .collect::<Result<_, String>>()?;
         Ok(Tokens(entries))
     }
+}
+
+/// `read+submit+secrets=/wharf/team-a/`: the scopes, and the secret
+/// prefixes apart.
+fn parse_scopes(text: &str) -> Result<(Vec<Scope>, Prefixes), String> {
+    let mut scopes = Vec::new();
+    let mut prefixes = Vec::new();
+    for part in text.split('+') {
+        if let Some(prefix) = part.strip_prefix("secrets=") {
+            if prefix.is_empty() {
+                return Err("secrets= needs a prefix (e.g. secrets=/wharf/team-a/)".into());
+            }
+            prefixes.push(prefix.to_owned());
+            continue;
+        }
+        let scope = Scope::from_str(part).map_err(|_| {
+            format!("unknown scope {part:?} (expected read, submit, admin or secrets=PREFIX)")
+        })?;
+        scopes.push(scope);
+    }
+    Ok((scopes, Prefixes::new(prefixes)))
 }
 
 impl Tokens {
@@ -57,7 +81,12 @@ impl Tokens {
     /// with its scopes; only its hash is kept.
     pub fn single(token: &str, scopes: Vec<Scope>) -> Tokens {
         let hash = Sha256::digest(token.as_bytes()).into();
-        Tokens(vec![TokenEntry { hash, scopes }])
+        let secrets = Prefixes::default();
+        Tokens(vec![TokenEntry {
+            hash,
+            scopes,
+            secrets,
+        }])
     }
 
     /// The caller a request's `Authorization: Bearer` token makes, or `401`.
@@ -74,6 +103,7 @@ impl Tokens {
             .ok_or_else(Problem::unauthorized)?;
         Ok(Caller {
             scopes: entry.scopes.clone(),
+            secrets: entry.secrets.clone(),
             client: hex::encode(&entry.hash[..8]),
         })
     }
@@ -97,6 +127,7 @@ impl Tokens {
 #[derive(Debug, Clone)]
 pub struct Caller {
     scopes: Vec<Scope>,
+    secrets: Prefixes,
     /// Who the caller is, for what belongs to a client (idempotency keys):
     /// the first 16 hex digits of its token's configured hash.
     pub client: String,
@@ -119,6 +150,37 @@ impl Caller {
                 format!("this token lacks the {scope} scope"),
             ))
         }
+    }
+
+    /// `403` naming `secrets[i].valueFrom` unless the caller may reference
+    /// every one of `secrets`: those under its `secrets=` prefixes, or any
+    /// for `admin` (the workers still resolve only under their own).
+    pub fn may_reference(&self, secrets: &[SecretRef]) -> Result<(), Problem> {
+        if self.scopes.contains(&Scope::Admin) {
+            return Ok(());
+        }
+        let forbidden = secrets.iter().enumerate().find(|(_, secret)| {
+            Reference::parse(&secret.value_from).map_or(true, |r| !self.secrets.allows(&r))
+        });
+        let Some((i, secret)) = forbidden else {
+            return Ok(());
+        };
+        let field = format!("secrets[{i}].valueFrom");
+        let detail = match self.secrets.as_slice() {
+            [] => {
+                format!("{field}: this token may reference no secrets (it has no secrets= scope)")
+            }
+            granted => format!(
+                "{field}: this token may not reference {:?} (it may reference names under {})",
+                secret.value_from,
+                granted.join(", ")
+            ),
+        };
+        let message = "not under this token's secrets= prefixes";
+        Err(Problem {
+            errors: vec![FieldError::new(field, message)],
+            ..Problem::new(StatusCode::FORBIDDEN, "forbidden-secret", detail)
+        })
     }
 }
 
@@ -152,6 +214,8 @@ mod tests {
         assert!(Tokens::from_str("abc:read").unwrap_err().contains("64 hex"));
         let err = Tokens::from_str(&format!("{}:write", hash("a"))).unwrap_err();
         assert!(err.contains("unknown scope \"write\""), "{err}");
+        let err = Tokens::from_str(&format!("{}:submit+secrets=", hash("a"))).unwrap_err();
+        assert!(err.contains("secrets= needs a prefix"), "{err}");
         assert!(Tokens::from_str("nocolon").is_err());
         assert!(Tokens::from_str("").unwrap().0.is_empty());
     }
@@ -160,16 +224,55 @@ mod tests {
     fn admin_has_every_scope() {
         let caller = Caller {
             scopes: vec![Scope::Admin],
+            secrets: Prefixes::default(),
             client: "a".into(),
         };
         assert!(caller.require(Scope::Submit).is_ok());
         let reader = Caller {
             scopes: vec![Scope::Read],
+            secrets: Prefixes::default(),
             client: "r".into(),
         };
         assert_eq!(
             reader.require(Scope::Submit).unwrap_err().status,
             StatusCode::FORBIDDEN
         );
+    }
+
+    #[test]
+    fn a_token_references_only_the_secrets_under_its_prefixes() {
+        let config = format!(
+            "{}:submit+secrets=/wharf/team-a/+secrets=wharf/team-a/,{}:submit,{}:admin",
+            hash("a"),
+            hash("plain"),
+            hash("root")
+        );
+        let tokens: Tokens = config.parse().unwrap();
+        let caller = |token: &str| {
+            let mut headers = HeaderMap::new();
+            let value = format!("Bearer {token}").parse().unwrap();
+            headers.insert(header::AUTHORIZATION, value);
+            tokens.caller(&headers).unwrap()
+        };
+        let secret = |value_from: &str| SecretRef {
+            name: "S".into(),
+            value_from: value_from.into(),
+            deliver_as: Default::default(),
+        };
+        let team_a = [secret("/wharf/team-a/db"), secret("wharf/team-a/api:key")];
+        assert!(caller("a").may_reference(&team_a).is_ok());
+        let other = [secret("/wharf/team-a/db"), secret("/wharf/team-b/db")];
+        let refused = caller("a").may_reference(&other).unwrap_err();
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert_eq!(refused.errors[0].field, "secrets[1].valueFrom");
+        assert!(
+            refused.detail.contains("/wharf/team-b/db"),
+            "{}",
+            refused.detail
+        );
+        let refused = caller("plain").may_reference(&team_a).unwrap_err();
+        assert_eq!(refused.errors[0].field, "secrets[0].valueFrom");
+        assert!(caller("plain").may_reference(&[]).is_ok());
+        assert!(caller("root").may_reference(&other).is_ok());
     }
 }

@@ -19,6 +19,7 @@ pub mod provision;
 pub mod queue;
 pub mod registry;
 pub mod retry;
+pub mod secrets;
 pub mod sets;
 pub mod shutdown;
 pub mod store;

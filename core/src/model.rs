@@ -8,6 +8,8 @@ use strum::{Display, EnumString, IntoStaticStr};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
+use crate::secrets::SecretRef;
+
 pub type TaskId = String;
 pub type JsonObject = Map<String, Value>;
 
@@ -41,6 +43,9 @@ pub struct TaskRequest {
     pub delay_seconds: Option<u32>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Secrets the task gets from SSM or Secrets Manager, by reference.
+    #[serde(default)]
+    pub secrets: Vec<SecretRef>,
 }
 
 /// Where a task is in its lifecycle (SPEC §3, Lifecycle).
@@ -150,6 +155,9 @@ pub struct Task {
     pub delay_seconds: u32,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Its secrets, by name and reference; never their values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretRef>,
     /// The registered function it was made from, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
@@ -217,6 +225,7 @@ impl Task {
             retry_on_failure: false,
             delay_seconds: 0,
             labels: BTreeMap::new(),
+            secrets: Vec::new(),
             function: None,
             task_set: None,
             idempotency: None,

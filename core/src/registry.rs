@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::error::Result;
 use crate::model::{TaskRequest, TaskSpec};
+use crate::secrets::SecretRef;
 use crate::validate::{validate, FieldError, Rejection, ValidTask};
 
 /// At most this many functions are registered, each definition at most
@@ -35,6 +36,9 @@ pub struct FunctionRequest {
     pub params_schema: Option<Value>,
     #[serde(default)]
     pub defaults: FunctionDefaults,
+    /// Secrets every invocation's task gets, by reference.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretRef>,
 }
 
 /// What an invocation gets unless it says otherwise.
@@ -65,6 +69,8 @@ pub struct Function {
     pub params_schema: Option<Value>,
     #[serde(default)]
     pub defaults: FunctionDefaults,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretRef>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -78,6 +84,7 @@ impl Function {
             spec: definition.spec,
             params_schema: definition.params_schema,
             defaults: definition.defaults,
+            secrets: definition.secrets,
             created_at,
             updated_at: Utc::now(),
         }
@@ -141,7 +148,7 @@ pub fn check_definition(definition: &FunctionRequest, queues: &[String]) -> Resu
         errors.push(too_large());
     }
     let task = template(
-        &definition.spec,
+        (&definition.spec, &definition.secrets),
         &definition.defaults,
         Invocation::default(),
     );
@@ -167,7 +174,11 @@ pub fn resolve(
         .params
         .get_or_insert_with(|| Value::Object(Default::default()));
     check_params(function, params, field)?;
-    let request = template(&function.spec, &function.defaults, call);
+    let request = template(
+        (&function.spec, &function.secrets),
+        &function.defaults,
+        call,
+    );
     let mut valid = validate(request, queues)?;
     valid.function = Some(function.name.clone());
     Ok(valid)
@@ -196,8 +207,12 @@ fn check_params(function: &Function, params: &Value, field: &str) -> Result<(), 
     }
 }
 
-/// The task request a definition and a call make.
-fn template(spec: &TaskSpec, defaults: &FunctionDefaults, call: Invocation) -> TaskRequest {
+/// The task request a definition (its spec and secrets) and a call make.
+fn template(
+    (spec, secrets): (&TaskSpec, &[SecretRef]),
+    defaults: &FunctionDefaults,
+    call: Invocation,
+) -> TaskRequest {
     let mut labels = defaults.labels.clone();
     labels.extend(call.labels);
     TaskRequest {
@@ -210,6 +225,7 @@ fn template(spec: &TaskSpec, defaults: &FunctionDefaults, call: Invocation) -> T
         retry_on_failure: call.retry_on_failure.unwrap_or(defaults.retry_on_failure),
         delay_seconds: call.delay_seconds,
         labels,
+        secrets: secrets.to_vec(),
     }
 }
 

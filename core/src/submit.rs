@@ -49,6 +49,7 @@ pub fn new_task(valid: &ValidTask, id: String, now: DateTime<Utc>) -> Task {
         retry_on_failure: request.retry_on_failure,
         delay_seconds: valid.delay_seconds,
         labels: request.labels.clone(),
+        secrets: request.secrets.clone(),
         function: valid.function.clone(),
         task_set: valid.task_set.clone(),
         ..Task::queued(id, request.spec.clone(), now)

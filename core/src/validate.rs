@@ -10,6 +10,7 @@ use crate::model::{
     ContainerSpec, Mount, ProcessSpec, Resources, ScriptSpec, TaskRequest, TaskSpec,
     DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECONDS,
 };
+use crate::secrets;
 
 pub const MAX_TIMEOUT_SECONDS: u32 = 43_200;
 pub const MAX_DELAY_SECONDS: u32 = 43_200;
@@ -140,6 +141,13 @@ pub fn validate(request: TaskRequest, queues: &[String]) -> Result<ValidTask, Re
         let message = format!("at most {MAX_LABELS} labels, got {}", request.labels.len());
         errors.push(FieldError::new("labels", message));
     }
+    let env: Vec<&String> = request
+        .spec
+        .env()
+        .into_iter()
+        .flat_map(|env| env.keys())
+        .collect();
+    secrets::check(&request.secrets, &env, &mut errors);
     check_task_size(&request)?;
     let payload_json = check_payload(request.payload.as_ref(), errors)?;
     Ok(ValidTask {
@@ -168,6 +176,7 @@ fn check_task_size(request: &TaskRequest) -> Result<(), Rejection> {
     let parts = [
         ("spec", json_len(&request.spec)),
         ("labels", json_len(&request.labels)),
+        ("secrets", json_len(&request.secrets)),
         ("name", json_len(&request.name)),
     ];
     let (field, _) = parts

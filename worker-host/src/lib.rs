@@ -16,6 +16,7 @@ pub mod http;
 pub mod isolation;
 pub mod poller;
 pub mod push;
+pub mod secrets;
 pub mod slots;
 pub mod worker;
 

@@ -9,6 +9,7 @@ use wharf_core::config::ResourceNames;
 use wharf_core::model::Scope;
 use wharf_core::provision::provision;
 
+use crate::exit::Failure;
 use crate::output::print_json;
 
 #[derive(Debug, clap::Subcommand)]
@@ -25,6 +26,11 @@ pub enum Admin {
         /// Scopes the token grants.
         #[arg(long, value_enum, default_value = "read,submit", value_delimiter = ',')]
         scopes: Vec<Scope>,
+        /// A prefix of the secret references the token may name in tasks
+        /// (`/wharf/team-a/` for SSM, `wharf/team-a/` for Secrets
+        /// Manager); repeatable. Without one it may name none (unless admin).
+        #[arg(long = "secrets", value_name = "PREFIX")]
+        secrets: Vec<String>,
     },
 }
 
@@ -48,12 +54,22 @@ pub async fn run(admin: Admin, json: bool) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Admin::Token { scopes } => {
+        Admin::Token { scopes, secrets } => {
             let mut bytes = [0u8; 32];
             rand::rng().fill_bytes(&mut bytes);
             let token = format!("wharf_{}", hex::encode(bytes));
             let hash = hex::encode(Sha256::digest(token.as_bytes()));
-            let scopes: Vec<String> = scopes.iter().map(Scope::to_string).collect();
+            if let Some(bad) = secrets
+                .iter()
+                .find(|p| p.is_empty() || p.contains([',', '+']))
+            {
+                return Err(Failure::usage(format!(
+                    "--secrets {bad:?}: a prefix is non-empty, without ',' or '+'"
+                ))
+                .into());
+            }
+            let granted = secrets.iter().map(|prefix| format!("secrets={prefix}"));
+            let scopes: Vec<String> = scopes.iter().map(Scope::to_string).chain(granted).collect();
             let entry = format!("{hash}:{}", scopes.join("+"));
             match json {
                 true => print_json(&serde_json::json!({"token": token, "apiTokensEntry": entry})),

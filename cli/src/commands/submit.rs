@@ -9,7 +9,7 @@ mod spec;
 use std::process::ExitCode;
 
 use reqwest::Method;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 pub(super) use self::input::read_json_arg;
 use self::input::{key_value, read_task_file};
@@ -77,6 +77,12 @@ pub struct SubmitArgs {
     /// The payload: JSON, or @FILE (`@-` reads stdin).
     #[arg(long)]
     payload: Option<String>,
+    /// `NAME=REF`: the task gets the secret REF (an SSM parameter `/…` or
+    /// ARN, or a Secrets Manager name or ARN, `…:jsonKey` for one key) as
+    /// `$NAME`; `NAME=REF:file` as the file `$WHARF_SECRETS_DIR/NAME`.
+    /// Repeatable; added to the file's `secrets`.
+    #[arg(long = "secret", value_name = "NAME=REF[:file]")]
+    secrets: Vec<String>,
     /// How many times the task may be tried.
     #[arg(long)]
     max_attempts: Option<u32>,
@@ -125,6 +131,7 @@ pub async fn submit(session: &Session, args: SubmitArgs) -> anyhow::Result<ExitC
     if let Some(delay) = args.delay {
         task.insert("delaySeconds".into(), delay.into());
     }
+    add_secrets(&mut task, &args.secrets)?;
     args.common.apply(&mut task)?;
     send(session, "/v1/tasks", Value::Object(task), &args.then).await
 }
@@ -166,6 +173,38 @@ pub async fn invoke(session: &Session, args: InvokeArgs) -> anyhow::Result<ExitC
     args.common.apply(&mut call)?;
     let path = format!("/v1/functions/{function}/invoke");
     send(session, &path, Value::Object(call), &args.then).await
+}
+
+/// Appends each `--secret NAME=REF[:file]` to the task's `secrets`.
+fn add_secrets(task: &mut Map<String, Value>, flags: &[String]) -> Result<(), Failure> {
+    if flags.is_empty() {
+        return Ok(());
+    }
+    let secrets = task
+        .entry("secrets")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    let Value::Array(secrets) = secrets else {
+        return Err(Failure::usage("the task's secrets are not a list"));
+    };
+    for flag in flags {
+        secrets.push(secret_flag(flag)?);
+    }
+    Ok(())
+}
+
+/// `NAME=REF`, `NAME=REF:env` or `NAME=REF:file` as a task's secret.
+fn secret_flag(flag: &str) -> Result<Value, Failure> {
+    let (name, reference) = key_value("--secret", flag)?;
+    let (reference, deliver_as) = match reference.rsplit_once(':') {
+        Some((reference, mode @ ("env" | "file"))) => (reference.to_owned(), mode),
+        _ => (reference, "env"),
+    };
+    if reference.is_empty() {
+        return Err(Failure::usage(format!(
+            "--secret {flag:?}: expected NAME=REF[:file], REF an SSM parameter or a Secrets Manager secret"
+        )));
+    }
+    Ok(json!({"name": name, "valueFrom": reference, "as": deliver_as}))
 }
 
 impl Common {
@@ -219,4 +258,26 @@ async fn send(session: &Session, path: &str, body: Value, then: &Then) -> anyhow
         false => println!("{id}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_flag_names_its_reference_and_how_it_is_delivered() {
+        assert_eq!(
+            secret_flag("DB=/wharf/db").unwrap(),
+            json!({"name": "DB", "valueFrom": "/wharf/db", "as": "env"})
+        );
+        assert_eq!(
+            secret_flag("KEY=wharf/api:token:file").unwrap(),
+            json!({"name": "KEY", "valueFrom": "wharf/api:token", "as": "file"})
+        );
+        assert!(secret_flag("DB").is_err());
+        assert!(secret_flag("DB=:file").is_err());
+        let mut task = Map::new();
+        add_secrets(&mut task, &["A=/wharf/a".into(), "B=wharf/b:env".into()]).unwrap();
+        assert_eq!(task["secrets"].as_array().unwrap().len(), 2);
+    }
 }

@@ -105,6 +105,15 @@ impl TaskSpec {
             TaskSpec::Script(_) => ExecutorKind::Script,
         }
     }
+
+    /// The environment variables the spec sets itself.
+    pub fn env(&self) -> Option<&BTreeMap<String, String>> {
+        match self {
+            TaskSpec::Process(process) => Some(&process.env),
+            TaskSpec::Container(container) => Some(&container.env),
+            TaskSpec::Script(_) => None,
+        }
+    }
 }
 
 /// The kinds of executor a worker host may offer (`--executors`).

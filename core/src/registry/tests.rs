@@ -36,6 +36,7 @@ fn a_definition_needs_a_valid_schema_and_task() {
         spec: f.spec,
         params_schema: f.params_schema,
         defaults: f.defaults,
+        secrets: f.secrets,
     };
     assert!(check_definition(&definition(fakejob()), &queues()).is_ok());
     let mut bad = definition(fakejob());

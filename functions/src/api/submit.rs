@@ -49,7 +49,13 @@ pub async fn create(
     let body = json_body(&headers, body)?;
     let valid = match function_call(&body)? {
         Some(call) => registry::resolve_call(&state, call, "payload").await?,
-        None => parse(&body, &state.backend.names.queues)?,
+        None => {
+            let valid = parse(&body, &state.backend.names.queues)?;
+            // A function's secrets were granted when an admin registered
+            // it; a task's own are the caller's to name.
+            caller.may_reference(&valid.request.secrets)?;
+            valid
+        }
     };
     submit_valid(&state, &caller, &headers, valid).await
 }

@@ -52,6 +52,16 @@ pub async fn put(
     caller.require(Scope::Submit)?;
     let listed: Vec<serde_json::Value> = read_json(&headers, body)?;
     let tasks = parse_listed(&listed, &state.backend.names.queues)?;
+    for (index, task) in tasks.iter().enumerate() {
+        caller
+            .may_reference(&task.request.secrets)
+            .map_err(|mut problem| {
+                for error in &mut problem.errors {
+                    error.field = format!("[{index}].{}", error.field);
+                }
+                problem
+            })?;
+    }
     match sync(
         state.backend.submission(),
         &*state.backend.sets,
