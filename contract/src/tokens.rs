@@ -21,8 +21,28 @@ struct TokenEntry {
 #[derive(Debug, Clone, Default)]
 pub struct Tokens(Vec<TokenEntry>);
 
+/// Why `WHARF_API_TOKENS` cannot be read: the entry (counted from 1) and
+/// what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("token {entry}: {problem}")]
+pub struct TokensError {
+    pub entry: usize,
+    pub problem: TokenProblem,
+}
+
+/// What is wrong with one entry of `WHARF_API_TOKENS`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenProblem {
+    #[error("expected <sha256 hex>:<scopes>")]
+    NoScopes,
+    #[error("the hash must be 64 hex digits")]
+    Hash,
+    #[error("unknown scope {0:?} (expected read, submit or admin)")]
+    UnknownScope(String),
+}
+
 impl FromStr for Tokens {
-    type Err = String;
+    type Err = TokensError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let entries = s
             .split(',')
@@ -30,26 +50,28 @@ impl FromStr for Tokens {
             .filter(|entry| !entry.is_empty())
             .enumerate()
             .map(|(i, entry)| {
-                let (hash_hex, scopes) = entry
-                    .split_once(':')
-                    .ok_or_else(|| format!("token {}: expected <sha256 hex>:<scopes>", i + 1))?;
-                let mut hash = [0u8; 32];
-                hex::decode_to_slice(hash_hex, &mut hash)
-                    .map_err(|_| format!("token {}: the hash must be 64 hex digits", i + 1))?;
-                let scopes = scopes
-                    .split('+')
-                    .map(|scope| {
-                        Scope::from_str(scope).map_err(|_| {
-                            format!("unknown scope {scope:?} (expected read, submit or admin)")
-                        })
-                    })
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| format!("token {}: {e}", i + 1))?;
-                Ok(TokenEntry { hash, scopes })
+                parse_entry(entry).map_err(|problem| TokensError {
+                    entry: i + 1,
+                    problem,
+                })
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, _>>()?;
         Ok(Tokens(entries))
     }
+}
+
+/// One `<sha256 hex>:<scope>+<scope>` entry.
+fn parse_entry(entry: &str) -> Result<TokenEntry, TokenProblem> {
+    let (hash_hex, scopes) = entry.split_once(':').ok_or(TokenProblem::NoScopes)?;
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(hash_hex, &mut hash).map_err(|_| TokenProblem::Hash)?;
+    let scopes = scopes
+        .split('+')
+        .map(|scope| {
+            Scope::from_str(scope).map_err(|_| TokenProblem::UnknownScope(scope.to_owned()))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(TokenEntry { hash, scopes })
 }
 
 impl Tokens {
@@ -149,8 +171,11 @@ mod tests {
 
     #[test]
     fn malformed_configuration_is_refused_clearly() {
-        assert!(Tokens::from_str("abc:read").unwrap_err().contains("64 hex"));
-        let err = Tokens::from_str(&format!("{}:write", hash("a"))).unwrap_err();
+        let err = Tokens::from_str("abc:read").unwrap_err().to_string();
+        assert!(err.contains("64 hex"), "{err}");
+        let err = Tokens::from_str(&format!("{}:write", hash("a")))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown scope \"write\""), "{err}");
         assert!(Tokens::from_str("nocolon").is_err());
         assert!(Tokens::from_str("").unwrap().0.is_empty());
