@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use wharf_core::validate::FieldError;
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// The problem type, served as `https://wharf.dev/problems/<slug>`.
@@ -21,7 +22,7 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
     /// For `409` on a duplicate name: the task that holds it.
-    #[serde(rename = "existingId", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "existingId")]
     pub existing_id: Option<String>,
 }
 

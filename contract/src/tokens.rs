@@ -27,8 +27,30 @@ struct TokenEntry {
 #[derive(Debug, Clone, Default)]
 pub struct Tokens(Vec<TokenEntry>);
 
+/// Why `WHARF_API_TOKENS` cannot be read: the entry (counted from 1) and
+/// what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("token {entry}: {problem}")]
+pub struct TokensError {
+    pub entry: usize,
+    pub problem: TokenProblem,
+}
+
+/// What is wrong with one entry of `WHARF_API_TOKENS`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenProblem {
+    #[error("expected <sha256 hex>:<scopes>")]
+    NoScopes,
+    #[error("the hash must be 64 hex digits")]
+    Hash,
+    #[error("unknown scope {0:?} (expected read, submit, admin or secrets=PREFIX)")]
+    UnknownScope(String),
+    #[error("secrets= needs a prefix (e.g. secrets=/wharf/team-a/)")]
+    NoSecretPrefix,
+}
+
 impl FromStr for Tokens {
-    type Err = String;
+    type Err = TokensError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let entries = s
             .split(',')
@@ -36,44 +58,38 @@ impl FromStr for Tokens {
             .filter(|entry| !entry.is_empty())
             .enumerate()
             .map(|(i, entry)| {
-                let (hash_hex, scopes) = entry
-                    .split_once(':')
-                    .ok_or_else(|| format!("token {}: expected <sha256 hex>:<scopes>", i + 1))?;
-                let mut hash = [0u8; 32];
-                hex::decode_to_slice(hash_hex, &mut hash)
-                    .map_err(|_| format!("token {}: the hash must be 64 hex digits", i + 1))?;
-                let (scopes, secrets) =
-                    parse_scopes(scopes).map_err(|e| format!("token {}: {e}", i + 1))?;
-                Ok(TokenEntry {
-                    hash,
-                    scopes,
-                    secrets,
+                parse_entry(entry).map_err(|problem| TokensError {
+                    entry: i + 1,
+                    problem,
                 })
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, _>>()?;
         Ok(Tokens(entries))
     }
 }
 
-/// `read+submit+secrets=/wharf/team-a/`: the scopes, and the secret
-/// prefixes apart.
-fn parse_scopes(text: &str) -> Result<(Vec<Scope>, Prefixes), String> {
-    let mut scopes = Vec::new();
+/// One `<sha256 hex>:<scope>+<scope>` entry; a scope may be
+/// `secrets=PREFIX`.
+fn parse_entry(entry: &str) -> Result<TokenEntry, TokenProblem> {
+    let (hash_hex, scopes) = entry.split_once(':').ok_or(TokenProblem::NoScopes)?;
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(hash_hex, &mut hash).map_err(|_| TokenProblem::Hash)?;
+    let mut granted = Vec::new();
     let mut prefixes = Vec::new();
-    for part in text.split('+') {
-        if let Some(prefix) = part.strip_prefix("secrets=") {
-            if prefix.is_empty() {
-                return Err("secrets= needs a prefix (e.g. secrets=/wharf/team-a/)".into());
-            }
-            prefixes.push(prefix.to_owned());
-            continue;
+    for part in scopes.split('+') {
+        match part.strip_prefix("secrets=") {
+            Some("") => return Err(TokenProblem::NoSecretPrefix),
+            Some(prefix) => prefixes.push(prefix.to_owned()),
+            None => granted.push(
+                Scope::from_str(part).map_err(|_| TokenProblem::UnknownScope(part.to_owned()))?,
+            ),
         }
-        let scope = Scope::from_str(part).map_err(|_| {
-            format!("unknown scope {part:?} (expected read, submit, admin or secrets=PREFIX)")
-        })?;
-        scopes.push(scope);
     }
-    Ok((scopes, Prefixes::new(prefixes)))
+    Ok(TokenEntry {
+        hash,
+        scopes: granted,
+        secrets: Prefixes::new(prefixes),
+    })
 }
 
 impl Tokens {
@@ -211,10 +227,15 @@ mod tests {
 
     #[test]
     fn malformed_configuration_is_refused_clearly() {
-        assert!(Tokens::from_str("abc:read").unwrap_err().contains("64 hex"));
-        let err = Tokens::from_str(&format!("{}:write", hash("a"))).unwrap_err();
+        let err = Tokens::from_str("abc:read").unwrap_err().to_string();
+        assert!(err.contains("64 hex"), "{err}");
+        let err = Tokens::from_str(&format!("{}:write", hash("a")))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown scope \"write\""), "{err}");
-        let err = Tokens::from_str(&format!("{}:submit+secrets=", hash("a"))).unwrap_err();
+        let err = Tokens::from_str(&format!("{}:submit+secrets=", hash("a")))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("secrets= needs a prefix"), "{err}");
         assert!(Tokens::from_str("nocolon").is_err());
         assert!(Tokens::from_str("").unwrap().0.is_empty());

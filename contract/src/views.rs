@@ -10,22 +10,22 @@ use wharf_core::model::{Status, Task};
 use wharf_core::pending::Pending;
 
 /// A task as `GET` shows it: while queued, with why it is pending.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskView {
     #[serde(flatten)]
     pub task: Task,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
 }
 
 /// One page of tasks.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskList {
     pub tasks: Vec<Task>,
     /// Pass as `cursor` for the next page; absent on the last one. A page may
     /// hold fewer than `limit` tasks and still have a next one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 
@@ -41,6 +41,7 @@ pub struct OutputLink {
 }
 
 /// A page of a task's outputs manifest.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OutputsPage {
@@ -48,7 +49,6 @@ pub struct OutputsPage {
     pub status: Status,
     pub outputs: Vec<OutputLink>,
     /// Pass as `cursor` for the next page; absent on the last one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 

@@ -132,18 +132,17 @@ pub struct OutputFile {
 }
 
 /// The task record as stored in DynamoDB and returned by the API.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
     #[schema(value_type = String)]
     pub id: TaskId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub queue: String,
     pub spec: TaskSpec,
     /// The payload, when it is small enough to live in the record; larger
     /// payloads live in S3 (`payloadInS3`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Value>,
     #[serde(default)]
     pub payload_in_s3: bool,
@@ -159,23 +158,15 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretRef>,
     /// The registered function it was made from, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
     /// The task set it is a member of (`PUT /v1/tasksets/{set}`), if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_set: Option<String>,
     /// The `Idempotency-Key` it was submitted with, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency: Option<Idempotency>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
     /// The outputs manifest, when it is short enough for the record; a
     /// longer one is in S3 (`outputsInS3`), read through the API's pages.
@@ -184,9 +175,7 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub outputs_in_s3: bool,
     /// How many outputs the attempt left, and their total size.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_count: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_bytes: Option<u64>,
     /// The last attempt's log outgrew the host's limit: its middle was left
     /// out, marked by a line saying how much.
@@ -196,14 +185,11 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<AttemptRecord>,
     pub created_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     /// The lease of record: a running task whose lease has passed may be
     /// taken over by another worker.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_expires_at: Option<DateTime<Utc>>,
 }
 
@@ -285,18 +271,15 @@ pub struct Idempotency {
 }
 
 /// One attempt of a task, once it has ended.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptRecord {
     pub attempt: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_id: Option<String>,
     /// `None` for an attempt released at shutdown.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: DateTime<Utc>,
 }
@@ -315,11 +298,11 @@ pub struct Fence {
 /// (`snapshot`), so a worker can claim the task without reading it first.
 /// A snapshot is never trusted: the claim is written only if the stored
 /// record is exactly the snapshot, and answers the stored record otherwise.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskMessage {
     pub task_id: TaskId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<Snapshot>,
 }
 

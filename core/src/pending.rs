@@ -26,15 +26,14 @@ pub enum PendingReason {
     Starting,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Pending {
     pub reason: PendingReason,
     pub detail: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<DateTime<Utc>>,
     /// With `AllSlotsBusy`: the messages waiting on the task's queue.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub backlog: Option<u64>,
 }
 

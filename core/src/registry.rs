@@ -23,16 +23,15 @@ pub const MAX_FUNCTIONS: usize = 100;
 pub const MAX_DEFINITION_BYTES: usize = 32 * 1024;
 
 /// What `PUT /v1/functions/{name}` takes.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FunctionRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// What each invocation runs.
     pub spec: TaskSpec,
     /// A JSON Schema (draft 2020-12 unless it says otherwise) the
     /// parameters must pass; without one, any JSON object passes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params_schema: Option<Value>,
     #[serde(default)]
     pub defaults: FunctionDefaults,
@@ -42,14 +41,12 @@ pub struct FunctionRequest {
 }
 
 /// What an invocation gets unless it says otherwise.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FunctionDefaults {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
     #[serde(default)]
     pub retry_on_failure: bool,
@@ -58,14 +55,13 @@ pub struct FunctionDefaults {
 }
 
 /// A registered function as stored and shown.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Function {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub spec: TaskSpec,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params_schema: Option<Value>,
     #[serde(default)]
     pub defaults: FunctionDefaults,
@@ -93,27 +89,21 @@ impl Function {
 
 /// A call of a function: the body of `POST /v1/functions/{name}/invoke`,
 /// and of `POST /v1/tasks` when it names a `function` instead of a `spec`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Invocation {
     /// The function (on `POST /v1/tasks` only; `invoke` names it in its path).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
     /// The parameters, checked against the function's `paramsSchema`: the
     /// task's payload (`payload` is accepted too).
-    #[serde(default, alias = "payload", skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "payload")]
     pub params: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_on_failure: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_seconds: Option<u32>,
     /// Added to (and over) the function's labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

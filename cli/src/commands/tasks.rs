@@ -61,44 +61,14 @@ pub async fn list(session: &Session, args: ListArgs) -> anyhow::Result<ExitCode>
     } else {
         args.limit as usize
     };
-    let mut tasks: Vec<Task> = Vec::new();
-    let mut cursor: Option<String> = None;
-    let more = loop {
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        query.append_pair("limit", &PAGE.min(wanted - tasks.len()).max(1).to_string());
-        if let Some(status) = args.status {
-            query.append_pair("status", &status.to_string());
-        }
-        for (key, value) in [("queue", &args.queue), ("name", &args.name)] {
-            if let Some(value) = value {
-                query.append_pair(key, value);
-            }
-        }
-        for label in &args.labels {
-            query.append_pair("label", label);
-        }
-        if let Some(cursor) = &cursor {
-            query.append_pair("cursor", cursor);
-        }
-        let page = session
-            .client
-            .get(&format!("/v1/tasks?{}", query.finish()))
-            .await?;
-        let page: TaskList = read_as(&page)?;
-        tasks.extend(page.tasks);
-        cursor = page.next_cursor;
-        if cursor.is_none() || tasks.len() >= wanted {
-            break cursor.is_some();
-        }
-    };
-    tasks.truncate(wanted);
+    let listed = fetch_list(session, &args, wanted).await?;
     if session.json {
-        print_json(&serde_json::to_value(&tasks)?);
+        print_json(&Value::Array(listed.answered));
         return Ok(ExitCode::SUCCESS);
     }
     let now = Utc::now();
     let mut rows = table(["ID", "NAME", "QUEUE", "STATUS", "ATTEMPT", "AGE", "RAN"]);
-    for task in &tasks {
+    for task in &listed.tasks {
         rows.add_row(vec![
             task.id.to_string(),
             task.name.clone().unwrap_or_default(),
@@ -110,10 +80,68 @@ pub async fn list(session: &Session, args: ListArgs) -> anyhow::Result<ExitCode>
         ]);
     }
     print_table(&rows);
-    if more {
+    if listed.more {
         eprintln!("(more tasks may match: raise --limit, or --all)");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The tasks `wharf list` shows: each as the API answered it (what
+/// `--json` prints) and as read into a [`TaskList`]'s tasks.
+struct Listed {
+    answered: Vec<Value>,
+    tasks: Vec<Task>,
+    /// More tasks may match than `wanted`.
+    more: bool,
+}
+
+/// Up to `wanted` matching tasks, a page of `GET /v1/tasks` at a time.
+async fn fetch_list(session: &Session, args: &ListArgs, wanted: usize) -> Result<Listed, Failure> {
+    let mut listed = Listed {
+        answered: Vec::new(),
+        tasks: Vec::new(),
+        more: false,
+    };
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = list_query(args, wanted - listed.tasks.len(), cursor.as_deref());
+        let answer = session.client.get(&format!("/v1/tasks?{query}")).await?;
+        let page: TaskList = read_as(&answer)?;
+        if let Some(Value::Array(answered)) = answer.get("tasks") {
+            listed.answered.extend(answered.iter().cloned());
+        }
+        listed.tasks.extend(page.tasks);
+        cursor = page.next_cursor;
+        if cursor.is_none() || listed.tasks.len() >= wanted {
+            break;
+        }
+    }
+    listed.more = cursor.is_some();
+    listed.answered.truncate(wanted);
+    listed.tasks.truncate(wanted);
+    Ok(listed)
+}
+
+/// The query of one page of `GET /v1/tasks`: `args`' filters, at most
+/// `left` tasks, from `cursor` on.
+fn list_query(args: &ListArgs, left: usize, cursor: Option<&str>) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("limit", &PAGE.min(left).max(1).to_string());
+    if let Some(status) = args.status {
+        query.append_pair("status", &status.to_string());
+    }
+    for (key, value) in [("queue", &args.queue), ("name", &args.name)] {
+        if let Some(value) = value {
+            query.append_pair(key, value);
+        }
+    }
+    for label in &args.labels {
+        query.append_pair("label", label);
+    }
+    if let Some(cursor) = cursor {
+        query.append_pair("cursor", cursor);
+    }
+    query.finish()
 }
 
 pub async fn cancel(session: &Session, id: &str) -> anyhow::Result<ExitCode> {

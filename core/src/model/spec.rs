@@ -22,14 +22,12 @@ pub enum TaskSpec {
 
 /// The JSON shape of a [`TaskSpec`]: three optional keys, of which exactly
 /// one must be set.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SpecFields {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     process: Option<ProcessSpec>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     container: Option<ContainerSpec>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     script: Option<ScriptSpec>,
 }
 
@@ -139,6 +137,7 @@ pub enum ExecutorKind {
     Container,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProcessSpec {
@@ -147,10 +146,10 @@ pub struct ProcessSpec {
     pub args: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerSpec {
@@ -161,17 +160,11 @@ pub struct ContainerSpec {
     pub args: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_policy: Option<PullPolicy>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid_mode: Option<String>,
     /// Host paths to mount; the worker host runs the task only if each lies
     /// under one of its `--allowed-mounts`.
@@ -195,26 +188,23 @@ pub enum PullPolicy {
     Never,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(as = ContainerResources)]
 pub struct Resources {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_mb: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pids: Option<i64>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScriptSpec {
     pub url: String,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interpreter: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,

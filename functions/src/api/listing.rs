@@ -69,7 +69,7 @@ fn parse(raw: &str, queues: &[String]) -> Result<TaskQuery, Problem> {
         }
         seen.push(key.clone());
         if let Err(message) = apply(&mut query, &key, value.into_owned(), queues) {
-            errors.push(FieldError::new(key.as_ref(), message));
+            errors.push(FieldError::new(key.as_ref(), message.to_string()));
         }
     }
     match errors.is_empty() {
@@ -78,23 +78,41 @@ fn parse(raw: &str, queues: &[String]) -> Result<TaskQuery, Problem> {
     }
 }
 
+/// What is wrong with one query parameter's value.
+#[derive(Debug, thiserror::Error)]
+enum BadValue<'q> {
+    #[error("must be one of queued, running, succeeded, failed, timed_out, cancelled")]
+    Status,
+    #[error("is not a configured queue ({})", .0.join(", "))]
+    Queue(&'q [String]),
+    #[error("must be key=value, as in label=team=data")]
+    Label,
+    #[error("must be a whole number from 1 to {}", MAX_LIST_LIMIT)]
+    Limit,
+    #[error("is not a cursor this API gave out")]
+    Cursor,
+    #[error("is not a parameter of this route (status, queue, name, label, limit, cursor)")]
+    Unknown,
+}
+
 /// Sets one query parameter, or says what is wrong with its value.
-fn apply(query: &mut TaskQuery, key: &str, value: String, queues: &[String]) -> Result<(), String> {
+fn apply<'q>(
+    query: &mut TaskQuery,
+    key: &str,
+    value: String,
+    queues: &'q [String],
+) -> Result<(), BadValue<'q>> {
     let filter = &mut query.filter;
     match key {
         "status" => {
-            let status = Status::from_str(&value).map_err(|_| {
-                "must be one of queued, running, succeeded, failed, timed_out, cancelled"
-            })?;
+            let status = Status::from_str(&value).map_err(|_| BadValue::Status)?;
             filter.status = Some(status);
         }
         "queue" if queues.contains(&value) => filter.queue = Some(value),
-        "queue" => return Err(format!("is not a configured queue ({})", queues.join(", "))),
+        "queue" => return Err(BadValue::Queue(queues)),
         "name" => filter.name = Some(value),
         "label" => {
-            let (label, wanted) = value
-                .split_once('=')
-                .ok_or("must be key=value, as in label=team=data")?;
+            let (label, wanted) = value.split_once('=').ok_or(BadValue::Label)?;
             filter.labels.insert(label.to_owned(), wanted.to_owned());
         }
         "limit" => {
@@ -102,21 +120,16 @@ fn apply(query: &mut TaskQuery, key: &str, value: String, queues: &[String]) -> 
                 .parse()
                 .ok()
                 .filter(|limit| (1..=MAX_LIST_LIMIT).contains(limit))
-                .ok_or(format!("must be a whole number from 1 to {MAX_LIST_LIMIT}"))?;
+                .ok_or(BadValue::Limit)?;
         }
         "cursor" => {
             let id = value
                 .strip_prefix(CURSOR_PREFIX)
                 .filter(|id| is_task_id(id))
-                .ok_or("is not a cursor this API gave out")?;
+                .ok_or(BadValue::Cursor)?;
             query.before = Some(id.to_owned());
         }
-        _ => {
-            return Err(
-                "is not a parameter of this route (status, queue, name, label, limit, cursor)"
-                    .to_owned(),
-            )
-        }
+        _ => return Err(BadValue::Unknown),
     }
     Ok(())
 }

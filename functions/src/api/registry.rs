@@ -15,7 +15,7 @@ use wharf_core::model::{Scope, Task};
 use wharf_core::registry::{
     check_definition, resolve, Function, FunctionRequest, Invocation, MAX_FUNCTIONS,
 };
-use wharf_core::validate::{is_resource_name, FieldError, ValidTask};
+use wharf_core::validate::FieldError;
 
 use super::auth::Caller;
 use super::extract::{Name, NamePath};
@@ -142,28 +142,4 @@ pub async fn invoke(
     let valid =
         resolve(&function, call, "params", &state.backend.names.queues).map_err(rejected)?;
     submit_valid(&state, &caller, &headers, valid).await
-}
-
-/// The task a body naming a `function` on `POST /v1/tasks` makes; `field`
-/// names the parameters in errors.
-pub async fn resolve_call(
-    state: &AppState,
-    call: Invocation,
-    field: &str,
-) -> Result<ValidTask, Problem> {
-    let name = call.function.clone().unwrap_or_default();
-    let unknown = || {
-        let error = FieldError::new("function", format!("no function {name:?} is registered"));
-        Problem::invalid(vec![error])
-    };
-    if !is_resource_name(&name) {
-        return Err(unknown());
-    }
-    let function = state
-        .backend
-        .registry
-        .get(&name)
-        .await?
-        .ok_or_else(unknown)?;
-    resolve(&function, call, field, &state.backend.names.queues).map_err(rejected)
 }

@@ -8,14 +8,13 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use wharf_contract::body::{idempotency_key, json_body, parse, refused};
+use wharf_contract::body::{idempotency_key, json_body, parse, refused, rejected};
 use wharf_contract::{Caller, Problem};
 use wharf_core::model::{Scope, Task, TaskRequest};
-use wharf_core::registry::Invocation;
+use wharf_core::registry::{resolve, Invocation};
 use wharf_core::submit::{submit, ClientKey, Enqueue, Submitted};
-use wharf_core::validate::{parse_json, ValidTask};
+use wharf_core::validate::{is_resource_name, parse_json, FieldError, ValidTask};
 
-use super::registry;
 use super::AppState;
 
 /// The body of `POST /v1/tasks`, as the OpenAPI document shows it: a task,
@@ -48,7 +47,7 @@ pub async fn create(
     caller.require(Scope::Submit)?;
     let body = json_body(&headers, body)?;
     let valid = match function_call(&body)? {
-        Some(call) => registry::resolve_call(&state, call, "payload").await?,
+        Some(call) => resolve_call(&state, call, "payload").await?,
         None => {
             let valid = parse(&body, &state.backend.names.queues)?;
             // A function's secrets were granted when an admin registered
@@ -69,6 +68,30 @@ fn function_call(body: &[u8]) -> Result<Option<Invocation>, Problem> {
     }
     let call = parse_json::<Invocation>(body).map_err(|e| Problem::invalid(vec![e]))?;
     Ok(Some(call))
+}
+
+/// The task a body naming a `function` on `POST /v1/tasks` makes; `field`
+/// names the parameters in errors.
+async fn resolve_call(
+    state: &AppState,
+    call: Invocation,
+    field: &str,
+) -> Result<ValidTask, Problem> {
+    let name = call.function.clone().unwrap_or_default();
+    let unknown = || {
+        let error = FieldError::new("function", format!("no function {name:?} is registered"));
+        Problem::invalid(vec![error])
+    };
+    if !is_resource_name(&name) {
+        return Err(unknown());
+    }
+    let function = state
+        .backend
+        .registry
+        .get(&name)
+        .await?
+        .ok_or_else(unknown)?;
+    resolve(&function, call, field, &state.backend.names.queues).map_err(rejected)
 }
 
 /// Records and enqueues a valid task (honouring `Idempotency-Key`):

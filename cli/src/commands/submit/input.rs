@@ -14,15 +14,24 @@ pub(super) fn read_task_file(file: &str) -> Result<Map<String, Value>, Failure> 
     let yaml = file.ends_with(".yaml")
         || file.ends_with(".yml")
         || (file == "-" && !text.trim_start().starts_with('{'));
-    let parsed: Result<Value, String> = match yaml {
-        true => serde_yaml::from_str(&text).map_err(|e| e.to_string()),
-        false => serde_json::from_str(&text).map_err(|e| e.to_string()),
+    let parsed: Result<Value, Unreadable> = match yaml {
+        true => serde_yaml::from_str(&text).map_err(Unreadable::from),
+        false => serde_json::from_str(&text).map_err(Unreadable::from),
     };
     match parsed {
         Ok(Value::Object(task)) => Ok(task),
         Ok(_) => Err(Failure::usage(format!("{file}: a task is an object"))),
         Err(e) => Err(Failure::usage(format!("{file}: {e}"))),
     }
+}
+
+/// Why a task file's text is not YAML or JSON: the parser's own words.
+#[derive(Debug, thiserror::Error)]
+enum Unreadable {
+    #[error(transparent)]
+    Yaml(#[from] serde_yaml::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
 }
 
 /// A JSON argument given inline, or as @FILE (`@-`: stdin).

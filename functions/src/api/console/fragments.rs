@@ -5,11 +5,12 @@
 use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use maud::{html, Markup};
+use wharf_contract::views::OutputLink;
 use wharf_core::fleet::WorkerState;
 use wharf_core::model::{Scope, Status, Task};
-use wharf_core::pending::why_pending;
+use wharf_core::pending::{why_pending, Pending};
 
 use super::super::auth::Caller;
 use super::super::extract::TaskId;
@@ -87,39 +88,13 @@ pub async fn task(
     let pending = fleet::pending(&state, &task).await?;
     let (outputs, more) =
         outputs::output_links(&state, &task, 0, OUTPUTS_SHOWN, LINK_LIFETIME).await?;
-    let now = Utc::now();
     let active = !task.status.is_terminal();
     Ok(html_response(html! {
         article #task data-status=(task.status) data-attempt=(task.attempt) {
             h1 { (task.name.as_deref().unwrap_or("Task")) " " small .mono { (task.id) } }
-            dl .facts {
-                dt { "Status" } dd { (status(&task)) }
-                @if let Some(pending) = &pending {
-                    dt { "Pending" } dd { (pending.reason) ": " (pending.detail) }
-                }
-                @if let Some(message) = &task.message { dt { "Message" } dd { (message) } }
-                dt { "Attempt" } dd { (task.attempt) " of " (task.max_attempts) }
-                dt { "Queue" } dd { (task.queue) }
-                @if let Some(worker) = &task.worker_id { dt { "Worker" } dd .mono { (worker) } }
-                @if let Some(code) = task.exit_code { dt { "Exit code" } dd { (code) } }
-                dt { "Created" } dd { (moment(task.created_at)) }
-                @if let Some(at) = task.started_at { dt { "Started" } dd { (moment(at)) } }
-                @if let Some(at) = task.finished_at { dt { "Finished" } dd { (moment(at)) } }
-                @if let Some(ran) = run_time(&task, now) { dt { "Ran" } dd { (ran) } }
-                @if !task.labels.is_empty() {
-                    dt { "Labels" }
-                    dd { @for (key, value) in &task.labels { span .label { (key) "=" (value) } " " } }
-                }
-            }
+            (facts(&task, pending.as_ref(), Utc::now()))
             @if caller.may(Scope::Submit) {
-                div .actions {
-                    @if active {
-                        button type="button" data-action="cancel" { "Cancel" }
-                    }
-                    button type="button" .danger data-action="delete" data-force=(active) {
-                        @if active { "Cancel and delete" } @else { "Delete" }
-                    }
-                }
+                (actions(active))
             }
             @if let Some(result) = &task.result {
                 section { h2 { "Result" } pre .json { (pretty(result)) } }
@@ -128,37 +103,92 @@ pub async fn task(
                 h2 { "Attempts" }
                 (attempts(&task))
             }
-            section {
-                h2 { "Outputs" }
-                @if outputs.is_empty() {
-                    p .muted { @if active { "None yet." } @else { "None." } }
-                } @else {
-                    div .scroll { table #outputs {
-                        thead { tr { th scope="col" { "Path" } th scope="col" { "Size" } th scope="col" { "SHA-256" } } }
-                        tbody { @for output in &outputs {
-                            tr {
-                                td { a href=(output.url) download=(output.path) { (output.path) } }
-                                td { (bytes(output.size)) }
-                                td .mono .digest { (output.sha256) }
-                            }
-                        } }
-                    } }
-                    @if more.is_some() {
-                        p .muted { "The first " (OUTPUTS_SHOWN) " are listed; " code { "wharf download " (task.id) } " fetches them all." }
-                    }
-                }
+            (output_section(&task, &outputs, more.is_some()))
+            (spec_section(&task))
+        }
+    }))
+}
+
+/// A task's status, where it runs and when, as a list of facts.
+fn facts(task: &Task, pending: Option<&Pending>, now: DateTime<Utc>) -> Markup {
+    html! {
+        dl .facts {
+            dt { "Status" } dd { (status(task)) }
+            @if let Some(pending) = pending {
+                dt { "Pending" } dd { (pending.reason) ": " (pending.detail) }
             }
-            details #spec {
-                summary { h2 { "Spec and payload" } }
-                pre .json { (pretty(&serde_json::to_value(&task.spec).unwrap_or_default())) }
-                @match (&task.payload, task.payload_in_s3) {
-                    (_, true) => p .muted { "The payload is kept in S3 (too large for the record)." },
-                    (Some(payload), false) => pre .json { (pretty(payload)) },
-                    (None, false) => p .muted { "No payload." },
+            @if let Some(message) = &task.message { dt { "Message" } dd { (message) } }
+            dt { "Attempt" } dd { (task.attempt) " of " (task.max_attempts) }
+            dt { "Queue" } dd { (task.queue) }
+            @if let Some(worker) = &task.worker_id { dt { "Worker" } dd .mono { (worker) } }
+            @if let Some(code) = task.exit_code { dt { "Exit code" } dd { (code) } }
+            dt { "Created" } dd { (moment(task.created_at)) }
+            @if let Some(at) = task.started_at { dt { "Started" } dd { (moment(at)) } }
+            @if let Some(at) = task.finished_at { dt { "Finished" } dd { (moment(at)) } }
+            @if let Some(ran) = run_time(task, now) { dt { "Ran" } dd { (ran) } }
+            @if !task.labels.is_empty() {
+                dt { "Labels" }
+                dd { @for (key, value) in &task.labels { span .label { (key) "=" (value) } " " } }
+            }
+        }
+    }
+}
+
+/// Cancel (while the task is active) and delete, for `submit` tokens.
+fn actions(active: bool) -> Markup {
+    html! {
+        div .actions {
+            @if active {
+                button type="button" data-action="cancel" { "Cancel" }
+            }
+            button type="button" .danger data-action="delete" data-force=(active) {
+                @if active { "Cancel and delete" } @else { "Delete" }
+            }
+        }
+    }
+}
+
+/// The first [`OUTPUTS_SHOWN`] outputs with their download links; `more`
+/// when the task has others.
+fn output_section(task: &Task, outputs: &[OutputLink], more: bool) -> Markup {
+    let active = !task.status.is_terminal();
+    html! {
+        section {
+            h2 { "Outputs" }
+            @if outputs.is_empty() {
+                p .muted { @if active { "None yet." } @else { "None." } }
+            } @else {
+                div .scroll { table #outputs {
+                    thead { tr { th scope="col" { "Path" } th scope="col" { "Size" } th scope="col" { "SHA-256" } } }
+                    tbody { @for output in outputs {
+                        tr {
+                            td { a href=(output.url) download=(output.path) { (output.path) } }
+                            td { (bytes(output.size)) }
+                            td .mono .digest { (output.sha256) }
+                        }
+                    } }
+                } }
+                @if more {
+                    p .muted { "The first " (OUTPUTS_SHOWN) " are listed; " code { "wharf download " (task.id) } " fetches them all." }
                 }
             }
         }
-    }))
+    }
+}
+
+/// The task's spec and its payload (or where the payload is).
+fn spec_section(task: &Task) -> Markup {
+    html! {
+        details #spec {
+            summary { h2 { "Spec and payload" } }
+            pre .json { (pretty(&serde_json::to_value(&task.spec).unwrap_or_default())) }
+            @match (&task.payload, task.payload_in_s3) {
+                (_, true) => p .muted { "The payload is kept in S3 (too large for the record)." },
+                (Some(payload), false) => pre .json { (pretty(payload)) },
+                (None, false) => p .muted { "No payload." },
+            }
+        }
+    }
 }
 
 /// The ended attempts and the one under way, oldest first.
