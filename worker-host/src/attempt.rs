@@ -47,9 +47,11 @@ pub enum AttemptEnd {
 }
 
 /// What an attempt holds from its claim until its record, and what runs
-/// beside it. Whatever else an attempt comes to hold (values resolved when
-/// it starts, what filters what leaves it) belongs here, set up in
-/// [`Worker::start`] and handed on to [`record`] through [`Attempt::close`].
+/// beside it. Anything more an attempt comes to hold (values resolved when
+/// it starts, a filter for what leaves it, its standard input) is one more
+/// field here: set up in [`Worker::start`] or written by [`prepare`], given
+/// to the executor through its [`Run`] and to [`record`] through
+/// [`Closing`].
 pub(crate) struct Attempt {
     pub claim: Claim,
     /// What the executor gets; its directory is removed after the record.
