@@ -73,7 +73,7 @@ fn executors(containers: Option<ContainerHost>) -> anyhow::Result<Executors> {
         first: 61000,
         last: 61999,
     };
-    let users = TaskUsers::new(uids, 1, false).map_err(anyhow::Error::msg)?;
+    let users = TaskUsers::new(uids, 1, false)?;
     Ok(Executors {
         kinds: vec![ExecutorKind::Process, ExecutorKind::Container],
         users,

@@ -87,10 +87,7 @@ impl Worker {
         // record it was computed from.
         match self.backend.store.transition_from(known, &claim).await {
             Ok(Transition::Applied(claimed)) => {
-                let span = tracing::info_span!("attempt", attempt = claimed.task.attempt);
-                self.run_attempt(claimed, Some(message), stop_all)
-                    .instrument(span)
-                    .await;
+                self.run_attempt(claimed, Some(message), stop_all).await;
                 Handled::Ran
             }
             Ok(Transition::Refused(task)) => {

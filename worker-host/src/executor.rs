@@ -9,6 +9,7 @@ pub mod log;
 mod ownership;
 pub mod process;
 pub mod script;
+mod start_failure;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,6 +26,8 @@ use container::ContainerHost;
 use script::ScriptFetcher;
 
 use crate::isolation::{TaskUid, TaskUsers};
+
+pub use start_failure::StartFailure;
 
 /// The executor seam: what the attempt logic needs from whatever runs tasks.
 #[async_trait]
@@ -141,7 +144,7 @@ impl Executors {
     {
         let task_uid = match self.users.acquire().await {
             Ok(task_uid) => task_uid,
-            Err(message) => return Ended::start_failed(message),
+            Err(err) => return Ended::start_failed(err),
         };
         let user = task_uid.as_ref().map(TaskUid::uid);
         if let Some(uid) = user {
@@ -184,8 +187,10 @@ impl Ended {
         }
     }
 
-    pub fn start_failed(message: impl Into<String>) -> Self {
-        Ended::new(Exit::StartFailed, Some(message.into()))
+    /// It did not start, and `why` (a [`StartFailure`], or a note) says
+    /// why.
+    pub fn start_failed(why: impl std::fmt::Display) -> Self {
+        Ended::new(Exit::StartFailed, Some(why.to_string()))
     }
 }
 

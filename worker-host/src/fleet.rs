@@ -209,15 +209,34 @@ impl Registrar {
     }
 }
 
+/// A label that is not `key=value`.
+#[derive(Debug, thiserror::Error)]
+#[error("label {0:?} is not key=value")]
+pub struct LabelError(String);
+
 /// Parses `k=v,…` labels.
-pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
+pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, LabelError> {
     text.split(',')
         .filter(|pair| !pair.trim().is_empty())
         .map(|pair| match pair.split_once('=') {
             Some((key, value)) if !key.trim().is_empty() => {
                 Ok((key.trim().to_owned(), value.trim().to_owned()))
             }
-            _ => Err(format!("label {pair:?} is not key=value")),
+            _ => Err(LabelError(pair.to_owned())),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_key_value_pairs() {
+        let labels = parse_labels(" gpu=a100, ,zone = b").unwrap();
+        assert_eq!(labels["gpu"], "a100");
+        assert_eq!(labels["zone"], "b");
+        let err = parse_labels("gpu").unwrap_err().to_string();
+        assert_eq!(err, "label \"gpu\" is not key=value");
+    }
 }

@@ -62,6 +62,22 @@ impl UidRange {
 /// so several workers (or a restarted one) never hand out the same uid.
 const UID_LOCK_DIR: &str = "/run/wharf/task-uids";
 
+/// Why a worker cannot isolate its tasks, or an attempt gets no task uid.
+#[derive(Debug, thiserror::Error)]
+pub enum UidError {
+    #[error("--task-uids {}-{} holds {} uids, fewer than the {slots} task slots", range.first, range.last, range.count())]
+    TooFew { range: UidRange, slots: usize },
+    #[error("cannot create {UID_LOCK_DIR}: {0}")]
+    LockDir(std::io::Error),
+    #[error("cannot open {}: {err}", path.display())]
+    LockFile { path: PathBuf, err: std::io::Error },
+    #[error("every task uid of {}-{} is in use on this host", .0.first, .0.last)]
+    AllInUse(UidRange),
+    /// The blocking lock search panicked or was cancelled.
+    #[error("{0}")]
+    Search(tokio::task::JoinError),
+}
+
 /// Who process and script tasks run as.
 #[derive(Debug, Clone)]
 pub enum TaskUsers {
@@ -76,7 +92,7 @@ pub enum TaskUsers {
 impl TaskUsers {
     /// What this worker can do: per-task uids from `range` when it runs as
     /// root (unless `as_root` opts out), enough for `slots` tasks at once.
-    pub fn new(range: UidRange, slots: usize, as_root: bool) -> Result<TaskUsers, String> {
+    pub fn new(range: UidRange, slots: usize, as_root: bool) -> Result<TaskUsers, UidError> {
         if !nix::unistd::geteuid().is_root() {
             tracing::warn!("the worker does not run as root: tasks run as its own user and are not isolated from each other");
             return Ok(TaskUsers::Shared);
@@ -86,31 +102,26 @@ impl TaskUsers {
             return Ok(TaskUsers::Shared);
         }
         if range.count() < slots {
-            return Err(format!(
-                "--task-uids {}-{} holds {} uids, fewer than the {slots} task slots",
-                range.first,
-                range.last,
-                range.count()
-            ));
+            return Err(UidError::TooFew { range, slots });
         }
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(UID_LOCK_DIR)
-            .map_err(|e| format!("cannot create {UID_LOCK_DIR}: {e}"))?;
+            .map_err(UidError::LockDir)?;
         Ok(TaskUsers::Isolated(range))
     }
 
     /// A uid for one attempt, with nothing left running under it; `None`
     /// when tasks share the worker's user.
-    pub async fn acquire(&self) -> Result<Option<TaskUid>, String> {
+    pub async fn acquire(&self) -> Result<Option<TaskUid>, UidError> {
         let TaskUsers::Isolated(range) = self else {
             return Ok(None);
         };
         let range = *range;
         let task_uid = tokio::task::spawn_blocking(move || lock_free_uid(range))
             .await
-            .map_err(|e| e.to_string())??;
+            .map_err(UidError::Search)??;
         // A worker that crashed may have left processes under it.
         task_uid.reap().await;
         Ok(Some(task_uid))
@@ -118,7 +129,7 @@ impl TaskUsers {
 }
 
 /// The first uid of `range` whose lock no one holds.
-fn lock_free_uid(range: UidRange) -> Result<TaskUid, String> {
+fn lock_free_uid(range: UidRange) -> Result<TaskUid, UidError> {
     for uid in range.first..=range.last {
         let path = Path::new(UID_LOCK_DIR).join(uid.to_string());
         let file = std::fs::OpenOptions::new()
@@ -126,15 +137,15 @@ fn lock_free_uid(range: UidRange) -> Result<TaskUid, String> {
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            .map_err(|err| UidError::LockFile {
+                path: path.clone(),
+                err,
+            })?;
         if let Ok(lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             return Ok(TaskUid { uid, _lock: lock });
         }
     }
-    Err(format!(
-        "every task uid of {}-{} is in use on this host",
-        range.first, range.last
-    ))
+    Err(UidError::AllInUse(range))
 }
 
 /// A uid held by one attempt, until dropped.
@@ -258,6 +269,22 @@ mod tests {
         assert!("20-10".parse::<UidRange>().is_err());
         assert!("61000".parse::<UidRange>().is_err());
         assert!("a-b".parse::<UidRange>().is_err());
+    }
+
+    #[test]
+    fn uid_errors_name_the_range() {
+        let range = UidRange {
+            first: 61000,
+            last: 61001,
+        };
+        assert_eq!(
+            UidError::TooFew { range, slots: 4 }.to_string(),
+            "--task-uids 61000-61001 holds 2 uids, fewer than the 4 task slots"
+        );
+        assert_eq!(
+            UidError::AllInUse(range).to_string(),
+            "every task uid of 61000-61001 is in use on this host"
+        );
     }
 
     #[test]

@@ -104,14 +104,13 @@ async fn push(pushing: &Pushing, headers: &HeaderMap, body: &[u8]) -> Result<Tas
     tracing::info!(task_id = %claimed.task.id, "pushed task accepted");
     let accepted = claimed.task.clone();
     let span = tracing::info_span!("task", task_id = %claimed.task.id);
-    let attempt = tracing::info_span!(parent: &span, "attempt", attempt = claimed.task.attempt);
     slots.start(slot, |slots| {
         async move {
             let stop_all = &slots.stop_all;
             slots.worker.run_attempt(claimed, None, stop_all).await;
             Handled::Ran
         }
-        .instrument(attempt)
+        .instrument(span)
     });
     Ok(accepted)
 }

@@ -12,60 +12,54 @@ use wharf_core::model::{Reason, Status, Task};
 use wharf_core::retry::retry_transient;
 use wharf_core::Error;
 
-use super::lease::{Keeping, LeaseVerdict};
-use super::logs::{LogStream, Shipping};
+use super::lease::LeaseVerdict;
 use super::outputs::read_result;
-use super::{Attempt, AttemptEnd};
+use super::{Attempt, AttemptEnd, Closing};
 use crate::executor::Ended;
 use crate::worker::Worker;
 
+/// What the record writes, decided while the lease is still kept.
+enum Decision {
+    /// The outcome is known: write it (or queue a retry).
+    Finish(Verdict, Outcome),
+    /// Give the task back for another worker.
+    Release,
+    /// The fence was lost: cancelled, deleted or taken over.
+    Interrupted(LeaseVerdict),
+}
+
 impl Worker {
-    pub(super) async fn record(
-        &self,
-        attempt: &Attempt,
-        end: AttemptEnd,
-        mut lease: Keeping,
-        logs: Shipping,
-    ) {
-        let log = logs.stop().await;
-        match end {
-            AttemptEnd::Exited(ended) => {
-                // The lease keeper goes on while uploads run: large ones
-                // take time. Losing the task stops them, so a lost attempt
-                // does not overwrite the objects of the one that took over.
-                let outcome = tokio::select! {
-                    outcome = self.outcome(attempt, ended, &log) => outcome,
-                    verdict = lease.lost() => {
-                        lease.stop().await;
-                        return self.interrupted(attempt, verdict, &log).await;
-                    }
-                };
-                lease.stop().await;
-                match outcome {
-                    Some((verdict, outcome)) => self.finish(attempt, verdict, outcome).await,
-                    None => self.release(attempt, &log).await,
-                }
-            }
-            AttemptEnd::Interrupted(verdict) => {
-                lease.stop().await;
-                self.interrupted(attempt, verdict, &log).await;
-            }
-            AttemptEnd::Stopped => {
-                lease.stop().await;
-                self.release(attempt, &log).await;
-            }
+    /// The one way out of an attempt: decides from its end what to write
+    /// (uploading what an exited attempt left), stops the lease keeper —
+    /// once, on every path — and writes it.
+    pub(super) async fn record(&self, attempt: Attempt, end: AttemptEnd) {
+        let (closing, mut lease) = attempt.close().await;
+        let decision = match end {
+            // The lease keeper goes on while uploads run: large ones take
+            // time. Losing the task stops them, so a lost attempt does not
+            // overwrite the objects of the one that took over.
+            AttemptEnd::Exited(ended) => tokio::select! {
+                outcome = self.outcome(&closing, ended) => match outcome {
+                    Some((verdict, outcome)) => Decision::Finish(verdict, outcome),
+                    None => Decision::Release,
+                },
+                verdict = lease.lost() => Decision::Interrupted(verdict),
+            },
+            AttemptEnd::Interrupted(verdict) => Decision::Interrupted(verdict),
+            AttemptEnd::Stopped => Decision::Release,
+        };
+        lease.stop().await;
+        match decision {
+            Decision::Finish(verdict, outcome) => self.finish(&closing, verdict, outcome).await,
+            Decision::Release => self.release(&closing).await,
+            Decision::Interrupted(verdict) => self.interrupted(&closing, verdict).await,
         }
     }
 
     /// Uploads what the attempt left and decides its verdict; `None` when
     /// the worker was stopped before the uploads were done.
-    async fn outcome(
-        &self,
-        attempt: &Attempt,
-        ended: Ended,
-        log: &LogStream,
-    ) -> Option<(Verdict, Outcome)> {
-        let task = &attempt.task;
+    async fn outcome(&self, attempt: &Closing, ended: Ended) -> Option<(Verdict, Outcome)> {
+        let task = &attempt.claim.task;
         let exit_code = match ended.exit {
             Exit::Code(code) => Some(code),
             _ => None,
@@ -78,7 +72,7 @@ impl Worker {
             outputs: Vec::new(),
             log_truncated: ended.log_truncated,
         };
-        let uploaded = self.upload(&attempt.run, log).await;
+        let uploaded = self.upload(&attempt.run, &attempt.log).await;
         if attempt.run.stop.is_cancelled() {
             tracing::warn!("the worker stopped before the attempt's outputs were uploaded");
             return None;
@@ -107,7 +101,7 @@ impl Worker {
 
     /// Writes the final state (or queues a retry), waiting out outages, then
     /// lets go of the message.
-    async fn finish(&self, attempt: &Attempt, verdict: Verdict, outcome: Outcome) {
+    async fn finish(&self, attempt: &Closing, verdict: Verdict, outcome: Outcome) {
         let now = Utc::now();
         let next = |task: &Task| match verdict {
             Verdict::Final { status, reason } => {
@@ -138,11 +132,11 @@ impl Worker {
     }
 
     /// The lease keeper found the fence lost and the executor was stopped.
-    async fn interrupted(&self, attempt: &Attempt, verdict: LeaseVerdict, log: &LogStream) {
+    async fn interrupted(&self, attempt: &Closing, verdict: LeaseVerdict) {
         match verdict {
             LeaseVerdict::Cancelled => {
                 tracing::info!("attempt cancelled; process stopped");
-                if let Err(err) = self.upload_log(&attempt.run, log).await {
+                if let Err(err) = self.upload_log(&attempt.run, &attempt.log).await {
                     tracing::warn!(error = %err, "cannot upload the log of the cancelled attempt");
                 }
                 self.let_go(attempt).await;
@@ -158,13 +152,13 @@ impl Worker {
     }
 
     /// Gives a stopped attempt back to the queue for another worker.
-    async fn release(&self, attempt: &Attempt, log: &LogStream) {
-        if let Err(err) = self.upload_log(&attempt.run, log).await {
+    async fn release(&self, attempt: &Closing) {
+        if let Err(err) = self.upload_log(&attempt.run, &attempt.log).await {
             tracing::warn!(error = %err, "cannot upload the log of the released attempt");
         }
         let note = format!(
             "attempt {} released by {} at shutdown",
-            attempt.held.fence.attempt, attempt.held.fence.worker_id
+            attempt.claim.held.fence.attempt, attempt.claim.held.fence.worker_id
         );
         let now = Utc::now();
         let next = |task: &Task| lifecycle::requeue(task, None, None, note.clone(), now);
@@ -185,16 +179,16 @@ impl Worker {
     /// Deletes the attempt's message: its work is done. A pushed task has
     /// none here; its backstop message is deleted by whichever worker
     /// receives it, once it finds the task finished.
-    async fn let_go(&self, attempt: &Attempt) {
-        if let Some(message) = &attempt.message {
+    async fn let_go(&self, attempt: &Closing) {
+        if let Some(message) = &attempt.claim.message {
             self.delete(message).await;
         }
     }
 
     /// Makes the attempt's message visible to every worker at once (a
     /// pushed task's backstop message becomes visible when its delay ends).
-    async fn show_again(&self, attempt: &Attempt) {
-        if let Some(message) = &attempt.message {
+    async fn show_again(&self, attempt: &Closing) {
+        if let Some(message) = &attempt.claim.message {
             self.set_visibility(message, Duration::ZERO).await;
         }
     }
@@ -204,10 +198,10 @@ impl Worker {
     async fn write_fenced(
         &self,
         what: &'static str,
-        attempt: &Attempt,
+        attempt: &Closing,
         next: &(dyn Fn(&Task) -> Task + Send + Sync),
     ) -> Result<Task, Error> {
-        retry_transient(what, &attempt.run.stop, || attempt.held.update(next)).await
+        retry_transient(what, &attempt.run.stop, || attempt.claim.held.update(next)).await
     }
 }
 

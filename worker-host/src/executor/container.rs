@@ -23,15 +23,16 @@ use wharf_core::lifecycle::Exit;
 use wharf_core::model::{ContainerSpec, Resources};
 
 use super::log::CappedLog;
-use super::{Ended, Run};
+use super::{Ended, Run, StartFailure};
 
 mod image;
 mod mounts;
 mod rules;
 pub mod sweep;
 
-pub use mounts::AllowedMount;
-pub use rules::{Ceilings, LABEL_PID_JOINABLE};
+pub use image::ImageError;
+pub use mounts::{AllowedMount, MountError};
+pub use rules::{Ceilings, RuleError, LABEL_PID_JOINABLE};
 
 pub const LABEL_TASK: &str = "wharf.task-id";
 pub const LABEL_ATTEMPT: &str = "wharf.attempt";
@@ -127,7 +128,7 @@ impl ContainerHost {
     pub async fn run(&self, spec: &ContainerSpec, run: &Run) -> Ended {
         let prepared = match self.prepare(spec, run).await {
             Ok(prepared) => prepared,
-            Err(message) => return Ended::start_failed(message),
+            Err(failure) => return Ended::start_failed(failure),
         };
         let limited_memory = prepared.resources.memory_mb.is_some();
         let name = format!("wharf-{}-{}", run.task_id, run.attempt);
@@ -156,7 +157,7 @@ impl ContainerHost {
     }
 
     /// Checks the task against this host's rules and pulls its image.
-    async fn prepare(&self, spec: &ContainerSpec, run: &Run) -> Result<Prepared, String> {
+    async fn prepare(&self, spec: &ContainerSpec, run: &Run) -> Result<Prepared, StartFailure> {
         let image = image::with_tag(&spec.image);
         self.ensure_image(&image, spec.pull_policy).await?;
         let pid_mode = match &spec.pid_mode {

@@ -41,6 +41,23 @@ pub enum FetcherError {
     Client(reqwest::Error),
 }
 
+/// Why a script could not be downloaded, or was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("script download from {url} failed: {chain}")]
+    Failed { url: String, chain: String },
+    #[error("script download from {url} refused: larger than {max_bytes} bytes")]
+    TooLarge { url: String, max_bytes: u64 },
+    #[error("script download from {url} cannot be saved: {err}")]
+    Save { url: String, err: std::io::Error },
+    #[error("script download from {url} broke off: {chain}")]
+    BrokeOff { url: String, chain: String },
+    #[error("script download from {url} cannot be made executable: {err}")]
+    NotExecutable { url: String, err: std::io::Error },
+    #[error("script sha256 mismatch: expected {expected}, downloaded {digest}")]
+    Mismatch { expected: String, digest: String },
+}
+
 impl ScriptFetcher {
     /// A fetcher trusting the system roots plus, when given, the PEM bundle
     /// at `extra_ca_file` (CA certificates, or a server's own certificate).
@@ -67,8 +84,8 @@ impl ScriptFetcher {
     /// when given).
     pub async fn run(&self, spec: &ScriptSpec, run: &Run, user: Option<u32>) -> Ended {
         let path = run.home().join(&spec.name);
-        if let Err(message) = self.download(spec, &path).await {
-            return Ended::start_failed(message);
+        if let Err(err) = self.download(spec, &path).await {
+            return Ended::start_failed(err);
         }
         let mut command = interpreter(spec).map(|i| vec![i]).unwrap_or_default();
         command.push(path.display().to_string());
@@ -82,9 +99,12 @@ impl ScriptFetcher {
 
     /// Fetches the script to `path`, enforcing the size limit and checking
     /// the SHA-256 when the spec gives one.
-    async fn download(&self, spec: &ScriptSpec, path: &Path) -> Result<(), String> {
-        let fail = |what: &str, err: &dyn std::fmt::Display| {
-            format!("script download from {} {what}: {err}", spec.url)
+    async fn download(&self, spec: &ScriptSpec, path: &Path) -> Result<(), DownloadError> {
+        let url = || spec.url.clone();
+        let save = |err| DownloadError::Save { url: url(), err };
+        let too_large = || DownloadError::TooLarge {
+            url: url(),
+            max_bytes: self.max_bytes,
         };
         let response = self
             .http
@@ -92,50 +112,43 @@ impl ScriptFetcher {
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| fail("failed", &error_chain(&e)))?;
+            .map_err(|e| DownloadError::Failed {
+                url: url(),
+                chain: error_chain(&e),
+            })?;
         if response
             .content_length()
             .is_some_and(|n| n > self.max_bytes)
         {
-            return Err(fail(
-                "refused",
-                &format!("larger than {} bytes", self.max_bytes),
-            ));
+            return Err(too_large());
         }
-        let mut file = tokio::fs::File::create(path)
-            .await
-            .map_err(|e| fail("cannot be saved", &e))?;
+        let mut file = tokio::fs::File::create(path).await.map_err(save)?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut body = response.bytes_stream();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| fail("broke off", &error_chain(&e)))?;
+            let chunk = chunk.map_err(|e| DownloadError::BrokeOff {
+                url: url(),
+                chain: error_chain(&e),
+            })?;
             size += chunk.len() as u64;
             if size > self.max_bytes {
-                return Err(fail(
-                    "refused",
-                    &format!("larger than {} bytes", self.max_bytes),
-                ));
+                return Err(too_large());
             }
             hasher.update(&chunk);
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| fail("cannot be saved", &e))?;
+            file.write_all(&chunk).await.map_err(save)?;
         }
-        file.flush()
-            .await
-            .map_err(|e| fail("cannot be saved", &e))?;
+        file.flush().await.map_err(save)?;
         let digest = hex::encode(hasher.finalize());
         if let Some(expected) = &spec.sha256 {
             if !expected.eq_ignore_ascii_case(&digest) {
-                return Err(format!(
-                    "script sha256 mismatch: expected {expected}, downloaded {digest}"
-                ));
+                let expected = expected.clone();
+                return Err(DownloadError::Mismatch { expected, digest });
             }
         }
         tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
             .await
-            .map_err(|e| fail("cannot be made executable", &e))
+            .map_err(|err| DownloadError::NotExecutable { url: url(), err })
     }
 }
 

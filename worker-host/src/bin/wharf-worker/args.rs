@@ -237,7 +237,7 @@ impl Args {
         };
         let slots = self.slots();
         let as_root = self.task_user == Some(TaskUser::Root);
-        let users = TaskUsers::new(self.task_uids, slots, as_root).map_err(anyhow::Error::msg)?;
+        let users = TaskUsers::new(self.task_uids, slots, as_root)?;
         Ok(Executors {
             kinds: self.executors.clone(),
             users,

@@ -2,11 +2,21 @@
 //! credentials when it has some for the image's registry.
 
 use bollard::auth::DockerCredentials;
+use bollard::errors::Error as DockerError;
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
 use wharf_core::model::PullPolicy;
 
 use super::ContainerHost;
+
+/// Why a container task's image cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("image {0} is not present on this host and pullPolicy is Never")]
+    NotPresent(String),
+    #[error("cannot pull image {image}: {err}")]
+    Pull { image: String, err: DockerError },
+}
 
 impl ContainerHost {
     /// Pulls the image as its pull policy says.
@@ -14,26 +24,27 @@ impl ContainerHost {
         &self,
         image: &str,
         policy: Option<PullPolicy>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ImageError> {
         let policy = policy.unwrap_or(PullPolicy::IfNotPresent);
         let present = self.docker.inspect_image(image).await.is_ok();
         match policy {
-            PullPolicy::Never if !present => Err(format!(
-                "image {image} is not present on this host and pullPolicy is Never"
-            )),
+            PullPolicy::Never if !present => Err(ImageError::NotPresent(image.to_owned())),
             PullPolicy::Never | PullPolicy::IfNotPresent if present => Ok(()),
             _ => self.pull(image).await,
         }
     }
 
-    async fn pull(&self, image: &str) -> Result<(), String> {
+    async fn pull(&self, image: &str) -> Result<(), ImageError> {
         let options = CreateImageOptionsBuilder::default()
             .from_image(image)
             .build();
         let credentials = self.credentials_for(image);
         let mut progress = self.docker.create_image(Some(options), None, credentials);
         while let Some(step) = progress.next().await {
-            step.map_err(|err| format!("cannot pull image {image}: {err}"))?;
+            step.map_err(|err| ImageError::Pull {
+                image: image.to_owned(),
+                err,
+            })?;
         }
         Ok(())
     }

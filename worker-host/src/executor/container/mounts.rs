@@ -17,6 +17,28 @@ use wharf_core::model::{ContainerSpec, Mount};
 use super::ContainerHost;
 use crate::executor::Run;
 
+/// Why a requested mount may not be mounted.
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    #[error("mount source {0} must be an absolute path without \"..\"")]
+    NotAbsolute(String),
+    #[error("mount source {source_path} cannot be resolved on this host: {err}")]
+    Unresolvable {
+        source_path: String,
+        err: std::io::Error,
+    },
+    #[error("mount source {source_path} resolves to {} through a symlink; symlinks are refused", resolved.display())]
+    Symlink {
+        source_path: String,
+        resolved: PathBuf,
+    },
+    #[error("mount of {source_path} is not allowed on this host (allowed: {allowed})")]
+    NotAllowed {
+        source_path: String,
+        allowed: String,
+    },
+}
+
 /// A host path container tasks may mount, and what lies below it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowedMount {
@@ -55,7 +77,7 @@ impl AllowedMount {
 impl ContainerHost {
     /// `/wharf` plus the mounts the spec asks for, each resolved on this
     /// host and under a root it allows.
-    pub(super) fn binds(&self, spec: &ContainerSpec, run: &Run) -> Result<Vec<String>, String> {
+    pub(super) fn binds(&self, spec: &ContainerSpec, run: &Run) -> Result<Vec<String>, MountError> {
         let mut binds = vec![format!("{}:/wharf", run.io_dir().display())];
         for mount in &spec.mounts {
             let (source, read_only) = resolve(&self.rules.allowed_mounts, mount)?;
@@ -68,28 +90,24 @@ impl ContainerHost {
 
 /// Where a requested mount comes from on this host, and whether it is
 /// read-only; or why it may not be mounted.
-fn resolve(allowed: &[AllowedMount], mount: &Mount) -> Result<(PathBuf, bool), String> {
+fn resolve(allowed: &[AllowedMount], mount: &Mount) -> Result<(PathBuf, bool), MountError> {
     let source = Path::new(&mount.source);
     if !source.is_absolute() || source.components().any(|c| c == Component::ParentDir) {
-        return Err(format!(
-            "mount source {} must be an absolute path without \"..\"",
-            mount.source
-        ));
+        return Err(MountError::NotAbsolute(mount.source.clone()));
     }
-    let resolved = source.canonicalize().map_err(|e| {
-        format!(
-            "mount source {} cannot be resolved on this host: {e}",
-            mount.source
-        )
-    })?;
+    let resolved = source
+        .canonicalize()
+        .map_err(|err| MountError::Unresolvable {
+            source_path: mount.source.clone(),
+            err,
+        })?;
     // `components()` drops `.`, repeated and trailing slashes: what is left
     // differs from the resolved path only through a symlink.
     if resolved != source.components().collect::<PathBuf>() {
-        return Err(format!(
-            "mount source {} resolves to {} through a symlink; symlinks are refused",
-            mount.source,
-            resolved.display()
-        ));
+        return Err(MountError::Symlink {
+            source_path: mount.source.clone(),
+            resolved,
+        });
     }
     let mut roots = allowed
         .iter()
@@ -99,11 +117,10 @@ fn resolve(allowed: &[AllowedMount], mount: &Mount) -> Result<(PathBuf, bool), S
             .iter()
             .map(|r| r.root.display().to_string())
             .collect();
-        return Err(format!(
-            "mount of {} is not allowed on this host (allowed: {})",
-            mount.source,
-            roots.join(", ")
-        ));
+        return Err(MountError::NotAllowed {
+            source_path: mount.source.clone(),
+            allowed: roots.join(", "),
+        });
     }
     // Under nested roots, a read-only one wins.
     let read_only = roots.any(|root| root.read_only);
@@ -135,19 +152,19 @@ mod tests {
         let ro = allow(format!("{}:ro", data.display()));
 
         assert_eq!(
-            resolve(&rw, &mount(&data, false)),
-            Ok((data.clone(), false))
+            resolve(&rw, &mount(&data, false)).unwrap(),
+            (data.clone(), false)
         );
         assert_eq!(
-            resolve(&rw, &mount(&data.join("set1"), true)),
-            Ok((data.join("set1"), true))
+            resolve(&rw, &mount(&data.join("set1"), true)).unwrap(),
+            (data.join("set1"), true)
         );
         assert_eq!(
-            resolve(&ro, &mount(&data.join("set1"), false)),
-            Ok((data.join("set1"), true))
+            resolve(&ro, &mount(&data.join("set1"), false)).unwrap(),
+            (data.join("set1"), true)
         );
         let refused = |m: Mount, roots: &[AllowedMount], why: &str| {
-            let err = resolve(roots, &m).unwrap_err();
+            let err = resolve(roots, &m).unwrap_err().to_string();
             assert!(err.contains(why), "{err}");
         };
         refused(mount(&data.join("r"), true), &rw, "symlink");

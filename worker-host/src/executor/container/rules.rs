@@ -1,6 +1,7 @@
 //! This host's rules for containers: resource ceilings a task cannot
 //! exceed, and which containers a task may join with `pidMode`.
 
+use bollard::errors::Error as DockerError;
 use bollard::Docker;
 use wharf_core::model::Resources;
 
@@ -9,6 +10,27 @@ use super::LABEL_TASK;
 /// Marks a container the operator lets tasks join with
 /// `pidMode: container:NAME` (a sidecar that inspects a service).
 pub const LABEL_PID_JOINABLE: &str = "wharf.pid-joinable";
+
+/// Why a container task breaks this host's rules.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("resources.{name} {asked} is more than this host allows ({most})")]
+    AboveCeiling {
+        name: &'static str,
+        asked: String,
+        most: String,
+    },
+    #[error("pidMode {0:?} is not container:NAME")]
+    NotAContainer(String),
+    #[error("pidMode container:{name}: no such container on this host ({err})")]
+    NoSuchContainer { name: String, err: DockerError },
+    #[error("pidMode container:{0} is another task's container; tasks never join each other")]
+    AnotherTask(String),
+    #[error("pidMode container:{0} is not allowed: the operator must label it {LABEL_PID_JOINABLE}=true")]
+    NotJoinable(String),
+    #[error("container {0} has no id")]
+    NoId(String),
+}
 
 /// What a container task may ask for at most. A task asking more fails to
 /// start; a task asking nothing gets the ceiling.
@@ -21,7 +43,7 @@ pub struct Ceilings {
 
 impl Ceilings {
     /// The resources a task gets under these ceilings, or why not.
-    pub fn apply(&self, requested: Option<&Resources>) -> Result<Resources, String> {
+    pub fn apply(&self, requested: Option<&Resources>) -> Result<Resources, RuleError> {
         let requested = requested.cloned().unwrap_or_default();
         Ok(Resources {
             memory_mb: within("memoryMb", requested.memory_mb, self.memory_mb)?,
@@ -31,14 +53,20 @@ impl Ceilings {
     }
 }
 
-fn within<T>(name: &str, requested: Option<T>, ceiling: Option<T>) -> Result<Option<T>, String>
+fn within<T>(
+    name: &'static str,
+    requested: Option<T>,
+    ceiling: Option<T>,
+) -> Result<Option<T>, RuleError>
 where
     T: PartialOrd + std::fmt::Display + Copy,
 {
     match (requested, ceiling) {
-        (Some(asked), Some(most)) if asked > most => Err(format!(
-            "resources.{name} {asked} is more than this host allows ({most})"
-        )),
+        (Some(asked), Some(most)) if asked > most => Err(RuleError::AboveCeiling {
+            name,
+            asked: asked.to_string(),
+            most: most.to_string(),
+        }),
         (Some(asked), _) => Ok(Some(asked)),
         (None, ceiling) => Ok(ceiling),
     }
@@ -47,28 +75,26 @@ where
 /// The `pidMode` to give the engine for `container:NAME`: only a container
 /// the operator labelled joinable, never another task's; named by its id,
 /// so a rename cannot swap it.
-pub async fn joinable_pid_mode(docker: &Docker, pid_mode: &str) -> Result<String, String> {
+pub async fn joinable_pid_mode(docker: &Docker, pid_mode: &str) -> Result<String, RuleError> {
     let Some(name) = pid_mode.strip_prefix("container:") else {
-        return Err(format!("pidMode {pid_mode:?} is not container:NAME"));
+        return Err(RuleError::NotAContainer(pid_mode.to_owned()));
     };
-    let info = docker
-        .inspect_container(name, None)
-        .await
-        .map_err(|e| format!("pidMode container:{name}: no such container on this host ({e})"))?;
+    let info =
+        docker
+            .inspect_container(name, None)
+            .await
+            .map_err(|err| RuleError::NoSuchContainer {
+                name: name.to_owned(),
+                err,
+            })?;
     let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
     if labels.contains_key(LABEL_TASK) {
-        return Err(format!(
-            "pidMode container:{name} is another task's container; tasks never join each other"
-        ));
+        return Err(RuleError::AnotherTask(name.to_owned()));
     }
     if labels.get(LABEL_PID_JOINABLE).map(String::as_str) != Some("true") {
-        return Err(format!(
-            "pidMode container:{name} is not allowed: the operator must label it {LABEL_PID_JOINABLE}=true"
-        ));
+        return Err(RuleError::NotJoinable(name.to_owned()));
     }
-    let id = info
-        .id
-        .ok_or_else(|| format!("container {name} has no id"))?;
+    let id = info.id.ok_or_else(|| RuleError::NoId(name.to_owned()))?;
     Ok(format!("container:{id}"))
 }
 
@@ -97,7 +123,7 @@ mod tests {
             memory_mb: Some(4096),
             ..Resources::default()
         };
-        let err = ceilings.apply(Some(&too_much)).unwrap_err();
+        let err = ceilings.apply(Some(&too_much)).unwrap_err().to_string();
         assert!(
             err.contains("memoryMb 4096") && err.contains("1024"),
             "{err}"
