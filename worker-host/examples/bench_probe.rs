@@ -29,6 +29,7 @@ use wharf_worker_host::executor::container::{ContainerHost, HostRules};
 use wharf_worker_host::executor::script::ScriptFetcher;
 use wharf_worker_host::executor::{Execute, Executors, Run};
 use wharf_worker_host::isolation::{TaskUsers, UidRange};
+use wharf_worker_host::secrets::Resolved;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -60,6 +61,7 @@ fn run(dir: &std::path::Path, i: usize) -> anyhow::Result<Run> {
         kill_grace: Duration::from_secs(1),
         stop: CancellationToken::new(),
         max_log_bytes: 1 << 20,
+        secrets: Arc::new(Resolved::none()),
     };
     std::fs::create_dir_all(run.home())?;
     std::fs::create_dir_all(run.output_dir())?;

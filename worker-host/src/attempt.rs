@@ -4,7 +4,8 @@
 //!    tasks alike: it [starts](Worker::start) an [`Attempt`], which owns the
 //!    claim, the run, the lease keeper ([`lease`]) and the live log shipper
 //!    ([`logs`]);
-//! 2. [`prepare`] makes the attempt's directory and payload file;
+//! 2. [`prepare`] makes the attempt's directory and payload file, and
+//!    resolves its secrets (into the [`Run`], whose log they redact);
 //! 3. [`Worker::supervise`] runs it: a `select!` over the executor's exit,
 //!    the lease keeper's verdict and the shutdown decides an [`AttemptEnd`];
 //! 4. [`record`] is the one way out: it takes the attempt and its end,
@@ -29,6 +30,7 @@ use wharf_core::queue::Received;
 use wharf_core::store::Versioned;
 
 use crate::executor::{Ended, Run};
+use crate::secrets::Resolved;
 use crate::worker::Worker;
 use held::Held;
 use lease::{Keeping, LeaseKeeper, LeaseVerdict};
@@ -177,6 +179,7 @@ impl Worker {
             kill_grace: self.config.kill_grace,
             stop: stop_all.child_token(),
             max_log_bytes: self.config.max_log_bytes,
+            secrets: Arc::new(Resolved::none()),
         }
     }
 
@@ -184,13 +187,17 @@ impl Worker {
     /// When the lease keeper or the shutdown ends it, the executor is
     /// stopped and awaited: nothing it started outlives the attempt.
     async fn supervise(&self, attempt: &mut Attempt, stop_all: &CancellationToken) -> AttemptEnd {
-        let (task, run) = (&attempt.claim.task, &attempt.run);
-        let execution = async {
-            match self.prepare(task, run).await {
-                Ok(()) => self.executors.execute(&task.spec, run).await,
-                Err(failure) => Ended::start_failed(failure),
-            }
+        let prepared = tokio::select! {
+            prepared = self.prepare(&attempt.claim.task, &attempt.run) => prepared,
+            verdict = attempt.lease.lost() => return AttemptEnd::Interrupted(verdict),
+            _ = stop_all.cancelled() => return AttemptEnd::Stopped,
         };
+        match prepared {
+            Ok(secrets) => attempt.run.secrets = Arc::new(secrets),
+            Err(failure) => return AttemptEnd::Exited(Ended::start_failed(failure)),
+        }
+        let (task, run) = (&attempt.claim.task, &attempt.run);
+        let execution = self.executors.execute(&task.spec, run);
         tokio::pin!(execution);
         let end = tokio::select! {
             ended = &mut execution => return AttemptEnd::Exited(ended),

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use wharf_core::secrets::Prefixes;
+
 /// How the host takes tasks (`--mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, strum::Display)]
 #[strum(serialize_all = "lowercase")]
@@ -60,4 +62,6 @@ pub struct WorkerConfig {
     pub max_log_bytes: u64,
     /// The upload phase of an attempt may take this long (`UploadFailed`).
     pub upload_timeout: Duration,
+    /// Secrets are resolved only under these (`--secret-prefixes`).
+    pub secret_prefixes: Prefixes,
 }

@@ -13,6 +13,7 @@ mod start_failure;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,6 +27,7 @@ use container::ContainerHost;
 use script::ScriptFetcher;
 
 use crate::isolation::{TaskUid, TaskUsers};
+use crate::secrets::{Redactor, Resolved};
 
 pub use start_failure::StartFailure;
 
@@ -97,6 +99,9 @@ pub struct Run {
     pub stop: CancellationToken,
     /// The log keeps its head and tail within this many bytes.
     pub max_log_bytes: u64,
+    /// The task's secrets, resolved when the attempt started; every byte
+    /// of its log passes their redaction.
+    pub secrets: Arc<Resolved>,
 }
 
 impl Run {
@@ -115,6 +120,22 @@ impl Run {
     pub fn log_file(&self) -> PathBuf {
         self.dir.join("attempt.log")
     }
+    /// The `as: file` secrets: beside `io/`, never inside it.
+    pub fn secrets_dir(&self) -> PathBuf {
+        self.dir.join("secrets")
+    }
+
+    /// The `as: env` secrets, and `WHARF_SECRETS_DIR` (as the task sees
+    /// it) when there are `as: file` ones.
+    pub fn secret_env(&self, secrets_dir: &str) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = (self.secrets.env.iter())
+            .map(|(name, value)| (name.clone(), value.as_str().to_owned()))
+            .collect();
+        if !self.secrets.files.is_empty() {
+            env.push(("WHARF_SECRETS_DIR".to_owned(), secrets_dir.to_owned()));
+        }
+        env
+    }
 
     /// The `WHARF_*` variables, with the payload and output paths as the
     /// task sees them.
@@ -127,9 +148,10 @@ impl Run {
         ])
     }
 
-    /// The attempt's log, bounded by `max_log_bytes`.
+    /// The attempt's log, bounded by `max_log_bytes`, redacted.
     pub fn open_log(&self) -> std::io::Result<log::CappedLog> {
-        log::CappedLog::create(&self.log_file(), self.max_log_bytes)
+        let redactor = Redactor::new(self.secrets.redaction.clone());
+        log::CappedLog::create(&self.log_file(), self.max_log_bytes, redactor)
     }
 }
 

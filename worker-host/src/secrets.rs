@@ -36,10 +36,22 @@ pub trait SecretSource: Send + Sync {
 /// The secrets of one attempt, resolved.
 pub struct Resolved {
     /// `NAME=value` for the task's environment.
-    pub env: Vec<(String, Zeroizing<Vec<u8>>)>,
+    pub env: Vec<(String, Zeroizing<String>)>,
     /// `$WHARF_SECRETS_DIR/NAME` files.
     pub files: Vec<(String, Zeroizing<Vec<u8>>)>,
     pub redaction: Arc<Redaction>,
+}
+
+/// Names only: a value is never printed.
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<&str> = self.env.iter().map(|(n, _)| n.as_str()).collect();
+        let files: Vec<&str> = self.files.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("Resolved")
+            .field("env", &env)
+            .field("files", &files)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Resolved {
@@ -86,19 +98,19 @@ pub async fn resolve(
             .await
             .map_err(fail)?;
         match secret.deliver_as {
-            DeliverAs::Env if value.contains(&0) => {
-                return Err(fail(
-                    "a value with a NUL byte cannot be an environment variable; use as: file"
-                        .into(),
-                ));
+            DeliverAs::Env => {
+                let text = env_value(value).map_err(fail)?;
+                resolved.env.push((secret.name.clone(), text));
             }
-            DeliverAs::Env => resolved.env.push((secret.name.clone(), value)),
             DeliverAs::File => resolved.files.push((secret.name.clone(), value)),
         }
     }
-    let values = resolved.env.iter().chain(&resolved.files);
-    let redaction = Redaction::new(values.map(|(name, value)| (name.as_str(), value.as_slice())))
-        .map_err(|too_short| SecretFailure {
+    let env = resolved.env.iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
+    let files = resolved
+        .files
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()));
+    let redaction = Redaction::new(env.chain(files)).map_err(|too_short| SecretFailure {
         value_from: secrets
             .iter()
             .find(|s| s.name == too_short.name)
@@ -109,6 +121,17 @@ pub async fn resolve(
     })?;
     resolved.redaction = Arc::new(redaction);
     Ok(resolved)
+}
+
+/// A value as an environment variable: text without NUL.
+fn env_value(value: Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>, String> {
+    let unfit =
+        || "an environment variable must be text without NUL bytes; use as: file".to_owned();
+    if value.contains(&0) {
+        return Err(unfit());
+    }
+    let text = std::str::from_utf8(&value).map_err(|_| unfit())?;
+    Ok(Zeroizing::new(text.to_owned()))
 }
 
 async fn resolve_one(

@@ -11,6 +11,7 @@ use crate::batching::BatchingQueue;
 use crate::config::WorkerConfig;
 use crate::executor::Execute;
 use crate::fleet::HostState;
+use crate::secrets::SecretSource;
 
 pub struct Worker {
     pub backend: Backend,
@@ -18,6 +19,9 @@ pub struct Worker {
     pub executors: Arc<dyn Execute>,
     /// What the host is doing, shared with its registration and HTTP.
     pub host: HostState,
+    /// Where tasks' secrets are read; without one, a task naming secrets
+    /// fails to start.
+    pub secrets: Option<Arc<dyn SecretSource>>,
 }
 
 impl Worker {
@@ -35,6 +39,15 @@ impl Worker {
             config,
             executors,
             host,
+            secrets: None,
+        }
+    }
+
+    /// This worker reads tasks' secrets from `source`.
+    pub fn with_secrets(self, source: Arc<dyn SecretSource>) -> Worker {
+        Worker {
+            secrets: Some(source),
+            ..self
         }
     }
 

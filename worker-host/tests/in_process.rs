@@ -107,6 +107,7 @@ impl Harness {
             max_output_files: 10,
             max_log_bytes: 1 << 20,
             upload_timeout: Duration::from_secs(60),
+            secret_prefixes: Default::default(),
         };
         let host = HostState::new(&shutdown);
         let worker = Worker::new(fakes.backend.clone(), config, executor.clone(), host);

@@ -4,11 +4,14 @@
 //! (`--max-output-files`, `--max-output-bytes`) are known to hold, so a
 //! sparse 1 TiB file or a million empty ones fail at once.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::secrets::{Redaction, Redactor};
 
 /// `result.json` appears inline as the task's `result` up to this size.
 pub const MAX_RESULT_BYTES: u64 = 64 * 1024;
@@ -118,6 +121,38 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         }
         hasher.update(&buffer[..n]);
     }
+}
+
+/// Replaces `result.json` (at the top of the output directory) with its
+/// redacted copy, so neither the inline `result` nor the uploaded object
+/// holds a secret (blocking I/O). Other outputs are the task's own files.
+pub fn redact_result(found: &mut Found, redaction: &Arc<Redaction>) -> std::io::Result<()> {
+    if redaction.is_empty() {
+        return Ok(());
+    }
+    let Some(result) = found.files.iter_mut().find(|c| c.path == "result.json") else {
+        return Ok(());
+    };
+    let redacted = result.source.with_extension("json.redacted");
+    let mut input = std::fs::File::open(&result.source)?;
+    let mut output = std::fs::File::create(&redacted)?;
+    let mut stream = Redactor::new(redaction.clone());
+    let (mut buffer, mut through) = (vec![0u8; 64 * 1024], Vec::new());
+    loop {
+        let n = input.read(&mut buffer)?;
+        match n {
+            0 => stream.finish(&mut through),
+            n => stream.write(&buffer[..n], &mut through),
+        }
+        output.write_all(&through)?;
+        through.clear();
+        if n == 0 {
+            break;
+        }
+    }
+    std::fs::rename(&redacted, &result.source)?;
+    result.size = std::fs::metadata(&result.source)?.len();
+    Ok(())
 }
 
 /// The task's inline result from `result.json`, or a note saying why not.

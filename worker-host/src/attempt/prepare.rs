@@ -1,9 +1,12 @@
 //! Preparing an attempt's directory before its executor starts: `home/`,
-//! `io/output/` and the payload file `io/payload.json`. What an attempt
-//! needs on disk is written here; it is all removed with the attempt
-//! directory after the record.
+//! `io/output/`, the payload file `io/payload.json`, and the task's
+//! secrets, resolved, with the `as: file` ones in `secrets/` (mode 0400,
+//! beside `io/`, never in what is uploaded). What an attempt needs on disk
+//! is written here; it is all removed with the attempt directory after the
+//! record.
 
-use std::os::unix::fs::PermissionsExt;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 
 use wharf_core::artifacts::payload_key;
 use wharf_core::model::Task;
@@ -11,11 +14,13 @@ use wharf_core::retry::retry_transient;
 use wharf_core::validate::MAX_PAYLOAD_BYTES;
 
 use crate::executor::{Run, StartFailure};
+use crate::secrets::{self, Resolved};
 use crate::worker::Worker;
 
 impl Worker {
-    /// Makes the attempt's directories and writes the payload file.
-    pub(super) async fn prepare(&self, task: &Task, run: &Run) -> Result<(), StartFailure> {
+    /// Makes the attempt's directories, writes the payload file and
+    /// resolves the task's secrets.
+    pub(super) async fn prepare(&self, task: &Task, run: &Run) -> Result<Resolved, StartFailure> {
         for dir in [run.home(), run.output_dir()] {
             tokio::fs::create_dir_all(&dir)
                 .await
@@ -44,7 +49,24 @@ impl Worker {
         let readable = std::fs::Permissions::from_mode(0o644);
         tokio::fs::set_permissions(run.payload_file(), readable)
             .await
-            .map_err(StartFailure::io("set the mode of the payload file"))
+            .map_err(StartFailure::io("set the mode of the payload file"))?;
+        let secrets = self.secrets_of(task, run).await?;
+        write_secret_files(run, &secrets)?;
+        Ok(secrets)
+    }
+
+    /// The task's secrets, read with this host's credentials under its
+    /// prefixes.
+    async fn secrets_of(&self, task: &Task, run: &Run) -> Result<Resolved, StartFailure> {
+        if task.secrets.is_empty() {
+            return Ok(Resolved::none());
+        }
+        let source = self
+            .secrets
+            .as_deref()
+            .ok_or(StartFailure::NoSecretSource)?;
+        let prefixes = &self.config.secret_prefixes;
+        Ok(secrets::resolve(source, prefixes, &task.secrets, &run.stop).await?)
     }
 
     /// The task's payload: from its record, from S3 when it was too large
@@ -67,4 +89,30 @@ impl Worker {
             None => Ok(b"{}".to_vec()),
         }
     }
+}
+
+/// The `as: file` secrets in `secrets/`: the directory 0700, each file
+/// 0400, both the worker's until an executor hands them to the task.
+fn write_secret_files(run: &Run, secrets: &Resolved) -> Result<(), StartFailure> {
+    if secrets.files.is_empty() {
+        return Ok(());
+    }
+    let dir = run.secrets_dir();
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(StartFailure::io("create the secrets directory"))?;
+    for (name, value) in &secrets.files {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o400)
+            .open(dir.join(name))
+            .map_err(StartFailure::io(format!(
+                "create the file of secret {name}"
+            )))?;
+        file.write_all(value)
+            .map_err(StartFailure::io(format!("write the file of secret {name}")))?;
+    }
+    Ok(())
 }

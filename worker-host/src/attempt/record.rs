@@ -95,7 +95,9 @@ impl Worker {
                 Verdict::Final { status, reason }
             }
         };
-        outcome.message = (!notes.is_empty()).then(|| notes.join("; "));
+        // Notes may quote the task (an output's name): redacted like its log.
+        let redaction = &attempt.run.secrets.redaction;
+        outcome.message = (!notes.is_empty()).then(|| redaction.redact_str(&notes.join("; ")));
         Some((verdict, outcome))
     }
 

@@ -10,7 +10,9 @@ use wharf_core::model::{OutputFile, Reason};
 use wharf_core::retry::retry_transient;
 
 use super::logs::LogStream;
-use super::outputs::{collect, sha256_file, CollectError, Collected, Found, OutputLimits};
+use super::outputs::{
+    collect, redact_result, sha256_file, CollectError, Collected, Found, OutputLimits,
+};
 use crate::executor::Run;
 use crate::worker::Worker;
 
@@ -69,13 +71,18 @@ impl Worker {
             max_files: self.config.max_output_files,
             max_bytes: self.config.max_output_bytes,
         };
-        let found = tokio::task::spawn_blocking(move || collect(&dir, limits))
-            .await
-            .map_err(|e| failed("collecting outputs", &e))?
-            .map_err(|err| match err {
-                CollectError::Io(_) => failed("collecting outputs", &err),
-                _ => (Reason::OutputTooLarge, err.to_string()),
-            })?;
+        let redaction = run.secrets.redaction.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            let mut found = collect(&dir, limits)?;
+            redact_result(&mut found, &redaction)?;
+            Ok::<_, CollectError>(found)
+        })
+        .await
+        .map_err(|e| failed("collecting outputs", &e))?
+        .map_err(|err| match err {
+            CollectError::Io(_) => failed("collecting outputs", &err),
+            _ => (Reason::OutputTooLarge, err.to_string()),
+        })?;
         // The futures are made first: a closure making them inside the
         // stream would not be `Send` for every lifetime.
         let uploads: Vec<_> = found

@@ -53,6 +53,30 @@ pub struct RegistryAuth {
 
 /// Capabilities dropped from Docker's default set: raw sockets (spoofing,
 /// sniffing on the bridge), device nodes, audit records, file capabilities.
+/// Where a container finds its `as: file` secrets (`$WHARF_SECRETS_DIR`),
+/// mounted read-only.
+pub const SECRETS_DIR: &str = "/run/secrets";
+
+/// A root worker gives a container's secret files to the user it runs as:
+/// its numeric `user`, or root when it names none. A user by name cannot
+/// be known before the container runs, so it is refused.
+fn hand_secrets_to_container(spec: &ContainerSpec, run: &Run) -> Result<(), StartFailure> {
+    if run.secrets.files.is_empty() || !nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    let uid = match spec.user.as_deref() {
+        None => 0,
+        Some(user) => user
+            .split(':')
+            .next()
+            .and_then(|uid| uid.parse().ok())
+            .ok_or_else(|| StartFailure::SecretFilesUser(user.to_owned()))?,
+    };
+    super::ownership::hand_secrets_over(run, uid, 0o500).map_err(StartFailure::io(
+        "hand the secret files to the container's user",
+    ))
+}
+
 const DROPPED_CAPABILITIES: [&str; 4] = ["NET_RAW", "MKNOD", "AUDIT_WRITE", "SETFCAP"];
 
 /// What the operator allows container tasks on this host.
@@ -164,6 +188,7 @@ impl ContainerHost {
             Some(pid_mode) => Some(rules::joinable_pid_mode(&self.docker, pid_mode).await?),
             None => None,
         };
+        hand_secrets_to_container(spec, run)?;
         Ok(Prepared {
             binds: self.binds(spec, run)?,
             resources: self.rules.ceilings.apply(spec.resources.as_ref())?,
@@ -286,8 +311,8 @@ impl ContainerHost {
     ) -> ContainerCreateBody {
         let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         env.extend(
-            run.wharf_env("/wharf/payload.json", "/wharf/output")
-                .into_iter()
+            (run.secret_env(SECRETS_DIR).into_iter())
+                .chain(run.wharf_env("/wharf/payload.json", "/wharf/output"))
                 .map(|(k, v)| format!("{k}={v}")),
         );
         let labels = HashMap::from([

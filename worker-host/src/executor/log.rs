@@ -3,14 +3,20 @@
 //! last half in a ring file of constant size; when the attempt ends, the two
 //! are joined around a marker line saying how much was left out. A task
 //! flooding its output costs neither memory nor more than the limit of
-//! disk.
+//! disk. Every byte passes the attempt's redactor first, so no form of a
+//! secret reaches the file (or, through it, S3).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use crate::secrets::Redactor;
+
 pub struct CappedLog {
+    redactor: Redactor,
+    /// What the redactor let through, reused between writes.
+    through: Vec<u8>,
     head: File,
     tail_path: PathBuf,
     tail: Option<File>,
@@ -22,12 +28,14 @@ pub struct CappedLog {
 
 impl CappedLog {
     /// A log at `path` of at most about `limit` bytes.
-    pub fn create(path: &Path, limit: u64) -> std::io::Result<CappedLog> {
+    pub fn create(path: &Path, limit: u64, redactor: Redactor) -> std::io::Result<CappedLog> {
         let head = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)?;
         Ok(CappedLog {
+            redactor,
+            through: Vec::new(),
             head,
             tail_path: path.with_extension("log.tail"),
             tail: None,
@@ -36,7 +44,17 @@ impl CappedLog {
         })
     }
 
-    pub fn write(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+    /// Takes what the task wrote: what the redactor lets through is kept.
+    pub fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut through = std::mem::take(&mut self.through);
+        self.redactor.write(bytes, &mut through);
+        let written = self.keep(&through);
+        through.clear();
+        self.through = through;
+        written
+    }
+
+    fn keep(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
         if self.written < self.half {
             let room = (self.half - self.written) as usize;
             let (head, rest) = bytes.split_at(room.min(bytes.len()));
@@ -71,6 +89,9 @@ impl CappedLog {
     /// Joins head, marker and tail (oldest first) into the log file, and
     /// says whether anything was left out.
     pub fn finish(mut self) -> std::io::Result<bool> {
+        let mut rest = Vec::new();
+        self.redactor.finish(&mut rest);
+        self.keep(&rest)?;
         let Some(mut tail) = self.tail.take() else {
             return Ok(false);
         };
@@ -98,7 +119,10 @@ impl CappedLog {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::secrets::Redaction;
 
     fn log_of(limit: u64, writes: &[&[u8]]) -> (String, bool) {
         let dir =
@@ -106,7 +130,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("attempt{limit}.log"));
         let _ = std::fs::remove_file(&path);
-        let mut log = CappedLog::create(&path, limit).unwrap();
+        let redactor = Redactor::new(Arc::new(Redaction::none()));
+        let mut log = CappedLog::create(&path, limit, redactor).unwrap();
         for bytes in writes {
             log.write(bytes).unwrap();
         }

@@ -23,14 +23,16 @@ use wharf_core::model::ProcessSpec;
 use super::log::CappedLog;
 use super::{Ended, Run, DEFAULT_PATH};
 
-/// The environment a task sees: `PATH`, `HOME`, the spec's `env` and the
-/// `WHARF_*` variables, nothing of the worker's own.
+/// The environment a task sees: `PATH`, `HOME`, the spec's `env`, its
+/// `as: env` secrets and the `WHARF_*` variables, nothing of the worker's
+/// own.
 pub fn task_env(run: &Run, spec_env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut env = BTreeMap::from([
         ("PATH".to_owned(), DEFAULT_PATH.to_owned()),
         ("HOME".to_owned(), run.home().display().to_string()),
     ]);
     env.extend(spec_env.clone());
+    env.extend(run.secret_env(&run.secrets_dir().display().to_string()));
     env.extend(run.wharf_env(
         &run.payload_file().display().to_string(),
         &run.output_dir().display().to_string(),

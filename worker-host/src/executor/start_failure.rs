@@ -4,6 +4,7 @@
 //! `message` ([`super::Ended::start_failed`]).
 
 use super::container::{ImageError, MountError, RuleError};
+use crate::secrets::SecretFailure;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartFailure {
@@ -21,6 +22,14 @@ pub enum StartFailure {
     Rule(#[from] RuleError),
     #[error(transparent)]
     Mount(#[from] MountError),
+    #[error(transparent)]
+    Secret(#[from] SecretFailure),
+    #[error("this task names secrets, and this worker host reads none")]
+    NoSecretSource,
+    #[error(
+        "secrets as: file in a container need spec.user unset or numeric (UID[:GID]), not {0:?}"
+    )]
+    SecretFilesUser(String),
 }
 
 impl StartFailure {

@@ -95,6 +95,11 @@ impl Redaction {
         }
     }
 
+    /// Whether there is nothing to redact.
+    pub fn is_empty(&self) -> bool {
+        self.forms.is_none()
+    }
+
     /// `bytes`, redacted, in one go.
     pub fn redact(self: &Arc<Self>, bytes: &[u8]) -> Vec<u8> {
         let mut stream = Redactor::new(self.clone());

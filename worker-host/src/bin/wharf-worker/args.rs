@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Parser;
 use wharf_core::config::ResourceNames;
 use wharf_core::model::ExecutorKind;
+use wharf_core::secrets::Prefixes;
 use wharf_worker_host::config::Mode;
 use wharf_worker_host::executor::container::{
     AllowedMount, Ceilings, ContainerHost, HostRules, RegistryAuth,
@@ -77,6 +78,16 @@ pub struct Args {
     /// beyond, the attempt fails `UploadFailed`.
     #[arg(long, env = "WHARF_UPLOAD_TIMEOUT_SECS", default_value_t = 3600)]
     pub upload_timeout_secs: u64,
+    /// Name prefixes under which tasks' secrets are read, with this host's
+    /// credentials: those starting with `/` are SSM parameters, the others
+    /// Secrets Manager secrets.
+    #[arg(
+        long,
+        env = "WHARF_SECRET_PREFIXES",
+        value_delimiter = ',',
+        default_value = "/wharf/,wharf/"
+    )]
+    pub secret_prefixes: Vec<String>,
     /// PEM bundle trusted in addition to the system roots (script downloads).
     #[arg(long, env = "WHARF_EXTRA_CA_FILE")]
     pub extra_ca_file: Option<PathBuf>,
@@ -186,6 +197,7 @@ impl Args {
             max_output_files: self.max_output_files,
             max_log_bytes: self.max_log_bytes,
             upload_timeout: Duration::from_secs(self.upload_timeout_secs),
+            secret_prefixes: Prefixes::new(self.secret_prefixes.clone()),
         })
     }
 

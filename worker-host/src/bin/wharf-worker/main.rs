@@ -13,6 +13,7 @@ use wharf_worker_host::fleet::HostState;
 use wharf_worker_host::http::LocalHttp;
 use wharf_worker_host::isolation::{close_work_dir, make_non_dumpable, TaskUsers};
 use wharf_worker_host::push::worker_token;
+use wharf_worker_host::secrets::aws::AwsSecrets;
 use wharf_worker_host::{Slots, Worker};
 
 mod args;
@@ -56,7 +57,9 @@ async fn main() -> anyhow::Result<()> {
     }
     // The default work directory is this run's own: it goes when the run does.
     let own_work_dir = args.work_dir.is_none().then(|| config.work_dir.clone());
-    let slots = Slots::new(Worker::new(backend, config, Arc::new(executors), host));
+    let worker = Worker::new(backend, config, Arc::new(executors), host)
+        .with_secrets(Arc::new(AwsSecrets::new(&aws)));
+    let slots = Slots::new(worker);
     // The local HTTP server serves until every attempt has ended.
     let serving = http.serve(slots.clone());
     wharf_worker_host::run(slots, shutdown).await;

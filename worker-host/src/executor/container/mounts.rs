@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use wharf_core::model::{ContainerSpec, Mount};
 
-use super::ContainerHost;
+use super::{ContainerHost, SECRETS_DIR};
 use crate::executor::Run;
 
 /// Why a requested mount may not be mounted.
@@ -79,6 +79,9 @@ impl ContainerHost {
     /// host and under a root it allows.
     pub(super) fn binds(&self, spec: &ContainerSpec, run: &Run) -> Result<Vec<String>, MountError> {
         let mut binds = vec![format!("{}:/wharf", run.io_dir().display())];
+        if !run.secrets.files.is_empty() {
+            binds.push(format!("{}:{SECRETS_DIR}:ro", run.secrets_dir().display()));
+        }
         for mount in &spec.mounts {
             let (source, read_only) = resolve(&self.rules.allowed_mounts, mount)?;
             let mode = if read_only { "ro" } else { "rw" };
