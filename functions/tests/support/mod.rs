@@ -19,6 +19,9 @@ use wharf_testkit::{unique_prefix, Moto};
 pub const SUBMITTER: &str = "submitter-token";
 pub const READER: &str = "reader-token";
 pub const ADMIN: &str = "admin-token";
+/// May submit tasks naming the secrets under `/wharf/team-a/` (SSM) and
+/// `wharf/team-a/` (Secrets Manager).
+pub const TEAM_A: &str = "team-a-token";
 
 pub struct Api {
     pub _moto: Moto,
@@ -34,10 +37,11 @@ pub async fn api() -> Api {
     let backend = wharf_core::aws::backend(&aws, names);
     let hash = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
     let tokens = format!(
-        "{}:read+submit,{}:read,{}:admin",
+        "{}:read+submit,{}:read,{}:admin,{}:read+submit+secrets=/wharf/team-a/+secrets=wharf/team-a/",
         hash(SUBMITTER),
         hash(READER),
-        hash(ADMIN)
+        hash(ADMIN),
+        hash(TEAM_A)
     );
     let router = app(AppState {
         backend: backend.clone(),
