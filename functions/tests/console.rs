@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use chrono::Utc;
 use serde_json::json;
-use support::{api, Answer, Api, ADMIN, READER, SUBMITTER};
+use support::{api, Answer, Api, ADMIN, READER, SUBMITTER, TEAM_A};
 use wharf_core::fleet::{Resources, WorkerReport};
 use wharf_core::model::ExecutorKind;
 
@@ -272,4 +272,33 @@ async fn workers_and_queues_show_the_fleet_and_the_counts() {
         queues.text
     );
     assert!(queues.text.contains("1 online"), "{}", queues.text);
+}
+
+#[tokio::test]
+async fn a_task_page_shows_its_secrets_by_name_and_reference() {
+    let api = api().await;
+    let task = json!({
+        "spec": {"process": {"command": ["true"]}},
+        "secrets": [
+            {"name": "DB", "valueFrom": "/wharf/team-a/db"},
+            {"name": "KEY", "valueFrom": "wharf/team-a/api:key", "as": "file"},
+        ],
+    });
+    let created = api.send("POST", "/v1/tasks", TEAM_A, &task).await;
+    let id = created.body["id"].as_str().unwrap();
+    let page = api
+        .read("GET", &format!("/console/fragments/tasks/{id}"), READER)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("<dt>Secrets</dt>"), "{}", page.text);
+    assert!(
+        page.text.contains("DB ← /wharf/team-a/db (env)"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("KEY ← wharf/team-a/api:key (file)"),
+        "{}",
+        page.text
+    );
 }

@@ -130,6 +130,15 @@ fn facts(task: &Task, pending: Option<&Pending>, now: DateTime<Utc>) -> Markup {
                 dt { "Labels" }
                 dd { @for (key, value) in &task.labels { span .label { (key) "=" (value) } " " } }
             }
+            @if !task.secrets.is_empty() {
+                // References only: the values never leave the worker host.
+                dt { "Secrets" }
+                dd .secrets {
+                    @for secret in &task.secrets {
+                        span .label .mono { (secret.name) " ← " (secret.value_from) " (" (secret.deliver_as) ")" } " "
+                    }
+                }
+            }
         }
     }
 }
