@@ -22,9 +22,18 @@ WORKER_HTTP="127.0.0.1:$(free_port)"
   --http-listen "$WORKER_HTTP" --labels demo=yes >"$STATE/worker.log" 2>&1 &
 PIDS+=($!)
 
-declare -A EXPECTED=([hello-report]=succeeded [failing]=failed [timeout]=timed_out [container-report]=succeeded [fakejob]=succeeded)
+echo "==> the secret-greeting sample's two SSM parameters (SecureString)"
+API_TOKEN_VALUE="demo-token-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
+.venv/bin/python - "$API_TOKEN_VALUE" <<'PY'
+import os, sys, boto3
+ssm = boto3.client("ssm", region_name=os.environ["AWS_REGION"], endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+ssm.put_parameter(Name="/wharf/demo/api-token", Value=sys.argv[1], Type="SecureString", Overwrite=True)
+ssm.put_parameter(Name="/wharf/demo/signing-key", Value="demo-signing-key-0123456789", Type="SecureString", Overwrite=True)
+PY
+
+declare -A EXPECTED=([secret-greeting]=succeeded [hello-report]=succeeded [failing]=failed [timeout]=timed_out [container-report]=succeeded [fakejob]=succeeded)
 declare -A IDS=()
-SAMPLES=(hello-report failing timeout)
+SAMPLES=(hello-report failing timeout secret-greeting)
 echo "==> the container sample's image"
 images=0
 scripts/test-images.sh || images=$?
@@ -69,6 +78,13 @@ echo "fetched through that URL with plain curl:"
 curl -fsS "$url" | sed 's/^/  /'
 echo "wharf logs ${IDS[failing]} (the failing sample):"
 "$BIN/wharf" logs "${IDS[failing]}" | sed 's/^/  /'
+echo "wharf logs ${IDS[secret-greeting]} (the secrets, as the log keeps them):"
+secret_log=$("$BIN/wharf" logs "${IDS[secret-greeting]}")
+sed 's/^/  /' <<<"$secret_log"
+if grep -qF -e "$API_TOKEN_VALUE" -e demo-signing-key <<<"$secret_log"; then
+  echo "demo: a secret's value reached the log" >&2
+  failures=$((failures + 1))
+fi
 echo "wharf list:"
 "$BIN/wharf" list | sed 's/^/  /'
 echo "wharf status:"

@@ -8,7 +8,6 @@ mod support;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_ssm::types::ParameterType;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde_json::{json, Value};
@@ -53,18 +52,8 @@ os.symlink("/etc/hostname", outdir + "/" + api)
 "#;
 
 async fn put_secrets(stack: &Stack, parameters: &[(&str, &str)]) {
-    let aws = stack.moto.sdk_config();
-    let ssm = aws_sdk_ssm::Client::new(&aws);
-    for (name, value) in parameters {
-        ssm.put_parameter()
-            .name(*name)
-            .value(*value)
-            .r#type(ParameterType::SecureString)
-            .send()
-            .await
-            .expect("put the parameter");
-    }
-    aws_sdk_secretsmanager::Client::new(&aws)
+    stack.put_parameters(parameters).await;
+    aws_sdk_secretsmanager::Client::new(&stack.moto.sdk_config())
         .create_secret()
         .name("wharf/e2e/api")
         .secret_string(json!({ "token": TOKEN, "other": 1 }).to_string())

@@ -238,6 +238,20 @@ impl Stack {
         queues.counts("default", Lane::Tasks).await.unwrap()
     }
 
+    /// SSM SecureString parameters, for tasks' secrets.
+    pub async fn put_parameters(&self, parameters: &[(&str, &str)]) {
+        let ssm = aws_sdk_ssm::Client::new(&self.moto.sdk_config());
+        for (name, value) in parameters {
+            ssm.put_parameter()
+                .name(*name)
+                .value(*value)
+                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                .send()
+                .await
+                .expect("put the parameter");
+        }
+    }
+
     /// Messages left on the task queue (visible + in flight + delayed).
     pub async fn messages_left(&self) -> u64 {
         let counts = self.counts().await;
