@@ -487,3 +487,47 @@ async fn a_minted_token_comes_with_the_hash_the_api_is_configured_with() {
     let entry = format!("{}:read+submit", sha256_hex(token.as_bytes()));
     assert_eq!(minted["apiTokensEntry"], entry.as_str());
 }
+
+#[tokio::test]
+async fn secrets_are_named_by_flag_shown_by_reference_and_granted_by_token() {
+    let local = Local::api_only().await;
+    let id = local
+        .submitted(&[
+            "submit",
+            "--secret",
+            "DB=/wharf/team-a/db",
+            "--secret",
+            "KEY=wharf/team-a/api:key:file",
+            "--cmd",
+            "true",
+        ])
+        .await;
+    let task = local.json(&["get", &id, "--json"]).await;
+    assert_eq!(
+        task["secrets"],
+        serde_json::json!([
+            {"name": "DB", "valueFrom": "/wharf/team-a/db", "as": "env"},
+            {"name": "KEY", "valueFrom": "wharf/team-a/api:key", "as": "file"},
+        ])
+    );
+    let shown = local.ok(&["get", &id]).await.stdout;
+    assert!(
+        shown.contains("DB=/wharf/team-a/db (env), KEY=wharf/team-a/api:key (file)"),
+        "{shown}"
+    );
+    local
+        .fails(
+            &["submit", "--secret", "WHARF_X=/wharf/x", "--cmd", "true"],
+            4,
+            "secrets[0].name",
+        )
+        .await;
+    let minted = local
+        .json(&["admin", "token", "--secrets", "/wharf/team-a/", "--json"])
+        .await;
+    let entry = minted["apiTokensEntry"].as_str().unwrap();
+    assert!(
+        entry.ends_with(":read+submit+secrets=/wharf/team-a/"),
+        "{entry}"
+    );
+}
