@@ -199,10 +199,11 @@ impl ContainerHost {
 
     async fn start_and_supervise(&self, name: &str, run: &Run, limited_memory: bool) -> Ended {
         // Attach before start, as `docker run` does, so no output is missed
-        // however quickly the container exits.
+        // however quickly the container exits. The stream alone: with
+        // `logs` too, the engine replays its log file after subscribing the
+        // stream, and what the container writes meanwhile came twice.
         let options = AttachContainerOptionsBuilder::default()
             .stream(true)
-            .logs(true)
             .stdout(true)
             .stderr(true)
             .build();
