@@ -77,6 +77,7 @@ pub fn refused(err: SubmitError) -> Problem {
                 ),
             )
         },
+        SubmitError::Invalid(errors) => Problem::invalid(errors),
         SubmitError::Backend(err) => err.into(),
     }
 }

@@ -8,6 +8,7 @@ use crate::artifacts::Artifacts;
 use crate::aws::AwsCalls;
 use crate::config::ResourceNames;
 use crate::fleet::Fleet;
+use crate::flow::Flow;
 use crate::queue::Queue;
 use crate::registry::Registry;
 use crate::sets::SetStore;
@@ -29,6 +30,14 @@ pub struct Backend {
 }
 
 impl Backend {
+    /// The stores dependencies are settled through.
+    pub fn flow(&self) -> Flow<'_> {
+        Flow {
+            store: &*self.store,
+            queues: &*self.queues,
+        }
+    }
+
     /// The seams a submission (or a set's sync) writes to.
     pub fn submission(&self) -> Seams<'_> {
         Seams {

@@ -35,6 +35,15 @@ pub struct ResourceNames {
 }
 
 impl ResourceNames {
+    /// Every queue to create: the task queues, then the control plane's
+    /// own ([`crate::flow::CONTROL_QUEUE`]), each with its dead-letter queue.
+    pub fn provisioned_queues(&self) -> impl Iterator<Item = &str> {
+        self.queues
+            .iter()
+            .map(String::as_str)
+            .chain([crate::flow::CONTROL_QUEUE])
+    }
+
     /// The names used locally when nothing is configured, with a prefix
     /// applied to every resource (tests use it to keep runs apart).
     pub fn with_prefix(prefix: &str) -> Self {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod display;
 pub mod error;
 pub mod fleet;
+pub mod flow;
 pub mod lifecycle;
 pub mod listing;
 pub mod logging;

@@ -36,7 +36,7 @@ pub fn on_delivery(task: &Task, worker_id: &str, now: DateTime<Utc>) -> Delivery
             Some(lease) if lease > now => Delivery::HeldElsewhere {
                 lease_expires_at: lease,
             },
-            _ if task.attempt >= task.max_attempts => Delivery::Exhausted,
+            _ if task.attempts_made() >= task.max_attempts => Delivery::Exhausted,
             _ => Delivery::Claim {
                 attempt: task.attempt + 1,
             },
@@ -177,6 +177,7 @@ pub fn claimed(
         lease_expires_at: Some(lease_until),
         started_at: Some(now),
         updated_at: now,
+        unsent: false,
         exit_code: None,
         reason: None,
         message: None,
@@ -269,6 +270,95 @@ pub fn lost_for_good(task: &Task, now: DateTime<Utc>) -> Task {
 pub fn cancel(task: &Task, now: DateTime<Utc>) -> Option<Task> {
     let ending = (Status::Cancelled, Reason::Cancelled);
     end_unfinished(task, ending, "cancelled on request", now)
+}
+
+/// A waiting task whose every dependency holds, queued: its message is
+/// still to be sent (`unsent`).
+pub fn released(task: &Task, now: DateTime<Utc>) -> Option<Task> {
+    (task.status == Status::Waiting).then(|| Task {
+        status: Status::Queued,
+        unsent: true,
+        message: None,
+        updated_at: now,
+        ..task.clone()
+    })
+}
+
+/// A waiting task skipped because a dependency cannot hold: `upstream`
+/// ended `status` (`None`: it was deleted).
+pub fn skipped(
+    task: &Task,
+    upstream: &str,
+    status: Option<Status>,
+    now: DateTime<Utc>,
+) -> Option<Task> {
+    let ended = status.map_or_else(|| "was deleted".to_owned(), |s| format!("ended {s}"));
+    let message = format!("dependency {upstream} {ended}");
+    (task.status == Status::Waiting).then(|| {
+        end(
+            task,
+            (Status::Skipped, Reason::DependencyFailed),
+            None,
+            Some(message),
+            now,
+        )
+    })
+}
+
+/// Whether a user may retry a task in this status.
+pub fn retryable(status: Status) -> bool {
+    matches!(
+        status,
+        Status::Failed | Status::TimedOut | Status::Cancelled | Status::Skipped
+    )
+}
+
+/// A task that ended without success, made to run again with a fresh
+/// budget of `maxAttempts`: `waiting` when it has dependencies (they are
+/// weighed again), else `queued` with its message still to be sent.
+pub fn retried(task: &Task, now: DateTime<Utc>) -> Option<Task> {
+    retryable(task.status).then(|| {
+        let waits = !task.depends_on.is_empty();
+        Task {
+            status: if waits {
+                Status::Waiting
+            } else {
+                Status::Queued
+            },
+            unsent: !waits,
+            retry_base: task.attempt,
+            worker_id: None,
+            exit_code: None,
+            reason: None,
+            message: Some("retried on request".to_owned()),
+            result: None,
+            outputs: Vec::new(),
+            outputs_in_s3: false,
+            output_count: None,
+            output_bytes: None,
+            log_truncated: false,
+            finished_at: None,
+            lease_expires_at: None,
+            updated_at: now,
+            ..task.clone()
+        }
+    })
+}
+
+/// A task skipped because of a dependency, waiting again: that
+/// dependency (or one above it) was retried.
+pub fn unskipped(task: &Task, now: DateTime<Utc>) -> Option<Task> {
+    (task.status == Status::Skipped && task.reason == Some(Reason::DependencyFailed)).then(|| {
+        Task {
+            status: Status::Waiting,
+            retry_base: task.attempt,
+            reason: None,
+            message: Some("waiting again: a dependency was retried".to_owned()),
+            finished_at: None,
+            updated_at: now,
+            ..task.clone()
+        }
+    })
 }
 
 /// Marks a task whose message was dead-lettered; a finished task stays as

@@ -46,6 +46,57 @@ pub struct TaskRequest {
     /// Secrets the task gets from SSM or Secrets Manager, by reference.
     #[serde(default)]
     pub secrets: Vec<SecretRef>,
+    /// Tasks this one waits for, each with the condition it needs.
+    #[serde(default)]
+    pub depends_on: Vec<Dependency>,
+}
+
+/// One entry of `dependsOn`: an upstream task and the way it must end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Dependency {
+    #[schema(value_type = String)]
+    pub task: TaskId,
+    #[serde(default)]
+    pub on: DependOn,
+}
+
+/// How an upstream task must end for its dependent to run.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Display,
+    EnumString,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum DependOn {
+    /// It succeeded.
+    #[default]
+    Success,
+    /// It ended any other way (failed, timed out, cancelled, skipped).
+    Failure,
+    /// It ended.
+    Any,
+}
+
+impl DependOn {
+    /// Whether the condition holds on an upstream task in `status`; `None`
+    /// while that task has not ended.
+    pub fn holds(self, status: Status) -> Option<bool> {
+        status.is_terminal().then(|| match self {
+            DependOn::Success => status == Status::Succeeded,
+            DependOn::Failure => status != Status::Succeeded,
+            DependOn::Any => true,
+        })
+    }
 }
 
 /// Where a task is in its lifecycle (SPEC §3, Lifecycle).
@@ -66,18 +117,22 @@ pub struct TaskRequest {
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum Status {
+    /// Its dependencies have not all ended (`dependsOn`).
+    Waiting,
     Queued,
     Running,
     Succeeded,
     Failed,
     TimedOut,
     Cancelled,
+    /// A dependency ended in a way that its condition cannot hold.
+    Skipped,
 }
 
 impl Status {
-    /// A terminal status never changes again.
+    /// A terminal status changes only when a user retries the task.
     pub fn is_terminal(self) -> bool {
-        !matches!(self, Status::Queued | Status::Running)
+        !matches!(self, Status::Waiting | Status::Queued | Status::Running)
     }
 }
 
@@ -108,6 +163,8 @@ pub enum Reason {
     DeadLettered,
     UploadFailed,
     OutputTooLarge,
+    /// Skipped: a dependency's condition can no longer hold.
+    DependencyFailed,
 }
 
 /// What an API token may do (`WHARF_API_TOKENS`, `wharf admin token`).
@@ -157,6 +214,21 @@ pub struct Task {
     /// Its secrets, by name and reference; never their values.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretRef>,
+    /// The tasks it waits for, as submitted, with `on` filled in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Dependency>,
+    /// The tasks that wait for it, in the order they were submitted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>)]
+    pub dependents: Vec<TaskId>,
+    /// Released from `waiting`, and its message may not be sent yet: the
+    /// control plane sends it if whoever released the task did not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsent: bool,
+    /// Attempts made before the last `POST /v1/tasks/{id}/retry`: each
+    /// retry gives the task `maxAttempts` more.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retry_base: u32,
     /// The registered function it was made from, if any.
     pub function: Option<String>,
     /// The task set it is a member of (`PUT /v1/tasksets/{set}`), if any.
@@ -212,6 +284,10 @@ impl Task {
             delay_seconds: 0,
             labels: BTreeMap::new(),
             secrets: Vec::new(),
+            depends_on: Vec::new(),
+            dependents: Vec::new(),
+            unsent: false,
+            retry_base: 0,
             function: None,
             task_set: None,
             idempotency: None,
@@ -253,10 +329,20 @@ impl Task {
         }
     }
 
+    /// The attempts made since the task was last retried by a user: what
+    /// `maxAttempts` bounds.
+    pub fn attempts_made(&self) -> u32 {
+        self.attempt.saturating_sub(self.retry_base)
+    }
+
     /// Whether the task's lease of record is still live at `now`.
     pub fn lease_live(&self, now: DateTime<Utc>) -> bool {
         self.lease_expires_at.is_some_and(|lease| lease > now)
     }
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// An `Idempotency-Key` as a task holds it: the key belongs to the client

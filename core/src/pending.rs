@@ -24,6 +24,8 @@ pub enum PendingReason {
     AllSlotsBusy,
     /// A worker with a free slot receives it at its next poll.
     Starting,
+    /// Waiting for its dependencies to end (`dependsOn`).
+    WaitingOnDependencies,
 }
 
 #[serde_with::skip_serializing_none]
@@ -35,6 +37,16 @@ pub struct Pending {
     pub until: Option<DateTime<Utc>>,
     /// With `AllSlotsBusy`: the messages waiting on the task's queue.
     pub backlog: Option<u64>,
+}
+
+/// Why a waiting task waits: these upstream tasks have not ended.
+pub fn waiting_on(unfinished: &[String]) -> Pending {
+    Pending {
+        reason: PendingReason::WaitingOnDependencies,
+        detail: format!("waiting for {}", unfinished.join(", ")),
+        until: None,
+        backlog: None,
+    }
 }
 
 /// Why `task` is waiting, if it is queued (the caller adds the backlog to

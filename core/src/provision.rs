@@ -59,7 +59,7 @@ pub async fn provision(aws: &SdkConfig, names: &ResourceNames) -> Result<Vec<Pro
         });
     }
     let sqs = aws_sdk_sqs::Client::new(aws);
-    for queue in &names.queues {
+    for queue in names.provisioned_queues() {
         let main = format!("{}{queue}", names.queue_prefix);
         let dlq = format!("{main}-dlq");
         let (dlq_url, dlq_created) = create_queue(&sqs, &dlq, DLQ_RETENTION_SECONDS, None).await?;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::Result;
-use crate::model::{TaskRequest, TaskSpec};
+use crate::model::{Dependency, TaskRequest, TaskSpec};
 use crate::secrets::SecretRef;
 use crate::validate::{validate, FieldError, Rejection, ValidTask};
 
@@ -108,6 +108,9 @@ pub struct Invocation {
     /// Added to (and over) the function's labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Tasks the call's task waits for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Dependency>,
 }
 
 /// Where functions are kept (DynamoDB's functions table, or a fake).
@@ -216,6 +219,7 @@ fn template(
         delay_seconds: call.delay_seconds,
         labels,
         secrets: secrets.to_vec(),
+        depends_on: call.depends_on,
     }
 }
 

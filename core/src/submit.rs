@@ -10,10 +10,11 @@ use sha2::{Digest, Sha256};
 
 use crate::artifacts::{payload_key, Artifacts};
 use crate::error::Error;
-use crate::model::{new_task_id, Idempotency, Task, TaskMessage};
+use crate::flow::Flow;
+use crate::model::{new_task_id, Idempotency, Status, Task, TaskMessage};
 use crate::queue::Queue;
 use crate::store::{CreateError, TaskStore};
-use crate::validate::{ValidTask, INLINE_PAYLOAD_BYTES};
+use crate::validate::{FieldError, ValidTask, INLINE_PAYLOAD_BYTES};
 
 /// What a submission did.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +32,9 @@ pub enum SubmitError {
     /// The client used this idempotency key for another submission.
     #[error("idempotency key {key:?} was used for another submission: task {existing_id}")]
     KeyReused { key: String, existing_id: String },
+    /// A dependency names a task that cannot be depended on.
+    #[error("invalid dependencies")]
+    Invalid(Vec<FieldError>),
     #[error(transparent)]
     Backend(#[from] Error),
 }
@@ -50,6 +54,12 @@ pub fn new_task(valid: &ValidTask, id: String, now: DateTime<Utc>) -> Task {
         delay_seconds: valid.delay_seconds,
         labels: request.labels.clone(),
         secrets: request.secrets.clone(),
+        depends_on: request.depends_on.clone(),
+        status: if request.depends_on.is_empty() {
+            Status::Queued
+        } else {
+            Status::Waiting
+        },
         function: valid.function.clone(),
         task_set: valid.task_set.clone(),
         ..Task::queued(id, request.spec.clone(), now)
@@ -94,7 +104,17 @@ pub struct Seams<'a> {
     pub artifacts: &'a dyn Artifacts,
 }
 
-/// Records a valid submission, then enqueues its message.
+impl Seams<'_> {
+    fn flow(&self) -> Flow<'_> {
+        Flow {
+            store: self.store,
+            queues: self.queues,
+        }
+    }
+}
+
+/// Records a valid submission, then enqueues its message; one with
+/// dependencies is linked to them instead, and released once they hold.
 pub async fn submit(
     seams: Seams<'_>,
     valid: ValidTask,
@@ -109,6 +129,10 @@ pub async fn submit(
         }),
         ..new_task(&valid, new_task_id(), Utc::now())
     };
+    let invalid = seams.flow().check_upstream(&task.depends_on).await?;
+    if !invalid.is_empty() {
+        return Err(SubmitError::Invalid(invalid));
+    }
     if task.payload_in_s3 {
         seams
             .artifacts
@@ -136,6 +160,16 @@ pub async fn submit(
             return Err(SubmitError::NameTaken { name, existing_id })
         }
         Err(CreateError::Store(err)) => return Err(err.into()),
+    }
+    if task.status == Status::Waiting {
+        // Stored: from here on it is the control plane's to release, so a
+        // failure to link or release is logged, never a refusal.
+        return Ok(Submitted::Created(
+            seams.flow().link(&task).await.unwrap_or_else(|err| {
+                tracing::warn!(task_id = %task.id, error = %err, "cannot link the task to its dependencies now; the control plane's tick settles it");
+                task
+            }),
+        ));
     }
     // A new record is stored at version 1.
     let message = TaskMessage::with_snapshot(&task, 1);

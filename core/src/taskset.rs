@@ -17,7 +17,7 @@ use crate::model::{Task, TaskId};
 use crate::sets::{Members, SetStore};
 use crate::store::{TaskStore, Transition};
 use crate::submit::{submit, Enqueue, Seams, SubmitError, Submitted};
-use crate::validate::ValidTask;
+use crate::validate::{FieldError, ValidTask};
 
 /// A sync lists at most this many tasks.
 pub const MAX_SET_TASKS: usize = 100;
@@ -42,6 +42,12 @@ pub enum SyncError {
         index: usize,
         name: String,
         existing_id: String,
+    },
+    /// A listed task's dependencies cannot be depended on.
+    #[error("task {index}'s dependencies are invalid")]
+    Invalid {
+        index: usize,
+        errors: Vec<FieldError>,
     },
     #[error(transparent)]
     Backend(#[from] Error),
@@ -118,6 +124,7 @@ async fn create(
                 }),
             }
         }
+        Err(SubmitError::Invalid(errors)) => Err(SyncError::Invalid { index, errors }),
         Err(SubmitError::Backend(err)) => Err(err.into()),
         Err(other @ SubmitError::KeyReused { .. }) => {
             Err(Error::Conflict(other.to_string()).into())

@@ -177,10 +177,10 @@ async fn describe(aws: &SdkConfig, names: &ResourceNames) -> Value {
         }
     };
     let mut queues = serde_json::Map::new();
-    for name in &names.queues {
+    for name in names.provisioned_queues() {
         let main = format!("{}{name}", names.queue_prefix);
         queues.insert(
-            name.clone(),
+            name.to_owned(),
             json!({"queue": queue(main.clone()).await, "dlq": queue(format!("{main}-dlq")).await}),
         );
     }
@@ -348,7 +348,10 @@ fn from_template() -> Value {
         .collect();
     json!({
         "tables": tables,
-        "queues": {"default": {"queue": queue("DefaultQueue"), "dlq": queue("DefaultDeadLetterQueue")}},
+        "queues": {
+            "default": {"queue": queue("DefaultQueue"), "dlq": queue("DefaultDeadLetterQueue")},
+            "control": {"queue": queue("ControlQueue"), "dlq": queue("ControlDeadLetterQueue")},
+        },
         "bucket": {
             "sse": sse,
             "publicAccessBlock": [

@@ -48,6 +48,7 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(submit::create, listing::list))
         .routes(routes!(tasks::get, tasks::delete))
         .routes(routes!(tasks::cancel))
+        .routes(routes!(tasks::retry))
         .routes(routes!(outputs::outputs))
         .routes(routes!(outputs::output))
         .routes(routes!(tasks::logs))

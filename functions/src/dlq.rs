@@ -11,11 +11,12 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
+use wharf_core::flow::Flow;
 use wharf_core::lifecycle;
 use wharf_core::model::{Task, TaskMessage};
 use wharf_core::queue::{Lane, ReceiveOptions};
 use wharf_core::retry::retry;
-use wharf_core::store::{TaskStore, Transition};
+use wharf_core::store::Transition;
 use wharf_core::{Backend, Error};
 
 /// What became of one dead-lettered message.
@@ -33,7 +34,7 @@ pub enum DeadLetter {
 
 /// Handles one dead-lettered message body. `Err` means "try again later".
 pub async fn handle_dead_letter(
-    store: &dyn TaskStore,
+    flow: Flow<'_>,
     message_id: &str,
     body: &str,
 ) -> Result<DeadLetter, Error> {
@@ -45,13 +46,17 @@ pub async fn handle_dead_letter(
         );
         return Ok(DeadLetter::Malformed);
     };
-    let outcome = match store
+    let outcome = match flow
+        .store
         .transition(&task_id, &|task: &Task| {
             lifecycle::dead_lettered(task, Utc::now())
         })
         .await?
     {
-        Transition::Applied(_) => DeadLetter::Marked { task_id },
+        Transition::Applied(marked) => {
+            flow.announce_end(&marked.task).await;
+            DeadLetter::Marked { task_id }
+        }
         Transition::Refused(_) => DeadLetter::AlreadyFinished { task_id },
         Transition::Missing => DeadLetter::UnknownTask { task_id },
     };
@@ -61,12 +66,12 @@ pub async fn handle_dead_letter(
 
 /// One Lambda batch: records that could not be handled now are reported as
 /// failures, so SQS delivers them again.
-pub async fn on_event(store: &dyn TaskStore, event: SqsEvent) -> SqsBatchResponse {
+pub async fn on_event(flow: Flow<'_>, event: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for record in event.records {
         let id = record.message_id.unwrap_or_default();
         let body = record.body.unwrap_or_default();
-        if let Err(err) = handle_dead_letter(store, &id, &body).await {
+        if let Err(err) = handle_dead_letter(flow, &id, &body).await {
             tracing::warn!(message_id = %id, error = %err, "cannot handle the dead letter now");
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
@@ -98,9 +103,7 @@ pub async fn poll(backend: &Backend, once: bool, shutdown: &CancellationToken) {
                 return;
             };
             for message in messages {
-                match handle_dead_letter(backend.store.as_ref(), &message.message_id, &message.body)
-                    .await
-                {
+                match handle_dead_letter(backend.flow(), &message.message_id, &message.body).await {
                     Ok(_) => {
                         handled += 1;
                         if let Err(err) = backend.queues.delete(&message).await {

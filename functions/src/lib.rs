@@ -1,7 +1,9 @@
-//! Wharf's Lambda handlers: `api` (which also serves plain HTTP locally)
-//! and `dlq`, the dead-letter consumer.
+//! Wharf's Lambda handlers: `api` (which also serves plain HTTP locally),
+//! `control`, the control plane's background work, and `dlq`, the
+//! dead-letter consumer.
 
 pub mod api;
+pub mod control;
 pub mod dlq;
 
 use wharf_core::config::ResourceNames;

@@ -182,8 +182,9 @@ impl Worker {
                 .then(|| lifecycle::lost_for_good(task, now))
         };
         match self.backend.store.transition(task_id, &next).await {
-            Ok(Transition::Applied(_)) => {
+            Ok(Transition::Applied(failed)) => {
                 tracing::warn!("the last attempt lost its worker; the task failed");
+                self.backend.flow().announce_end(&failed.task).await;
                 self.delete(message).await;
             }
             Ok(_) => {}

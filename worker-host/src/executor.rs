@@ -82,6 +82,8 @@ impl Execute for Executors {
     }
 }
 
+const UPSTREAM_FILE: &str = "upstream.json";
+
 /// Everything an executor needs to start one attempt. The attempt's
 /// directory holds `home/` (the task's `HOME`), `io/payload.json`,
 /// `io/output/` (uploaded afterwards; `io/` is `/wharf` in a container) and
@@ -117,6 +119,11 @@ impl Run {
     pub fn output_dir(&self) -> PathBuf {
         self.io_dir().join("output")
     }
+    /// What the upstream tasks left (`WHARF_UPSTREAM`), for a task with
+    /// dependencies.
+    pub fn upstream_file(&self) -> PathBuf {
+        self.io_dir().join(UPSTREAM_FILE)
+    }
     pub fn log_file(&self) -> PathBuf {
         self.dir.join("attempt.log")
     }
@@ -137,15 +144,21 @@ impl Run {
         env
     }
 
-    /// The `WHARF_*` variables, with the payload and output paths as the
-    /// task sees them.
-    pub fn wharf_env(&self, payload: &str, output_dir: &str) -> BTreeMap<String, String> {
-        BTreeMap::from([
+    /// The `WHARF_*` variables, with the paths in `io/` as the task sees
+    /// that directory (`io_dir`); `WHARF_UPSTREAM` when there is an
+    /// upstream file.
+    pub fn wharf_env(&self, io_dir: &str) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::from([
             ("WHARF_TASK_ID".to_owned(), self.task_id.clone()),
             ("WHARF_ATTEMPT".to_owned(), self.attempt.to_string()),
-            ("WHARF_PAYLOAD".to_owned(), payload.to_owned()),
-            ("WHARF_OUTPUT_DIR".to_owned(), output_dir.to_owned()),
-        ])
+            ("WHARF_PAYLOAD".to_owned(), format!("{io_dir}/payload.json")),
+            ("WHARF_OUTPUT_DIR".to_owned(), format!("{io_dir}/output")),
+        ]);
+        if self.upstream_file().exists() {
+            let upstream = format!("{io_dir}/{UPSTREAM_FILE}");
+            env.insert("WHARF_UPSTREAM".to_owned(), upstream);
+        }
+        env
     }
 
     /// The attempt's log, bounded by `max_log_bytes`, redacted.

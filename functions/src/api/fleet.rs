@@ -6,8 +6,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
 use wharf_core::fleet::{Command, FleetCounts, FleetStatus, QueueStatus, Registered, WorkerState};
+use wharf_core::flow::{readiness, Readiness};
+use wharf_core::model::Status;
 use wharf_core::model::{Scope, Task};
-use wharf_core::pending::{why_pending, Pending, PendingReason};
+use wharf_core::pending::{waiting_on, why_pending, Pending, PendingReason};
 use wharf_core::queue::Lane;
 
 use super::auth::Caller;
@@ -86,8 +88,18 @@ async fn command(
 /// Why a queued task waits, with its queue's backlog when every slot is
 /// busy.
 pub async fn pending(state: &AppState, task: &Task) -> Result<Option<Pending>, Problem> {
-    if task.status != wharf_core::model::Status::Queued {
-        return Ok(None);
+    match task.status {
+        Status::Queued => {}
+        Status::Waiting => {
+            let flow = state.backend.flow();
+            let statuses = flow.upstream_statuses(task).await?;
+            return Ok(match readiness(task, &statuses) {
+                Readiness::Waiting(unfinished) => Some(waiting_on(&unfinished)),
+                // Settled at the control plane's next look.
+                Readiness::Ready | Readiness::Blocked { .. } => None,
+            });
+        }
+        _ => return Ok(None),
     }
     let workers = state.backend.fleet.list().await?;
     let mut pending = why_pending(task, &workers, Utc::now());

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 use wharf_core::artifacts::task_prefix;
+use wharf_core::flow::Retried;
 use wharf_core::lifecycle;
 use wharf_core::logs::read_log;
 use wharf_core::model::Task;
@@ -44,10 +45,43 @@ pub async fn cancel(
     {
         Transition::Applied(cancelled) => {
             tracing::info!(task_id = %id, "task cancelled");
+            state.backend.flow().announce_end(&cancelled.task).await;
             Ok(Json(cancelled.task))
         }
         Transition::Refused(task) => Err(finished(&task)),
         Transition::Missing => Err(Problem::not_found(format!("no task {id}"))),
+    }
+}
+
+/// `POST /v1/tasks/{id}/retry`: a failed, timed-out, cancelled or skipped
+/// task runs again with a fresh budget of `maxAttempts` (`waiting` again
+/// when it has dependencies), and its dependents skipped because of it
+/// wait again; an active or succeeded task is `409`.
+#[utoipa::path(post, path = "/v1/tasks/{id}/retry", operation_id = "retryTask", tag = "tasks", params(TaskPath),
+    responses(
+        (status = 200, description = "Queued again (or waiting again, with dependencies)", body = Task),
+        (status = 409, description = "The task is active or succeeded", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    TaskId(id): TaskId,
+) -> Result<Json<Task>, Problem> {
+    caller.require(Scope::Submit)?;
+    match state.backend.flow().retry(&id).await? {
+        Retried::Retried(task) => {
+            tracing::info!(task_id = %id, status = %task.status, "task retried");
+            Ok(Json(task))
+        }
+        Retried::Refused(task) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "task-not-retryable",
+            format!(
+                "task {id} is {}; only a failed, timed-out, cancelled or skipped task can be retried",
+                task.status
+            ),
+        )),
+        Retried::Missing => Err(Problem::not_found(format!("no task {id}"))),
     }
 }
 
@@ -97,6 +131,7 @@ pub async fn delete(
         }
     }
     state.backend.store.delete(&task).await?;
+    state.backend.flow().announce_end(&task).await;
     let objects = state
         .backend
         .artifacts

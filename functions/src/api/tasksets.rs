@@ -91,6 +91,12 @@ pub async fn put(
                 ..Problem::new(StatusCode::CONFLICT, "name-taken", detail)
             })
         }
+        Err(SyncError::Invalid { index, mut errors }) => {
+            for error in &mut errors {
+                error.field = format!("[{index}].{}", error.field);
+            }
+            Err(Problem::invalid(errors))
+        }
         Err(SyncError::Backend(err)) => Err(err.into()),
     }
 }

@@ -27,9 +27,9 @@ async fn main() -> anyhow::Result<()> {
     wharf_functions::init_tracing(under_lambda);
     let backend = wharf_core::aws::backend(&load_aws().await, args.function.names);
     if under_lambda {
-        let store = backend.store.as_ref();
+        let flow = backend.flow();
         lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-            Ok::<_, lambda_runtime::Error>(on_event(store, event.payload).await)
+            Ok::<_, lambda_runtime::Error>(on_event(flow, event.payload).await)
         }))
         .await
         .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))?;

@@ -83,8 +83,9 @@ table "$TASKS_TABLE" id yes $TASK_INDEXES
 table "$WORKERS_TABLE" id yes
 table "$FUNCTIONS_TABLE" name no
 
+# The task queues, then the control plane's own (`control`).
 IFS=',' read -ra names <<<"$QUEUES"
-for name in "${names[@]}"; do
+for name in "${names[@]}" control; do
   dlq_url=$(queue "${QUEUE_PREFIX}${name}-dlq" "$DLQ_RETENTION_SECONDS")
   dlq_arn=$(aws sqs get-queue-attributes --queue-url "$dlq_url" --attribute-names QueueArn \
     --query Attributes.QueueArn --output text)

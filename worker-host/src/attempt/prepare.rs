@@ -1,5 +1,6 @@
 //! Preparing an attempt's directory before its executor starts: `home/`,
-//! `io/output/`, the payload file `io/payload.json`, and the task's
+//! `io/output/`, the payload file `io/payload.json`, for a task with
+//! dependencies the upstream file `io/upstream.json`, and the task's
 //! secrets, resolved, with the `as: file` ones in `secrets/` (mode 0400,
 //! beside `io/`, never in what is uploaded). What an attempt needs on disk
 //! is written here; it is all removed with the attempt directory after the
@@ -8,7 +9,10 @@
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 
-use wharf_core::artifacts::payload_key;
+use std::time::Duration;
+
+use serde_json::json;
+use wharf_core::artifacts::{self, output_key, payload_key};
 use wharf_core::model::Task;
 use wharf_core::retry::retry_transient;
 use wharf_core::validate::MAX_PAYLOAD_BYTES;
@@ -16,6 +20,9 @@ use wharf_core::validate::MAX_PAYLOAD_BYTES;
 use crate::executor::{Run, StartFailure};
 use crate::secrets::{self, Resolved};
 use crate::worker::Worker;
+
+/// S3's longest presigned URL.
+const MAX_PRESIGN: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Worker {
     /// Makes the attempt's directories, writes the payload file and
@@ -47,9 +54,18 @@ impl Worker {
             .await
             .map_err(StartFailure::io("write the payload file"))?;
         let readable = std::fs::Permissions::from_mode(0o644);
-        tokio::fs::set_permissions(run.payload_file(), readable)
+        tokio::fs::set_permissions(run.payload_file(), readable.clone())
             .await
             .map_err(StartFailure::io("set the mode of the payload file"))?;
+        if !task.depends_on.is_empty() {
+            let upstream = self.upstream(task, run).await?;
+            tokio::fs::write(run.upstream_file(), upstream)
+                .await
+                .map_err(StartFailure::io("write the upstream file"))?;
+            tokio::fs::set_permissions(run.upstream_file(), readable)
+                .await
+                .map_err(StartFailure::io("set the mode of the upstream file"))?;
+        }
         let secrets = self.secrets_of(task, run).await?;
         write_secret_files(run, &secrets)?;
         Ok(secrets)
@@ -67,6 +83,45 @@ impl Worker {
             .ok_or(StartFailure::NoSecretSource)?;
         let prefixes = &self.config.secret_prefixes;
         Ok(secrets::resolve(source, prefixes, &task.secrets, &run.stop).await?)
+    }
+
+    /// `WHARF_UPSTREAM`'s file: each upstream task's id, name, status,
+    /// result and outputs, each output with a URL presigned for the task's
+    /// timeout. A task gone since it released this one is left out.
+    async fn upstream(&self, task: &Task, run: &Run) -> Result<Vec<u8>, StartFailure> {
+        let artifacts = &*self.backend.artifacts;
+        let expires = Duration::from_secs(task.timeout_seconds.into()).min(MAX_PRESIGN);
+        let mut upstream = Vec::new();
+        for dependency in &task.depends_on {
+            let read = || self.backend.store.get(&dependency.task);
+            let Some(found) = retry_transient("upstream read", &run.stop, read)
+                .await
+                .map_err(StartFailure::Upstream)?
+            else {
+                continue;
+            };
+            let found = found.task;
+            let manifest = || artifacts::manifest(artifacts, &found);
+            let mut outputs = Vec::new();
+            for output in retry_transient("upstream manifest", &run.stop, manifest)
+                .await
+                .map_err(StartFailure::Upstream)?
+            {
+                let key = output_key(&found.id, &output.path);
+                let url = artifacts
+                    .presign_get(&key, expires)
+                    .await
+                    .map_err(StartFailure::Upstream)?;
+                outputs.push(json!({
+                    "path": output.path, "size": output.size, "sha256": output.sha256, "url": url,
+                }));
+            }
+            upstream.push(json!({
+                "id": found.id, "name": found.name, "status": found.status,
+                "result": found.result, "outputs": outputs,
+            }));
+        }
+        Ok(serde_json::to_vec_pretty(&upstream).unwrap_or_default())
     }
 
     /// The task's payload: from its record, from S3 when it was too large

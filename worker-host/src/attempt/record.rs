@@ -85,8 +85,11 @@ impl Worker {
                 });
                 notes.extend(uploaded.found.notes);
                 outcome.outputs = uploaded.outputs;
-                let (attempt, max, retry) =
-                    (task.attempt, task.max_attempts, task.retry_on_failure);
+                let (attempt, max, retry) = (
+                    task.attempts_made(),
+                    task.max_attempts,
+                    task.retry_on_failure,
+                );
                 verdict(ended.exit, attempt, max, retry)
             }
             Err((reason, note)) => {
@@ -121,6 +124,7 @@ impl Worker {
             (Ok(task), Verdict::Final { status, reason }) => {
                 tracing::info!(%status, %reason, exit_code = ?outcome.exit_code, "attempt finished");
                 finished(&task, status, reason);
+                self.backend.flow().announce_end(&task).await;
                 self.let_go(attempt).await;
             }
             (Ok(_), Verdict::Retry { reason }) => {

@@ -313,7 +313,7 @@ impl ContainerHost {
         let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         env.extend(
             (run.secret_env(SECRETS_DIR).into_iter())
-                .chain(run.wharf_env("/wharf/payload.json", "/wharf/output"))
+                .chain(run.wharf_env("/wharf"))
                 .map(|(k, v)| format!("{k}={v}")),
         );
         let labels = HashMap::from([

@@ -33,10 +33,7 @@ pub fn task_env(run: &Run, spec_env: &BTreeMap<String, String>) -> BTreeMap<Stri
     ]);
     env.extend(spec_env.clone());
     env.extend(run.secret_env(&run.secrets_dir().display().to_string()));
-    env.extend(run.wharf_env(
-        &run.payload_file().display().to_string(),
-        &run.output_dir().display().to_string(),
-    ));
+    env.extend(run.wharf_env(&run.io_dir().display().to_string()));
     env
 }
 

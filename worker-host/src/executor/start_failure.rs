@@ -16,6 +16,9 @@ pub enum StartFailure {
     PayloadFetch(wharf_core::Error),
     #[error("the payload is missing from S3")]
     PayloadMissing,
+    /// The upstream tasks' records or outputs could not be read.
+    #[error("cannot read the upstream tasks: {0}")]
+    Upstream(wharf_core::Error),
     #[error(transparent)]
     Image(#[from] ImageError),
     #[error(transparent)]

@@ -163,7 +163,10 @@ impl Stack {
         let deadline = Instant::now() + timeout;
         loop {
             let task = self.task(id).await;
-            if !matches!(task["status"].as_str(), Some("queued" | "running")) {
+            if !matches!(
+                task["status"].as_str(),
+                Some("waiting" | "queued" | "running")
+            ) {
                 return task;
             }
             assert!(Instant::now() < deadline, "task still unfinished: {task}");
@@ -250,6 +253,31 @@ impl Stack {
                 .await
                 .expect("put the parameter");
         }
+    }
+
+    /// `wharf-control` in this process, ticking every `tick`, until the
+    /// guard is dropped.
+    pub fn control(&self, tick: Duration) -> tokio_util::sync::DropGuard {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let (backend, until) = (self.backend.clone(), stop.clone());
+        tokio::spawn(
+            async move { wharf_functions::control::run(&backend, tick, false, &until).await },
+        );
+        stop.drop_guard()
+    }
+
+    /// A `POST` of a JSON body; the status and the JSON answer.
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.api_url))
+            .bearer_auth(TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
     }
 
     /// Messages left on the task queue (visible + in flight + delayed).

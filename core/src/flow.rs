@@ -1,0 +1,411 @@
+//! Tasks that wait for each other (`dependsOn`, SPEC §8.2).
+//!
+//! A task with dependencies is stored `waiting` and linked into each
+//! upstream task's `dependents`. Whoever ends a task (a worker, a cancel, a
+//! dead letter) announces it on the control queue; the control plane then
+//! settles its dependents: a waiting task whose every condition holds is
+//! released to `queued`, one whose condition can no longer hold is
+//! `skipped`, and so, in turn, are its own dependents. The control plane's
+//! tick settles every waiting task too, so a lost announcement delays a
+//! release by one tick at most, and nothing waits forever.
+//!
+//! Every step is a conditional write: several settling the same task at
+//! once release or skip it exactly once. A release is written first (the
+//! task `queued` and `unsent`), its message sent next, and `unsent` cleared
+//! last; a task left `unsent` by a crash in between is sent by the tick.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::lifecycle;
+use crate::listing::{TaskFilter, TaskQuery, MAX_LIST_LIMIT};
+use crate::model::{Dependency, Status, Task, TaskId, TaskMessage};
+use crate::queue::{Queue, MAX_SQS_DELAY_SECONDS};
+use crate::store::{TaskStore, Transition, Versioned};
+use crate::validate::FieldError;
+
+/// A task may depend on at most this many others.
+pub const MAX_DEPENDENCIES: usize = 20;
+/// A task may have at most this many dependents (its record holds them).
+pub const MAX_DEPENDENTS: usize = 1000;
+/// The control plane's own queue (`<prefix>control`): what it is told.
+pub const CONTROL_QUEUE: &str = "control";
+/// A released task still `unsent` this long after its release is sent by
+/// the control plane's tick: whoever released it has died.
+pub const UNSENT_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+
+/// What the control queue carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ControlEvent {
+    /// A task has ended (or was deleted): settle the tasks that wait for it.
+    Ended {
+        task: TaskId,
+        dependents: Vec<TaskId>,
+    },
+}
+
+/// The stores the flow of dependencies reads and writes.
+#[derive(Clone, Copy)]
+pub struct Flow<'a> {
+    pub store: &'a dyn TaskStore,
+    pub queues: &'a dyn Queue,
+}
+
+/// What [`Flow::retry`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Retried {
+    /// The task as it is now: queued, waiting, or already released again.
+    Retried(Task),
+    /// The task is active or succeeded.
+    Refused(Task),
+    Missing,
+}
+
+/// Where a waiting task stands with its dependencies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// These upstream tasks have not ended.
+    Waiting(Vec<TaskId>),
+    /// Every condition holds.
+    Ready,
+    /// This upstream task ended so that its condition cannot hold (`None`:
+    /// it is gone).
+    Blocked {
+        upstream: TaskId,
+        status: Option<Status>,
+    },
+}
+
+/// Weighs `task`'s conditions against its upstream tasks' statuses (a
+/// missing one is gone).
+pub fn readiness(task: &Task, statuses: &HashMap<TaskId, Status>) -> Readiness {
+    let mut unfinished = Vec::new();
+    for Dependency { task: upstream, on } in &task.depends_on {
+        let status = statuses.get(upstream).copied();
+        match status.map(|status| on.holds(status)) {
+            Some(Some(true)) => {}
+            Some(None) => unfinished.push(upstream.clone()),
+            Some(Some(false)) | None => {
+                return Readiness::Blocked {
+                    upstream: upstream.clone(),
+                    status,
+                }
+            }
+        }
+    }
+    if unfinished.is_empty() {
+        Readiness::Ready
+    } else {
+        Readiness::Waiting(unfinished)
+    }
+}
+
+/// The checks of `dependsOn` that need no store.
+pub fn check(depends_on: &[Dependency], errors: &mut Vec<FieldError>) {
+    if depends_on.len() > MAX_DEPENDENCIES {
+        errors.push(FieldError::new(
+            "dependsOn",
+            format!(
+                "at most {MAX_DEPENDENCIES} dependencies, got {}",
+                depends_on.len()
+            ),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, dependency) in depends_on.iter().enumerate() {
+        if !seen.insert(&dependency.task) {
+            errors.push(FieldError::new(
+                format!("dependsOn[{i}].task"),
+                format!("task {} is listed twice", dependency.task),
+            ));
+        }
+    }
+}
+
+impl Flow<'_> {
+    /// The upstream tasks of a submission, each read once: `400` naming
+    /// `dependsOn[i].task` for one that does not exist or has too many
+    /// dependents already.
+    pub async fn check_upstream(&self, depends_on: &[Dependency]) -> Result<Vec<FieldError>> {
+        let mut errors = Vec::new();
+        for (i, dependency) in depends_on.iter().enumerate() {
+            let field = format!("dependsOn[{i}].task");
+            match self.store.get(&dependency.task).await? {
+                None => errors.push(FieldError::new(
+                    field,
+                    format!("no task {:?}", dependency.task),
+                )),
+                Some(found) if found.task.dependents.len() >= MAX_DEPENDENTS => {
+                    errors.push(FieldError::new(
+                        field,
+                        format!(
+                            "task {} has {MAX_DEPENDENTS} dependents already",
+                            dependency.task
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(errors)
+    }
+
+    /// Links a newly stored waiting task into its upstream tasks'
+    /// `dependents`, then settles it against what those records said: a
+    /// task whose dependencies have ended already is released (or skipped)
+    /// at once. An upstream ending after its link announces the end.
+    pub async fn link(&self, task: &Task) -> Result<Task> {
+        let mut statuses = HashMap::new();
+        for dependency in &task.depends_on {
+            let id = task.id.clone();
+            let add = move |upstream: &Task| {
+                let mut next = upstream.clone();
+                (!next.dependents.contains(&id)).then(|| {
+                    next.dependents.push(id.clone());
+                    next
+                })
+            };
+            match self.store.transition(&dependency.task, &add).await? {
+                Transition::Applied(Versioned { task: upstream, .. })
+                | Transition::Refused(upstream) => {
+                    statuses.insert(upstream.id.clone(), upstream.status);
+                }
+                Transition::Missing => {}
+            }
+        }
+        let current = self.store.get(&task.id).await?;
+        Ok(self
+            .settle_read(current, &statuses)
+            .await?
+            .unwrap_or_else(|| task.clone()))
+    }
+
+    /// Settles these dependents of an ended task, and theirs in turn when
+    /// they are skipped.
+    pub async fn settle_dependents(&self, mut todo: Vec<TaskId>) -> Result<()> {
+        while let Some(id) = todo.pop() {
+            if let Some(settled) = self.settle(&id).await? {
+                if settled.status == Status::Skipped {
+                    todo.extend(settled.dependents);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Settles one waiting task by its upstream tasks' current records: the
+    /// task as written when it was released or skipped, `None` when it
+    /// stays as it is.
+    pub async fn settle(&self, id: &str) -> Result<Option<Task>> {
+        let Some(current) = self.store.get(id).await? else {
+            return Ok(None);
+        };
+        if current.task.status != Status::Waiting {
+            return Ok(None);
+        }
+        let statuses = self.upstream_statuses(&current.task).await?;
+        self.settle_read(Some(current), &statuses).await
+    }
+
+    /// The current status of each of `task`'s upstream tasks that exists.
+    pub async fn upstream_statuses(&self, task: &Task) -> Result<HashMap<TaskId, Status>> {
+        let mut statuses = HashMap::new();
+        for dependency in &task.depends_on {
+            if let Some(upstream) = self.store.get(&dependency.task).await? {
+                statuses.insert(upstream.task.id, upstream.task.status);
+            }
+        }
+        Ok(statuses)
+    }
+
+    /// Releases or skips `current` as `statuses` decide.
+    async fn settle_read(
+        &self,
+        current: Option<Versioned>,
+        statuses: &HashMap<TaskId, Status>,
+    ) -> Result<Option<Task>> {
+        let Some(current) = current.filter(|c| c.task.status == Status::Waiting) else {
+            return Ok(None);
+        };
+        let now = Utc::now();
+        let next = |task: &Task| match readiness(task, statuses) {
+            Readiness::Waiting(_) => None,
+            Readiness::Ready => lifecycle::released(task, now),
+            Readiness::Blocked { upstream, status } => {
+                lifecycle::skipped(task, &upstream, status, now)
+            }
+        };
+        match self.store.transition_from(Some(current), &next).await? {
+            Transition::Applied(written) if written.task.status == Status::Queued => {
+                tracing::info!(task_id = %written.task.id, "dependencies met; task released");
+                Ok(Some(self.send(written).await?))
+            }
+            Transition::Applied(written) => {
+                let message = written.task.message.as_deref().unwrap_or_default();
+                tracing::info!(task_id = %written.task.id, message, "task skipped");
+                Ok(Some(written.task))
+            }
+            Transition::Refused(_) | Transition::Missing => Ok(None),
+        }
+    }
+
+    /// Sends the message of a released (`unsent`) task, then clears
+    /// `unsent`. The message carries the record as it is once cleared, so
+    /// a worker claims it without reading it first.
+    pub async fn send(&self, released: Versioned) -> Result<Task> {
+        let task = &released.task;
+        let cleared = Task {
+            unsent: false,
+            ..task.clone()
+        };
+        let message = TaskMessage::with_snapshot(&cleared, released.version + 1);
+        self.queues
+            .send(&task.queue, &message, remaining_delay(task))
+            .await?;
+        let clear = |task: &Task| {
+            task.unsent.then(|| Task {
+                unsent: false,
+                ..task.clone()
+            })
+        };
+        Ok(
+            match self.store.transition_from(Some(released), &clear).await? {
+                Transition::Applied(written) => written.task,
+                Transition::Refused(task) => task,
+                Transition::Missing => cleared,
+            },
+        )
+    }
+
+    /// Tells the control plane that `task` has ended, if anything waits
+    /// for it. Not being able to is logged, not fatal: the control plane's
+    /// tick settles its dependents anyway.
+    pub async fn announce_end(&self, task: &Task) {
+        if task.dependents.is_empty() {
+            return;
+        }
+        let event = ControlEvent::Ended {
+            task: task.id.clone(),
+            dependents: task.dependents.clone(),
+        };
+        let body = serde_json::to_string(&event).unwrap_or_default();
+        if let Err(err) = self
+            .queues
+            .send_raw(CONTROL_QUEUE, &body, Duration::ZERO)
+            .await
+        {
+            tracing::warn!(task_id = %task.id, error = %err, "cannot announce the end; the control plane's tick settles its dependents");
+        }
+    }
+
+    /// Retries an ended task that did not succeed: it runs again (or waits
+    /// again, with dependencies), and the dependents it had skipped wait
+    /// again, recursively.
+    pub async fn retry(&self, id: &str) -> Result<Retried> {
+        let now = Utc::now();
+        let written = match self
+            .store
+            .transition(id, &|task: &Task| lifecycle::retried(task, now))
+            .await?
+        {
+            Transition::Applied(written) => written,
+            Transition::Refused(task) => return Ok(Retried::Refused(task)),
+            Transition::Missing => return Ok(Retried::Missing),
+        };
+        let mut waiting_again = Vec::new();
+        let mut todo = written.task.dependents.clone();
+        while let Some(dependent) = todo.pop() {
+            let wait = |task: &Task| lifecycle::unskipped(task, now);
+            if let Transition::Applied(again) = self.store.transition(&dependent, &wait).await? {
+                todo.extend(again.task.dependents.iter().cloned());
+                waiting_again.push(dependent);
+            }
+        }
+        let task = if written.task.status == Status::Queued {
+            self.send(written).await?
+        } else {
+            let waiting = written.task.clone();
+            self.settle(id).await?.unwrap_or(waiting)
+        };
+        // Another dependency of theirs may have failed meanwhile.
+        self.settle_dependents(waiting_again).await?;
+        Ok(Retried::Retried(task))
+    }
+
+    /// Handles one control event: `Err` means "try again later".
+    pub async fn on_event(&self, body: &str) -> Result<()> {
+        let event: ControlEvent = serde_json::from_str(body)
+            .map_err(|e| Error::Corrupt(format!("not a control event: {e}: {body}")))?;
+        match event {
+            ControlEvent::Ended { dependents, .. } => self.settle_dependents(dependents).await,
+        }
+    }
+
+    /// The tick's part: settles every waiting task and sends the message of
+    /// every task left `unsent` for longer than [`UNSENT_GRACE`]. Answers
+    /// how many tasks it released or skipped, and how many it sent.
+    pub async fn sweep(&self) -> Result<(usize, usize)> {
+        let mut settled = 0;
+        for task in self.all(Status::Waiting).await? {
+            settled += usize::from(self.settle(&task.id).await?.is_some());
+        }
+        let mut sent = 0;
+        let now = Utc::now();
+        for task in self.all(Status::Queued).await? {
+            if !task.unsent || task.updated_at > now - UNSENT_GRACE {
+                continue;
+            }
+            // Taken by a write of its own, so two sweeps send it once.
+            let take = |task: &Task| {
+                (task.unsent && task.updated_at <= now - UNSENT_GRACE).then(|| Task {
+                    updated_at: now,
+                    ..task.clone()
+                })
+            };
+            if let Transition::Applied(taken) = self.store.transition(&task.id, &take).await? {
+                tracing::warn!(task_id = %task.id, "a released task's message was never sent; sending it");
+                self.send(taken).await?;
+                sent += 1;
+            }
+        }
+        Ok((settled, sent))
+    }
+
+    /// Every task in `status`, a page at a time.
+    async fn all(&self, status: Status) -> Result<Vec<Task>> {
+        let mut query = TaskQuery {
+            filter: TaskFilter {
+                status: Some(status),
+                ..TaskFilter::default()
+            },
+            limit: MAX_LIST_LIMIT,
+            before: None,
+        };
+        let mut tasks = Vec::new();
+        loop {
+            let page = self.store.list(&query).await?;
+            tasks.extend(page.tasks);
+            match page.next {
+                Some(next) => query.before = Some(next),
+                None => return Ok(tasks),
+            }
+        }
+    }
+}
+
+/// What is left of a task's `delaySeconds`, counted from its submission.
+fn remaining_delay(task: &Task) -> Duration {
+    let ready_at = task.created_at + chrono::Duration::seconds(task.delay_seconds.into());
+    let left = (ready_at - Utc::now())
+        .num_seconds()
+        .clamp(0, MAX_SQS_DELAY_SECONDS.into());
+    Duration::from_secs(left as u64)
+}
+
+#[cfg(test)]
+mod tests;
