@@ -90,9 +90,9 @@ CARGO_LAMBDA_BUILD := PATH=$(CURDIR)/$(TOOLS)/bin:$$PATH cargo lambda build --re
 # sizes; then the built bootstraps are invoked as Lambda would (Runtime API
 # emulator, real API Gateway and SQS events: functions/tests/lambda.rs).
 lambda: $(AWS_CLI) $(MOTO)
-	$(CARGO_LAMBDA_BUILD) --bin wharf-api --bin wharf-dlq
-	$(CARGO_LAMBDA_BUILD) --output-format zip --bin wharf-api --bin wharf-dlq
-	@ls -l target/lambda/wharf-api/bootstrap.zip target/lambda/wharf-dlq/bootstrap.zip | awk '{printf "%s\t%d bytes\n", $$9, $$5}'
+	$(CARGO_LAMBDA_BUILD) --bin wharf-api --bin wharf-dlq --bin wharf-control
+	$(CARGO_LAMBDA_BUILD) --output-format zip --bin wharf-api --bin wharf-dlq --bin wharf-control
+	@ls -l target/lambda/wharf-api/bootstrap.zip target/lambda/wharf-dlq/bootstrap.zip target/lambda/wharf-control/bootstrap.zip | awk '{printf "%s\t%d bytes\n", $$9, $$5}'
 	WHARF_LAMBDA_DIR=$(CURDIR)/target/lambda $(TEST_RUNNER) -p wharf-functions --test lambda
 
 # target/wharf-worker: the worker host, optimised; it links only glibc (TLS

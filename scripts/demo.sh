@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make demo: the whole of Wharf on this machine. Starts moto server, provisions
-# the resources, starts wharf-api and one wharf-worker, submits the samples
-# with the `wharf` CLI, waits for each, prints its outcome, downloads the
+# the resources, starts wharf-api, wharf-control and one wharf-worker,
+# submits the samples with the `wharf` CLI (the pipeline: three extracts and
+# a report that waits for all of them), waits for each, prints its
+# outcome, downloads the
 # outputs (checked against their SHA-256) and one through its presigned URL
 # with plain curl, and prints the web console's URL with a token. On a
 # terminal it keeps the stack up for the console until Enter or Ctrl-C; then
@@ -21,6 +23,9 @@ WORKER_HTTP="127.0.0.1:$(free_port)"
 "$BIN/wharf-worker" --heartbeat-secs 2 --poll-wait-secs 2 \
   --http-listen "$WORKER_HTTP" --labels demo=yes >"$STATE/worker.log" 2>&1 &
 PIDS+=($!)
+echo "==> wharf-control (releases tasks whose dependencies ended)"
+"$BIN/wharf-control" --tick-secs 5 >"$STATE/control.log" 2>&1 &
+PIDS+=($!)
 
 echo "==> the secret-greeting sample's two SSM parameters (SecureString)"
 API_TOKEN_VALUE="demo-token-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
@@ -31,7 +36,7 @@ ssm.put_parameter(Name="/wharf/demo/api-token", Value=sys.argv[1], Type="SecureS
 ssm.put_parameter(Name="/wharf/demo/signing-key", Value="demo-signing-key-0123456789", Type="SecureString", Overwrite=True)
 PY
 
-declare -A EXPECTED=([secret-greeting]=succeeded [hello-report]=succeeded [failing]=failed [timeout]=timed_out [container-report]=succeeded [fakejob]=succeeded)
+declare -A EXPECTED=([secret-greeting]=succeeded [hello-report]=succeeded [failing]=failed [timeout]=timed_out [container-report]=succeeded [fakejob]=succeeded [pipeline-report]=succeeded)
 declare -A IDS=()
 SAMPLES=(hello-report failing timeout secret-greeting)
 echo "==> the container sample's image"
@@ -52,6 +57,16 @@ done
 IDS[fakejob]=$("$BIN/wharf" invoke fakejob --param delay_seconds=3)
 echo "invoked fakejob as ${IDS[fakejob]}"
 SAMPLES+=(fakejob)
+echo "==> the pipeline: three extracts, and a report waiting for all of them"
+upstream=()
+for text in "the quick brown fox" "jumps over the lazy dog" "the end"; do
+  extract=$("$BIN/wharf" submit samples/pipeline/extract.json --payload "{\"text\": \"$text\"}")
+  echo "submitted an extract of \"$text\" as $extract"
+  upstream+=(--depends-on "$extract")
+done
+IDS[pipeline-report]=$("$BIN/wharf" submit samples/pipeline/report.json "${upstream[@]}")
+echo "submitted pipeline-report as ${IDS[pipeline-report]} (waiting for the three)"
+SAMPLES+=(pipeline-report)
 
 failures=0
 echo
@@ -61,6 +76,10 @@ for sample in "${SAMPLES[@]}"; do
   status=$(field status <<<"$task")
   printf '%-17s %-10s %-12s %-5s %s\n' "$sample" "$status" "$(field reason <<<"$task")" \
     "$(field exitCode <<<"$task")" "$(field result <<<"$task")"
+  if [ "$sample" = pipeline-report ] && [ "$(field result <<<"$task")" != '{"parts": 3, "words": 11}' ]; then
+    echo "demo: the pipeline's report did not count 3 parts of 11 words" >&2
+    failures=$((failures + 1))
+  fi
   if [ "$status" != "${EXPECTED[$sample]}" ]; then
     echo "demo: $sample ended $status, expected ${EXPECTED[$sample]}" >&2
     failures=$((failures + 1))
