@@ -4,11 +4,12 @@
 
 use std::process::Stdio;
 
-use serde_json::Value;
+use chrono::Utc;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::process::{Child, Command};
 use wharf_core::config::ResourceNames;
-use wharf_core::model::Status;
+use wharf_core::model::{new_task_id, Status, Task};
 use wharf_core::provision::provision;
 use wharf_core::queue::Lane;
 use wharf_core::submit::new_task;
@@ -188,4 +189,64 @@ async fn wharf_dlq_marks_the_tasks_of_an_sqs_batch() {
     let marked = backend.store.get(&task.id).await.unwrap().unwrap().task;
     assert_eq!(marked.status, Status::Failed);
     assert_eq!(marked.reason.unwrap().to_string(), "DeadLettered");
+}
+
+/// An upstream task that has ended, and a task waiting for it.
+async fn ended_and_waiting(backend: &Backend, names: &ResourceNames) -> (Task, Task) {
+    let valid = |body: String| parse_task_request(body.as_bytes(), &names.queues).unwrap();
+    let spec = r#""spec": {"process": {"command": ["true"]}}"#;
+    let upstream = Task {
+        status: Status::Succeeded,
+        ..new_task(&valid(format!("{{{spec}}}")), new_task_id(), Utc::now())
+    };
+    backend.store.create(&upstream).await.unwrap();
+    let waiting = new_task(
+        &valid(format!(
+            r#"{{{spec}, "dependsOn": [{{"task": "{}"}}]}}"#,
+            upstream.id
+        )),
+        new_task_id(),
+        Utc::now(),
+    );
+    assert_eq!(waiting.status, Status::Waiting);
+    backend.store.create(&waiting).await.unwrap();
+    (upstream, waiting)
+}
+
+#[tokio::test]
+async fn wharf_control_releases_on_an_sqs_batch_and_on_a_scheduled_tick() {
+    let (moto, names, backend) = stack().await;
+    let control = start(
+        &bootstrap("wharf-control", env!("CARGO_BIN_EXE_wharf-control")),
+        &moto,
+        &names,
+    )
+    .await;
+    let status = |id: String| {
+        let store = backend.store.clone();
+        async move { store.get(&id).await.unwrap().unwrap().task.status }
+    };
+
+    let (upstream, announced) = ended_and_waiting(&backend, &names).await;
+    let batch = event("sqs-control.json")
+        .to_string()
+        .replace("UPSTREAM_ID", &upstream.id)
+        .replace("DEPENDENT_ID", &announced.id);
+    let answer = response(
+        control
+            .runtime
+            .invoke(serde_json::from_str(&batch).unwrap())
+            .await,
+    );
+    // Both records are handled: the waiting task is released, the
+    // malformed one logged.
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    assert_eq!(status(announced.id.clone()).await, Status::Queued);
+
+    // Not announced: the tick finds it.
+    let (_, unannounced) = ended_and_waiting(&backend, &names).await;
+    response(control.runtime.invoke(event("eventbridge-tick.json")).await);
+    assert_eq!(status(unannounced.id.clone()).await, Status::Queued);
+    let counts = backend.queues.counts("default", Lane::Tasks).await.unwrap();
+    assert_eq!(counts.visible, 2, "one message per released task");
 }
