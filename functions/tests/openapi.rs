@@ -53,6 +53,7 @@ async fn the_document_describes_every_route_with_its_problems() {
         "GET /v1/tasks/{id}",
         "DELETE /v1/tasks/{id}",
         "POST /v1/tasks/{id}/cancel",
+        "POST /v1/tasks/{id}/retry",
         "GET /v1/tasks/{id}/outputs",
         "GET /v1/tasks/{id}/outputs/{path}",
         "GET /v1/tasks/{id}/logs",

@@ -21,7 +21,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi, Ref};
         license(name = "Apache-2.0")
     ),
     tags(
-        (name = "tasks", description = "Submit, list, read, cancel and delete tasks; their logs and outputs"),
+        (name = "tasks", description = "Submit, list, read, cancel, retry and delete tasks; their logs and outputs"),
         (name = "workers", description = "The registered worker hosts, and commands to them"),
         (name = "status", description = "Queues and capacity"),
         (name = "functions", description = "Registered functions: task templates with a JSON Schema for their parameters"),
@@ -68,6 +68,7 @@ fn link_to_task_routes(responses: &mut serde_json::Value) {
     let links: serde_json::Map<String, serde_json::Value> = [
         "getTask",
         "cancelTask",
+        "retryTask",
         "deleteTask",
         "getLogs",
         "listOutputs",
