@@ -74,6 +74,13 @@ async fn push(pushing: &Pushing, headers: &HeaderMap, body: &[u8]) -> Result<Tas
             message,
         )]));
     }
+    if !valid.request.depends_on.is_empty() {
+        let message = "a pushed task runs at once; submit tasks with dependencies to the API";
+        return Err(Problem::invalid(vec![FieldError::new(
+            "dependsOn",
+            message,
+        )]));
+    }
     if !worker.host.taking_tasks() {
         return Err(conflict(
             "not-taking-tasks",

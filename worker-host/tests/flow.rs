@@ -370,3 +370,81 @@ async fn a_dependency_on_a_finished_task_is_released_at_submission() {
     })
     .await;
 }
+
+/// `kill -9` of `wharf-control` and of the worker, each twice, while tasks
+/// with dependents (and one fan-in over all of them) run: every task ends
+/// succeeded, each ran to its end in one attempt only, every dependent
+/// started after its upstream ended, and nothing is left waiting.
+#[tokio::test]
+async fn killing_the_control_and_the_worker_mid_pipeline_loses_and_repeats_nothing() {
+    let stack = Stack::start().await;
+    let ledger = Ledger::new();
+    let mut control = stack.spawn_control();
+    let mut worker = stack
+        .worker_command()
+        .env("WHARF_CONCURRENCY", "4")
+        .spawn()
+        .unwrap();
+    let mut upstream = Vec::new();
+    let mut pairs = Vec::new();
+    for i in 0..12 {
+        let id = stack.submit_id(ledger.task(1 + i % 3)).await;
+        let mut task = ledger.task(1);
+        task["dependsOn"] = json!([{"task": id}]);
+        pairs.push((id.clone(), stack.submit_id(task).await));
+        upstream.push(id);
+    }
+    let mut fan_in = ledger.task(0);
+    fan_in["dependsOn"] = upstream.iter().map(|id| json!({"task": id})).collect();
+    let fan_in = stack.submit_id(fan_in).await;
+
+    for round in 0..2 {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        support::signal(&control, nix::sys::signal::Signal::SIGKILL);
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        support::signal(&worker, nix::sys::signal::Signal::SIGKILL);
+        let _ = (control.wait().await, worker.wait().await);
+        tokio::time::sleep(Duration::from_millis(500 * (round + 1))).await;
+        control = stack.spawn_control();
+        worker = stack
+            .worker_command()
+            .env("WHARF_CONCURRENCY", "4")
+            .spawn()
+            .unwrap();
+    }
+
+    let mut finished = std::collections::HashMap::new();
+    for id in upstream
+        .iter()
+        .chain(pairs.iter().map(|(_, d)| d))
+        .chain([&fan_in])
+    {
+        let done = stack.wait(id, Duration::from_secs(180)).await;
+        assert_eq!(status(&done), ("succeeded", Some("Succeeded")), "{done}");
+        finished.insert(id.clone(), done);
+    }
+    let lines = ledger.lines();
+    for (id, done) in &finished {
+        let last = format!("{id} {}", done["attempt"]);
+        let ran_to_the_end = lines.iter().filter(|line| **line == last).count();
+        assert_eq!(ran_to_the_end, 1, "{id} ran to its end once: {lines:?}");
+        let ended_earlier = lines.iter().filter(|l| l.starts_with(id.as_str())).count();
+        assert_eq!(
+            ended_earlier, 1,
+            "{id}: an earlier attempt ran to its end too: {lines:?}"
+        );
+    }
+    let started = |id: &str| finished[id]["startedAt"].as_str().unwrap().to_owned();
+    let ended = |id: &str| finished[id]["finishedAt"].as_str().unwrap().to_owned();
+    for (up, down) in &pairs {
+        assert!(
+            started(down) >= ended(up),
+            "{down} started before {up} ended"
+        );
+    }
+    let last_upstream = upstream.iter().map(|id| ended(id)).max().unwrap();
+    assert!(started(&fan_in) >= last_upstream);
+    let waiting = stack.json("/v1/tasks?status=waiting").await;
+    assert_eq!(waiting["tasks"], json!([]), "nothing waits");
+    stack.queue_drained().await;
+}

@@ -266,6 +266,28 @@ impl Stack {
         stop.drop_guard()
     }
 
+    /// A `wharf-control` process ticking every 2 s, configured as the
+    /// workers are. Its binary is the workspace's, built beside the worker's
+    /// (`make test` builds every binary first).
+    pub fn spawn_control(&self) -> Child {
+        let binary = Path::new(env!("CARGO_BIN_EXE_wharf-worker")).with_file_name("wharf-control");
+        assert!(
+            binary.exists(),
+            "{} is missing: build the workspace's binaries (make build)",
+            binary.display()
+        );
+        Command::new(binary)
+            .env_clear()
+            .envs(self.moto.aws_env())
+            .envs(wharf_testkit::names_env(&self.names))
+            .env("RUST_LOG", "info")
+            .arg("--tick-secs=2")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start wharf-control")
+    }
+
     /// A `POST` of a JSON body; the status and the JSON answer.
     pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
         let response = self
