@@ -41,7 +41,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Submit a task from a JSON or YAML file, or from flags; prints its id.
-    Submit(submit::SubmitArgs),
+    Submit(Box<submit::SubmitArgs>),
     /// Run a registered function with parameters; prints the task's id.
     Invoke(submit::InvokeArgs),
     /// Show a task.
@@ -55,8 +55,11 @@ enum Command {
     /// Download a task's outputs, resuming partial files and checking each
     /// against its SHA-256.
     Download(download::DownloadArgs),
-    /// Cancel a queued or running task.
+    /// Cancel a waiting, queued or running task.
     Cancel { id: String },
+    /// Run a failed, timed-out, cancelled or skipped task again, with a
+    /// fresh budget of attempts; the tasks it skipped wait again.
+    Retry { id: String },
     /// Delete a finished task with its outputs and logs.
     Delete {
         id: String,
@@ -99,7 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         })
     };
     match cli.command {
-        Command::Submit(args) => submit::submit(&session()?, args).await,
+        Command::Submit(args) => submit::submit(&session()?, *args).await,
         Command::Invoke(args) => submit::invoke(&session()?, args).await,
         Command::Get { id } => tasks::get(&session()?, &id).await,
         Command::List(args) => tasks::list(&session()?, args).await,
@@ -107,6 +110,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => watch::logs(&session()?, args).await,
         Command::Download(args) => download::run(&session()?, args).await,
         Command::Cancel { id } => tasks::cancel(&session()?, &id).await,
+        Command::Retry { id } => tasks::retry(&session()?, &id).await,
         Command::Delete { id, force } => tasks::delete(&session()?, &id, force).await,
         Command::Workers { action } => fleet::workers(&session()?, action).await,
         Command::Status => fleet::status(&session()?).await,

@@ -12,7 +12,8 @@ pub enum Exit {
     /// Bad flags, an unreadable task file, a config file that does not
     /// parse (clap uses 2 for its own usage errors too).
     Usage = 2,
-    /// The task ended without succeeding: failed, timed out or cancelled.
+    /// The task ended without succeeding: failed, timed out, cancelled,
+    /// or skipped because of a dependency.
     TaskUnsuccessful = 3,
     /// The API refused the request (400, 409, 413, 422, …).
     Refused = 4,

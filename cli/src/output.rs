@@ -70,6 +70,17 @@ fn task_rows(view: &TaskView) -> Vec<(&'static str, String)> {
     if let Some(message) = &task.message {
         rows.push(("message", message.clone()));
     }
+    if !task.depends_on.is_empty() {
+        let upstream: Vec<String> = task
+            .depends_on
+            .iter()
+            .map(|d| format!("{} ({})", d.task, d.on))
+            .collect();
+        rows.push(("depends on", upstream.join(", ")));
+    }
+    if !task.dependents.is_empty() {
+        rows.push(("dependents", task.dependents.join(", ")));
+    }
     rows.push((
         "attempt",
         format!("{} of {}", task.attempt, task.max_attempts),

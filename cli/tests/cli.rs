@@ -7,7 +7,7 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::{sha256_hex, Local, Run, READ_TOKEN, TOKEN};
 
 /// A task that logs two lines a second apart and leaves outputs: a 3 MB
@@ -378,6 +378,103 @@ async fn every_error_is_one_line_and_an_exit_code_scripts_can_rely_on() {
     local.fails(&["delete", &queued], 4, "409").await;
     local.ok(&["delete", "--force", &queued]).await;
     local.run(&["get", &queued]).await.expect(6);
+}
+
+#[tokio::test]
+async fn depends_on_is_submitted_shown_and_retry_runs_an_ended_task_again() {
+    let local = Local::api_only().await;
+    let upstream = local.submitted(&["submit", "--", "true"]).await;
+    let other = local.submitted(&["submit", "--", "true"]).await;
+    local.ok(&["cancel", &other]).await;
+    let any = format!("{other}:any");
+    let waiting = local
+        .submitted(&[
+            "submit",
+            "--depends-on",
+            &upstream,
+            "--depends-on",
+            &any,
+            "--",
+            "true",
+        ])
+        .await;
+
+    // The record as submitted, with `on` filled in, waiting for what has
+    // not ended; both ends of each link are shown.
+    let task = local.json(&["get", &waiting, "--json"]).await;
+    assert_eq!(
+        task["dependsOn"],
+        json!([{"task": upstream, "on": "success"}, {"task": other, "on": "any"}])
+    );
+    assert_eq!(task["status"], "waiting");
+    assert_eq!(task["pending"]["detail"], format!("waiting for {upstream}"));
+    let shown = local.ok(&["get", &waiting]).await.stdout;
+    assert!(
+        shown.contains(&format!("depends on  {upstream} (success), {other} (any)")),
+        "{shown}"
+    );
+    assert!(shown.contains("WaitingOnDependencies"), "{shown}");
+    let shown = local.ok(&["get", &upstream]).await.stdout;
+    assert!(shown.contains(&format!("dependents  {waiting}")), "{shown}");
+
+    // On a cancelled task's success: skipped at once; waiting on it ends
+    // like a failure does.
+    let skipped = local
+        .submitted(&["submit", "--depends-on", &other, "--", "true"])
+        .await;
+    let ended = local.run(&["wait", &skipped]).await.expect(3).stdout;
+    assert!(ended.contains("skipped (DependencyFailed)"), "{ended}");
+    for (status, id) in [("waiting", &waiting), ("skipped", &skipped)] {
+        let listed = local.json(&["list", "--status", status, "--json"]).await;
+        assert_eq!(listed.as_array().unwrap().len(), 1, "{status}: {listed}");
+        assert_eq!(listed[0]["id"], id.as_str());
+    }
+
+    // Flags replace a file's dependsOn; an `on` that is none of the three
+    // is refused before anything is sent.
+    let file = local.home.join("task.json");
+    let body = json!({"spec": {"process": {"command": ["true"]}}, "dependsOn": [{"task": other}]});
+    std::fs::write(&file, body.to_string()).unwrap();
+    let failure = format!("{upstream}:failure");
+    let from_file = local
+        .submitted(&["submit", file.to_str().unwrap(), "--depends-on", &failure])
+        .await;
+    let task = local.json(&["get", &from_file, "--json"]).await;
+    assert_eq!(
+        task["dependsOn"],
+        json!([{"task": upstream, "on": "failure"}])
+    );
+    let sometimes = format!("{upstream}:sometimes");
+    let bad = ["submit", "--depends-on", &sometimes, "--", "true"];
+    local.fails(&bad, 2, "--depends-on").await;
+    local.fails(&bad, 2, "success, failure or any").await;
+
+    // Retry: a queued task is refused; a cancelled one is queued again,
+    // and the task it had skipped waits again.
+    local.fails(&["retry", &upstream], 4, "409").await;
+    local
+        .fails(
+            &["retry", &upstream],
+            4,
+            &format!("task {upstream} is queued"),
+        )
+        .await;
+    let retried = local.ok(&["retry", &other]).await.stdout;
+    assert_eq!(retried.trim(), format!("{other} queued"));
+    let task = local.json(&["get", &other, "--json"]).await;
+    assert_eq!(task["status"], "queued");
+    let task = local.json(&["get", &skipped, "--json"]).await;
+    assert_eq!(task["status"], "waiting");
+    assert_eq!(task["pending"]["detail"], format!("waiting for {other}"));
+    local.ok(&["cancel", &upstream]).await;
+    let task = local.json(&["retry", &upstream, "--json"]).await;
+    assert_eq!(
+        (task["id"].as_str(), task["status"].as_str()),
+        (Some(upstream.as_str()), Some("queued"))
+    );
+    local
+        .fails(&["retry", "01kbqa0000000000000000000z"], 6, "no task")
+        .await;
 }
 
 #[tokio::test]

@@ -112,10 +112,12 @@ impl DependOn {
     Display,
     EnumString,
     IntoStaticStr,
+    ValueEnum,
     utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Status {
     /// Its dependencies have not all ended (`dependsOn`).
     Waiting,
@@ -434,6 +436,16 @@ pub fn new_task_id() -> TaskId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_status_has_the_same_name_on_the_command_line_as_in_json() {
+        for status in Status::value_variants() {
+            let named = status.to_possible_value().unwrap();
+            assert_eq!(named.get_name(), status.to_string());
+            assert_eq!(serde_json::to_value(status).unwrap(), status.to_string());
+        }
+        assert_eq!(Status::value_variants().len(), 8);
+    }
 
     #[test]
     fn a_reason_is_told_only_when_it_says_more_than_the_status() {

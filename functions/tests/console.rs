@@ -8,10 +8,10 @@ mod support;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use chrono::Utc;
-use serde_json::json;
+use serde_json::{json, Value};
 use support::{api, Answer, Api, ADMIN, READER, SUBMITTER, TEAM_A};
 use wharf_core::fleet::{Resources, WorkerReport};
-use wharf_core::model::ExecutorKind;
+use wharf_core::model::{new_task_id, ExecutorKind, Status, Task};
 
 async fn page(api: &Api, uri: &str) -> Answer {
     api.call(Request::get(uri).body(Body::empty()).unwrap())
@@ -209,6 +209,119 @@ async fn a_task_page_escapes_what_it_shows_and_offers_what_the_scopes_allow() {
     assert!(cancelled
         .text
         .contains("data-action=\"delete\" data-force=\"false\""));
+}
+
+/// Submits `task` as [`SUBMITTER`]; its id.
+async fn submitted(api: &Api, task: Value) -> String {
+    let answer = api.send("POST", "/v1/tasks", SUBMITTER, &task).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.text);
+    answer.body["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_task_page_links_its_dependencies_and_offers_retry_once_it_ended_unsuccessfully() {
+    let api = &api().await;
+    let spec = json!({"process": {"command": ["true"]}});
+    let upstream = submitted(api, json!({"spec": spec})).await;
+    let other = submitted(api, json!({"spec": spec})).await;
+    api.read("POST", &format!("/v1/tasks/{other}/cancel"), SUBMITTER)
+        .await;
+    let depends_on = json!([{"task": upstream}, {"task": other, "on": "any"}]);
+    let waiting = submitted(api, json!({"spec": spec, "dependsOn": depends_on})).await;
+    // On the success of a cancelled task: skipped at once.
+    let skipped = submitted(api, json!({"spec": spec, "dependsOn": [{"task": other}]})).await;
+    let mut succeeded = Task::queued(
+        new_task_id(),
+        serde_json::from_value(spec).unwrap(),
+        Utc::now(),
+    );
+    succeeded.status = Status::Succeeded;
+    api.backend.store.create(&succeeded).await.unwrap();
+    let fragment = |id: &str| {
+        let uri = format!("/console/fragments/tasks/{id}");
+        async move { api.read("GET", &uri, SUBMITTER).await.text }
+    };
+    let link = |id: &str| format!("href=\"/console/tasks/{id}\">{id}</a>");
+
+    // Each upstream task links to its page, with its condition; each
+    // dependent links back.
+    let html = fragment(&waiting).await;
+    assert!(html.contains("<dt>Depends on</dt>"), "{html}");
+    assert!(
+        html.contains(&format!("{} (success), ", link(&upstream))),
+        "{html}"
+    );
+    assert!(html.contains(&format!("{} (any)", link(&other))), "{html}");
+    assert!(
+        html.contains("class=\"badge s-waiting\">waiting</span>"),
+        "{html}"
+    );
+    assert!(html.contains("WaitingOnDependencies"), "{html}");
+    assert!(!html.contains("<dt>Dependents</dt>"), "{html}");
+    let html = fragment(&upstream).await;
+    assert!(html.contains("<dt>Dependents</dt>"), "{html}");
+    assert!(
+        html.contains(&link(&waiting)) && !html.contains("<dt>Depends on</dt>"),
+        "{html}"
+    );
+    let html = fragment(&other).await;
+    let (first, second) = (html.find(&link(&waiting)), html.find(&link(&skipped)));
+    assert!(
+        first.is_some() && first < second,
+        "in the order submitted: {html}"
+    );
+
+    // Retry is offered once a task has ended without succeeding.
+    for (id, status, retry) in [
+        (&waiting, "waiting", false),
+        (&upstream, "queued", false),
+        (&other, "cancelled", true),
+        (&skipped, "skipped", true),
+        (&succeeded.id, "succeeded", false),
+    ] {
+        let html = fragment(id).await;
+        assert!(
+            html.contains(&format!("data-status=\"{status}\"")),
+            "{status}: {html}"
+        );
+        assert_eq!(
+            html.contains("data-action=\"retry\""),
+            retry,
+            "{status}: {html}"
+        );
+        assert_eq!(
+            html.contains("data-action=\"cancel\""),
+            !retry && status != "succeeded",
+            "{status}: {html}"
+        );
+    }
+    assert!(fragment(&skipped).await.contains(
+        "class=\"badge s-skipped\">skipped</span> <span class=\"reason\">DependencyFailed"
+    ));
+    let reader = api
+        .read("GET", &format!("/console/fragments/tasks/{other}"), READER)
+        .await;
+    assert!(!reader.text.contains("data-action"), "{}", reader.text);
+
+    // Retried, it is queued again and offers cancel instead.
+    let retried = api
+        .read("POST", &format!("/v1/tasks/{other}/retry"), SUBMITTER)
+        .await;
+    assert_eq!(retried.status, StatusCode::OK);
+    let html = fragment(&other).await;
+    assert!(html.contains("data-status=\"queued\"") && html.contains("data-action=\"cancel\""));
+    assert!(!html.contains("data-action=\"retry\""), "{html}");
+
+    // The task list filters by the new statuses too; both are styled.
+    let tasks = page(api, "/console").await.text;
+    for status in ["waiting", "skipped"] {
+        assert!(
+            tasks.contains(&format!("<option value=\"{status}\">")),
+            "{tasks}"
+        );
+    }
+    let style = page(api, "/console/assets/console.css").await.text;
+    assert!(style.contains(".s-waiting") && style.contains(".s-skipped"));
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use reqwest::Method;
 use serde_json::{json, Map, Value};
+use wharf_core::model::DependOn;
 
 pub(super) use self::input::read_json_arg;
 use self::input::{key_value, read_task_file};
@@ -92,6 +93,11 @@ pub struct SubmitArgs {
     /// Seconds to wait before the task may start.
     #[arg(long, value_name = "SECS")]
     delay: Option<u32>,
+    /// Wait for task ID to end first; `:on` says how it must end for this
+    /// one to run: success (the default), failure or any. Repeatable;
+    /// replaces the file's `dependsOn`.
+    #[arg(long = "depends-on", value_name = "ID[:on]")]
+    depends_on: Vec<String>,
     #[command(flatten)]
     common: Common,
     #[command(flatten)]
@@ -132,6 +138,10 @@ pub async fn submit(session: &Session, args: SubmitArgs) -> anyhow::Result<ExitC
         task.insert("delaySeconds".into(), delay.into());
     }
     add_secrets(&mut task, &args.secrets)?;
+    if !args.depends_on.is_empty() {
+        let depends_on = args.depends_on.iter().map(|flag| depends_on_flag(flag));
+        task.insert("dependsOn".into(), depends_on.collect::<Result<_, _>>()?);
+    }
     args.common.apply(&mut task)?;
     send(session, "/v1/tasks", Value::Object(task), &args.then).await
 }
@@ -207,6 +217,25 @@ fn secret_flag(flag: &str) -> Result<Value, Failure> {
     Ok(json!({"name": name, "valueFrom": reference, "as": deliver_as}))
 }
 
+/// `ID` or `ID:on` as one entry of a task's `dependsOn`.
+fn depends_on_flag(flag: &str) -> Result<Value, Failure> {
+    let (task, on) = match flag.rsplit_once(':') {
+        Some((task, on)) => (task, on),
+        None => (flag, "success"),
+    };
+    let on: DependOn = on.parse().map_err(|_| {
+        Failure::usage(format!(
+            "--depends-on {flag:?}: expected ID[:on], on one of success, failure or any"
+        ))
+    })?;
+    if task.is_empty() {
+        return Err(Failure::usage(format!(
+            "--depends-on {flag:?}: expected ID[:on], ID a task's id"
+        )));
+    }
+    Ok(json!({"task": task, "on": on.to_string()}))
+}
+
 impl Common {
     fn apply(&self, task: &mut Map<String, Value>) -> Result<(), Failure> {
         if let Some(name) = &self.name {
@@ -279,5 +308,25 @@ mod tests {
         let mut task = Map::new();
         add_secrets(&mut task, &["A=/wharf/a".into(), "B=wharf/b:env".into()]).unwrap();
         assert_eq!(task["secrets"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_depends_on_flag_names_its_task_and_how_it_must_end() {
+        assert_eq!(
+            depends_on_flag("01kbqa").unwrap(),
+            json!({"task": "01kbqa", "on": "success"})
+        );
+        assert_eq!(
+            depends_on_flag("01kbqa:any").unwrap(),
+            json!({"task": "01kbqa", "on": "any"})
+        );
+        for bad in ["01kbqa:sometimes", "01kbqa:", ":failure", ""] {
+            let error = depends_on_flag(bad).unwrap_err();
+            assert!(
+                error.message.starts_with("--depends-on "),
+                "{bad:?}: {}",
+                error.message
+            );
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! `wharf get`, `list`, `cancel`, `delete`.
+//! `wharf get`, `list`, `cancel`, `retry`, `delete`.
 
 use std::process::ExitCode;
 
@@ -32,7 +32,7 @@ pub async fn fetch(session: &Session, id: &str) -> Result<Value, Failure> {
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
     /// Only tasks in this status.
-    #[arg(long, value_parser = clap::value_parser!(Status))]
+    #[arg(long, value_enum)]
     status: Option<Status>,
     /// Only tasks of this queue.
     #[arg(long)]
@@ -145,15 +145,20 @@ fn list_query(args: &ListArgs, left: usize, cursor: Option<&str>) -> String {
 }
 
 pub async fn cancel(session: &Session, id: &str) -> anyhow::Result<ExitCode> {
+    act(session, id, "cancel").await
+}
+
+pub async fn retry(session: &Session, id: &str) -> anyhow::Result<ExitCode> {
+    act(session, id, "retry").await
+}
+
+/// `POST /v1/tasks/{id}/{action}`, then the task's status line, or the
+/// task with `--json`.
+async fn act(session: &Session, id: &str, action: &str) -> anyhow::Result<ExitCode> {
     let id = segment(id, "task id")?;
-    let task = session
-        .client
-        .json(
-            session
-                .client
-                .request(Method::POST, &format!("/v1/tasks/{id}/cancel")),
-        )
-        .await?;
+    let path = format!("/v1/tasks/{id}/{action}");
+    let request = session.client.request(Method::POST, &path);
+    let task = session.client.json(request).await?;
     match session.json {
         true => print_json(&task),
         false => {

@@ -167,11 +167,17 @@ pub fn show_end(session: &Session, task: &Value) -> anyhow::Result<ExitCode> {
     Ok(exit_for(view.task.status))
 }
 
-/// 0 only for a task that succeeded.
+/// 0 only for a task that succeeded; 3 for one that ended otherwise,
+/// `skipped` (a dependency ended so that it could not run) like `failed`
+/// and `cancelled`.
 fn exit_for(status: Status) -> ExitCode {
     match status {
         Status::Succeeded => ExitCode::SUCCESS,
-        _ => Exit::TaskUnsuccessful.into(),
+        Status::Failed | Status::TimedOut | Status::Cancelled | Status::Skipped => {
+            Exit::TaskUnsuccessful.into()
+        }
+        // Not reached: only an ended task is shown with an exit code.
+        Status::Waiting | Status::Queued | Status::Running => Exit::TaskUnsuccessful.into(),
     }
 }
 

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 use wharf_contract::views::OutputLink;
 use wharf_core::fleet::WorkerState;
+use wharf_core::lifecycle;
 use wharf_core::model::{Scope, Status, Task};
 use wharf_core::pending::{why_pending, Pending};
 
@@ -88,13 +89,12 @@ pub async fn task(
     let pending = fleet::pending(&state, &task).await?;
     let (outputs, more) =
         outputs::output_links(&state, &task, 0, OUTPUTS_SHOWN, LINK_LIFETIME).await?;
-    let active = !task.status.is_terminal();
     Ok(html_response(html! {
         article #task data-status=(task.status) data-attempt=(task.attempt) {
             h1 { (task.name.as_deref().unwrap_or("Task")) " " small .mono { (task.id) } }
             (facts(&task, pending.as_ref(), Utc::now()))
             @if caller.may(Scope::Submit) {
-                (actions(active))
+                (actions(task.status))
             }
             @if let Some(result) = &task.result {
                 section { h2 { "Result" } pre .json { (pretty(result)) } }
@@ -130,6 +130,24 @@ fn facts(task: &Task, pending: Option<&Pending>, now: DateTime<Utc>) -> Markup {
                 dt { "Labels" }
                 dd { @for (key, value) in &task.labels { span .label { (key) "=" (value) } " " } }
             }
+            @if !task.depends_on.is_empty() {
+                dt { "Depends on" }
+                dd .upstream {
+                    @for (i, dependency) in task.depends_on.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        (task_link(&dependency.task)) " (" (dependency.on) ")"
+                    }
+                }
+            }
+            @if !task.dependents.is_empty() {
+                dt { "Dependents" }
+                dd .dependents {
+                    @for (i, dependent) in task.dependents.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        (task_link(dependent))
+                    }
+                }
+            }
             @if !task.secrets.is_empty() {
                 // References only: the values never leave the worker host.
                 dt { "Secrets" }
@@ -143,12 +161,22 @@ fn facts(task: &Task, pending: Option<&Pending>, now: DateTime<Utc>) -> Markup {
     }
 }
 
-/// Cancel (while the task is active) and delete, for `submit` tokens.
-fn actions(active: bool) -> Markup {
+/// Another task's id, linking to its page.
+fn task_link(id: &str) -> Markup {
+    html! { a .mono href={ "/console/tasks/" (id) } { (id) } }
+}
+
+/// Cancel (while the task is active), retry (once it has ended without
+/// succeeding) and delete, for `submit` tokens.
+fn actions(status: Status) -> Markup {
+    let active = !status.is_terminal();
     html! {
         div .actions {
             @if active {
                 button type="button" data-action="cancel" { "Cancel" }
+            }
+            @if lifecycle::retryable(status) {
+                button type="button" data-action="retry" { "Retry" }
             }
             button type="button" .danger data-action="delete" data-force=(active) {
                 @if active { "Cancel and delete" } @else { "Delete" }

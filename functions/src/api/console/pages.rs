@@ -3,6 +3,7 @@
 //! no token; each has a stable address to link to.
 
 use axum::extract::Path;
+use clap::ValueEnum;
 use maud::{html, Markup, DOCTYPE};
 use wharf_core::model::Status;
 
@@ -28,7 +29,7 @@ pub async fn tasks() -> HtmlResponse {
                 label { "Status "
                     select name="status" {
                         option value="" { "any" }
-                        @for status in STATUSES {
+                        @for status in Status::value_variants() {
                             option value=(status) { (status) }
                         }
                     }
@@ -97,15 +98,6 @@ pub async fn queues() -> HtmlResponse {
         },
     )
 }
-
-const STATUSES: [Status; 6] = [
-    Status::Queued,
-    Status::Running,
-    Status::Succeeded,
-    Status::Failed,
-    Status::TimedOut,
-    Status::Cancelled,
-];
 
 /// The layout every page shares: navigation, the sign-in form (shown by
 /// the script while no token is held) and the page's own content.

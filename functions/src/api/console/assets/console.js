@@ -9,6 +9,8 @@ const MESSAGE_KEY = "wharf.sign-in-message";
 const REFRESH_MS = 5000;
 const LOG_POLL_MS = 1000;
 const CHART_MINUTES = 10;
+// The statuses of a task that has not ended yet.
+const ACTIVE = ["waiting", "queued", "running"];
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -150,28 +152,43 @@ function startTask(id) {
     await load("/console/fragments/tasks/" + encodeURIComponent(id), fragment);
     if (open && $("#spec")) $("#spec").open = true;
     const article = $("#task");
-    if (article && article.dataset.status !== "queued" && article.dataset.status !== "running") {
+    if (article && !ACTIVE.includes(article.dataset.status)) {
       clearInterval(timer);
+      timer = null;
     }
+  };
+  // Polls the task and follows its log until it ends; again once retried.
+  const watch = () => {
+    if (timer === null) {
+      timer = setInterval(() => { if (!document.hidden) refresh().catch((e) => say(e.message)); }, REFRESH_MS);
+    }
+    $("#log").replaceChildren();
+    followLog(id).catch((e) => say(e.message));
   };
   fragment.addEventListener("click", (event) => {
     const action = event.target.dataset.action;
     if (!action) return;
-    act(id, action, event.target, refresh).catch((e) => say(e.message));
+    act(id, action, event.target, refresh, watch).catch((e) => say(e.message));
   });
   refresh().catch((e) => say(e.message));
-  timer = setInterval(() => { if (!document.hidden) refresh().catch((e) => say(e.message)); }, REFRESH_MS);
-  followLog(id).catch((e) => say(e.message));
+  watch();
 }
 
-// A task page's buttons; `refresh` reloads the page's fragment.
-async function act(id, action, button, refresh) {
+// A task page's buttons; `refresh` reloads the page's fragment, `watch`
+// follows the task again.
+async function act(id, action, button, refresh, watch) {
   const path = "/v1/tasks/" + encodeURIComponent(id);
   if (action === "cancel") {
     if (!confirm("Cancel this task?")) return;
     await api(path + "/cancel", { method: "POST" });
     await refresh();
     say("Cancelled.");
+  } else if (action === "retry") {
+    if (!confirm("Run this task again?")) return;
+    await api(path + "/retry", { method: "POST" });
+    await refresh();
+    watch();
+    say("Retried.");
   } else if (action === "delete") {
     if (!confirm("Delete this task, its outputs and its logs?")) return;
     await api(path + (button.dataset.force === "true" ? "?force=true" : ""), { method: "DELETE" });
@@ -209,7 +226,7 @@ async function followLog(id) {
         log.append(document.createTextNode("── attempt " + attempt + " ──\n"));
         continue;
       }
-      if (task.status !== "queued" && task.status !== "running") {
+      if (!ACTIVE.includes(task.status)) {
         if (!log.textContent) state.textContent = "Attempt " + attempt + ": the log is empty.";
         return;
       }
