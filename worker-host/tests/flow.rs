@@ -432,7 +432,6 @@ async fn killing_the_control_and_the_worker_mid_pipeline_loses_and_repeats_nothi
         // least once, as README says): never more than the kills allow.
         let attempts = done["attempt"].as_u64().unwrap();
         assert!((1..=3).contains(&attempts), "{done}");
-        );
     }
     let started = |id: &str| finished[id]["startedAt"].as_str().unwrap().to_owned();
     let ended = |id: &str| finished[id]["finishedAt"].as_str().unwrap().to_owned();
