@@ -54,6 +54,17 @@ class Celery:
         return self.done()
 
 
+def sequential(stack, count, *mode):
+    """peers/celery_latency.py on a prefork worker of 8: `count` sends one
+    at a time, each task's (sent, started, ended) times."""
+    peer = Celery(stack, f"/tmp/wharf-bench-celery-{stack.moto_port}")
+    peer.worker(8)
+    time.sleep(4)  # its pool forks
+    out = subprocess.run([python(), str(PEERS / "celery_latency.py"), str(count), *mode], env=peer.env,
+                         cwd=PEERS, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
 def pids(worker):
     """Celery's main process and its pool processes."""
     return [worker.pid, *children(worker.pid)]

@@ -9,12 +9,10 @@ up. Celery: a chain of two tasks, from the first one's process ending to
 the second one's starting (its worker sends the second when the first
 returns)."""
 
-import json
-import subprocess
 import time
 
-from celery_peer import PEERS, Celery
-from common import BIN, SMOKE, Stack, percentile, python, record, row, spread
+from celery_peer import sequential
+from common import BIN, SMOKE, Stack, percentile, record, row, spread
 
 COUNT = 5 if SMOKE else 40
 STAMP = {"spec": {"process": {"command": ["date", "+%s.%N"]}}}
@@ -44,12 +42,7 @@ def wharf():
 
 def celery():
     with Stack() as stack:
-        peer = Celery(stack, f"/tmp/wharf-bench-celery-chain-{stack.moto_port}")
-        peer.worker(8)
-        time.sleep(4)  # its pool forks
-        out = subprocess.run([python(), str(PEERS / "celery_chain.py"), str(COUNT)], env=peer.env,
-                             cwd=PEERS, check=True, capture_output=True, text=True).stdout
-    times = json.loads(out)
+        times = sequential(stack, COUNT, "chain")
     return [(second[1] - first[2]) * 1000 for first, second in zip(times[0::2], times[1::2])]
 
 

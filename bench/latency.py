@@ -7,13 +7,11 @@ done: for Wharf, POST /v1/tasks until GET shows it succeeded (polled every
 2 ms); for Celery, apply_async until the task's last line ran (it records
 nothing, so this is less than Wharf does)."""
 
-import json
-import subprocess
 import time
 from datetime import datetime
 
-from celery_peer import PEERS, Celery
-from common import SMOKE, Stack, percentile, python, record, row, spread
+from celery_peer import sequential
+from common import SMOKE, Stack, percentile, record, row, spread
 
 COUNT = 5 if SMOKE else 50
 
@@ -38,12 +36,7 @@ def wharf():
 
 def celery():
     with Stack() as stack:
-        peer = Celery(stack, f"/tmp/wharf-bench-celery-{stack.moto_port}")
-        peer.worker(8)
-        time.sleep(4)  # its pool forks
-        out = subprocess.run([python(), str(PEERS / "celery_latency.py"), str(COUNT)], env=peer.env,
-                             cwd=PEERS, check=True, capture_output=True, text=True).stdout
-    times = json.loads(out)
+        times = sequential(stack, COUNT)
     return [(s - q) * 1000 for q, s, _ in times], [(e - q) * 1000 for q, _, e in times]
 
 

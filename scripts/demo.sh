@@ -104,6 +104,8 @@ if grep -qF -e "$API_TOKEN_VALUE" -e demo-signing-key <<<"$secret_log"; then
   echo "demo: a secret's value reached the log" >&2
   failures=$((failures + 1))
 fi
+echo "wharf logs ${IDS[pipeline-report]} (the pipeline's report, from its upstream tasks' results and outputs):"
+"$BIN/wharf" logs "${IDS[pipeline-report]}" | sed 's/^/  /'
 echo "wharf list:"
 "$BIN/wharf" list | sed 's/^/  /'
 echo "wharf status:"

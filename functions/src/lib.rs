@@ -7,6 +7,7 @@ pub mod control;
 pub mod dlq;
 
 use wharf_core::config::ResourceNames;
+use wharf_core::Backend;
 
 /// What every function binary reads from its environment.
 #[derive(Debug, clap::Args)]
@@ -22,6 +23,15 @@ pub struct FunctionArgs {
 impl FunctionArgs {
     pub fn under_lambda(&self) -> bool {
         self.lambda_runtime_api.is_some()
+    }
+
+    /// Logging set up for where the binary runs, and the real adapters of
+    /// the named resources; whether it runs under Lambda.
+    pub async fn start(self) -> (Backend, bool) {
+        let under_lambda = self.under_lambda();
+        init_tracing(under_lambda);
+        let backend = wharf_core::aws::backend(&wharf_core::aws::load_aws().await, self.names);
+        (backend, under_lambda)
     }
 }
 

@@ -7,7 +7,6 @@ use std::future::IntoFuture;
 use std::time::Duration;
 
 use clap::Parser;
-use wharf_core::aws::load_aws;
 use wharf_core::shutdown::on_signal;
 use wharf_functions::api::{app, AppState, Tokens};
 use wharf_functions::FunctionArgs;
@@ -37,11 +36,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let under_lambda = args.function.under_lambda();
-    wharf_functions::init_tracing(under_lambda);
-    let aws = load_aws().await;
+    let (backend, under_lambda) = args.function.start().await;
     let state = AppState {
-        backend: wharf_core::aws::backend(&aws, args.function.names),
+        backend,
         tokens: args.tokens,
     };
     let router = app(state);

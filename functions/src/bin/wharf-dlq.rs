@@ -5,7 +5,6 @@
 
 use clap::Parser;
 use lambda_runtime::{service_fn, LambdaEvent};
-use wharf_core::aws::load_aws;
 use wharf_core::shutdown::on_signal;
 use wharf_functions::dlq::{on_event, poll};
 use wharf_functions::FunctionArgs;
@@ -23,9 +22,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let under_lambda = args.function.under_lambda();
-    wharf_functions::init_tracing(under_lambda);
-    let backend = wharf_core::aws::backend(&load_aws().await, args.function.names);
+    let (backend, under_lambda) = args.function.start().await;
     if under_lambda {
         let flow = backend.flow();
         lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
