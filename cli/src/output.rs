@@ -81,6 +81,10 @@ fn task_rows(view: &TaskView) -> Vec<(&'static str, String)> {
     if !task.dependents.is_empty() {
         rows.push(("dependents", task.dependents.join(", ")));
     }
+    if let Some(limited) = &task.concurrency {
+        let at_most = format!("{} (at most {} at once)", limited.key, limited.limit);
+        rows.push(("concurrency", at_most));
+    }
     rows.push((
         "attempt",
         format!("{} of {}", task.attempt, task.max_attempts),

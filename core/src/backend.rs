@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::artifacts::Artifacts;
 use crate::aws::AwsCalls;
+use crate::concurrency::ConcurrencyStore;
 use crate::config::ResourceNames;
 use crate::fleet::Fleet;
 use crate::flow::Flow;
@@ -20,6 +21,8 @@ pub struct Backend {
     pub store: Arc<dyn TaskStore>,
     /// Task sets' member records (beside the tasks, in the same table).
     pub sets: Arc<dyn SetStore>,
+    /// Concurrency keys' places (beside the tasks, in the same table).
+    pub concurrency: Arc<dyn ConcurrencyStore>,
     pub queues: Arc<dyn Queue>,
     pub artifacts: Arc<dyn Artifacts>,
     pub fleet: Arc<dyn Fleet>,

@@ -5,6 +5,7 @@
 pub mod artifacts;
 pub mod aws;
 pub mod backend;
+pub mod concurrency;
 pub mod config;
 pub mod display;
 pub mod error;

@@ -8,6 +8,7 @@ use strum::{Display, EnumString, IntoStaticStr};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
+use crate::concurrency::Concurrency;
 use crate::secrets::SecretRef;
 
 pub type TaskId = String;
@@ -49,6 +50,9 @@ pub struct TaskRequest {
     /// Tasks this one waits for, each with the condition it needs.
     #[serde(default)]
     pub depends_on: Vec<Dependency>,
+    /// At most `limit` tasks with this `key` run at once, fleet-wide.
+    #[serde(default)]
+    pub concurrency: Option<Concurrency>,
 }
 
 /// One entry of `dependsOn`: an upstream task and the way it must end.
@@ -223,6 +227,8 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<String>)]
     pub dependents: Vec<TaskId>,
+    /// Its concurrency key and limit.
+    pub concurrency: Option<Concurrency>,
     /// Released from `waiting`, and its message may not be sent yet: the
     /// control plane sends it if whoever released the task did not.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -288,6 +294,7 @@ impl Task {
             secrets: Vec::new(),
             depends_on: Vec::new(),
             dependents: Vec::new(),
+            concurrency: None,
             unsent: false,
             retry_base: 0,
             function: None,

@@ -26,6 +26,8 @@ pub enum PendingReason {
     Starting,
     /// Waiting for its dependencies to end (`dependsOn`).
     WaitingOnDependencies,
+    /// Every place of its concurrency key is taken by a running task.
+    ConcurrencyLimit,
 }
 
 #[serde_with::skip_serializing_none]
@@ -44,6 +46,17 @@ pub fn waiting_on(unfinished: &[String]) -> Pending {
     Pending {
         reason: PendingReason::WaitingOnDependencies,
         detail: format!("waiting for {}", unfinished.join(", ")),
+        until: None,
+        backlog: None,
+    }
+}
+
+/// Why a queued task with a concurrency key waits: `held` of its places
+/// are taken (all of them).
+pub fn concurrency_limit(key: &str, held: usize) -> Pending {
+    Pending {
+        reason: PendingReason::ConcurrencyLimit,
+        detail: format!("all {held} places of concurrency key {key:?} are taken"),
         until: None,
         backlog: None,
     }

@@ -220,6 +220,7 @@ fn template(
         labels,
         secrets: secrets.to_vec(),
         depends_on: call.depends_on,
+        concurrency: None,
     }
 }
 

@@ -55,6 +55,7 @@ pub fn new_task(valid: &ValidTask, id: String, now: DateTime<Utc>) -> Task {
         labels: request.labels.clone(),
         secrets: request.secrets.clone(),
         depends_on: request.depends_on.clone(),
+        concurrency: request.concurrency.clone(),
         status: if request.depends_on.is_empty() {
             Status::Queued
         } else {

@@ -415,3 +415,20 @@ async fn a_task_page_shows_its_secrets_by_name_and_reference() {
         page.text
     );
 }
+
+#[tokio::test]
+async fn a_task_page_shows_its_concurrency_key_and_limit() {
+    let api = &api().await;
+    let concurrency = json!({"key": "customer-<42>", "limit": 2});
+    let task = json!({"spec": {"process": {"command": ["true"]}}, "concurrency": concurrency});
+    let id = submitted(api, task).await;
+    let html = api
+        .read("GET", &format!("/console/fragments/tasks/{id}"), SUBMITTER)
+        .await
+        .text;
+    assert!(html.contains("<dt>Concurrency</dt>"), "{html}");
+    assert!(
+        html.contains("customer-&lt;42&gt;</span> at most 2 at once"),
+        "{html}"
+    );
+}

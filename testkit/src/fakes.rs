@@ -40,6 +40,7 @@ impl Fakes {
         let backend = Backend {
             store: store.clone(),
             sets: store.clone(),
+            concurrency: store.clone(),
             queues: queues.clone(),
             artifacts: artifacts.clone(),
             fleet: fleet.clone(),

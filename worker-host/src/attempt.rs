@@ -16,6 +16,7 @@ mod held;
 pub mod lease;
 pub mod logs;
 pub mod outputs;
+pub mod place;
 mod prepare;
 mod record;
 pub mod upload;
@@ -35,6 +36,7 @@ use crate::worker::Worker;
 use held::Held;
 use lease::{Keeping, LeaseKeeper, LeaseVerdict};
 use logs::{LogStream, Shipping};
+use place::PlaceHeld;
 
 /// How an attempt ended: the one thing its record depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +73,8 @@ pub(crate) struct Claim {
     pub held: Arc<Held>,
     /// A pushed task has none.
     pub message: Option<Received>,
+    /// Its place under its concurrency key, if it has one.
+    pub place: Option<Arc<PlaceHeld>>,
 }
 
 /// A closing attempt, its log shipper stopped: what its record writes
@@ -103,7 +107,7 @@ impl Worker {
     pub(crate) async fn run_attempt(
         &self,
         claimed: Versioned,
-        message: Option<Received>,
+        (message, place): (Option<Received>, Option<PlaceHeld>),
         stop_all: &CancellationToken,
     ) {
         let span = tracing::info_span!("attempt", attempt = claimed.task.attempt);
@@ -112,7 +116,7 @@ impl Worker {
             tracing::info!("attempt started");
             let _running = self.host.running(&task.id, task.attempt);
             started(task);
-            let mut attempt = self.start(claimed, message, stop_all);
+            let mut attempt = self.start(claimed, (message, place), stop_all);
             let end = self.supervise(&mut attempt, stop_all).await;
             let dir = attempt.run.dir.clone();
             self.record(attempt, end).await;
@@ -129,9 +133,10 @@ impl Worker {
     fn start(
         &self,
         claimed: Versioned,
-        message: Option<Received>,
+        (message, place): (Option<Received>, Option<PlaceHeld>),
         stop_all: &CancellationToken,
     ) -> Attempt {
+        let place = place.map(Arc::new);
         let task = claimed.task.clone();
         let run = self.run_of(&task, stop_all);
         let fence = Fence {
@@ -145,6 +150,7 @@ impl Worker {
             message: message.clone(),
             every: self.config.heartbeat,
             lease: self.config.lease,
+            place: place.clone(),
         }
         .start();
         let logs = LogStream::new(
@@ -158,6 +164,7 @@ impl Worker {
                 task,
                 held,
                 message,
+                place,
             },
             run,
             lease,

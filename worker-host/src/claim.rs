@@ -15,7 +15,12 @@ use wharf_core::model::{Snapshot, Task, TaskMessage};
 use wharf_core::queue::Received;
 use wharf_core::store::{Transition, Versioned};
 
+use crate::attempt::place::PlaceHeld;
 use crate::worker::Worker;
+
+/// A task waiting for a concurrency place is delivered again after this
+/// long, should no place given back wake it first (its holder died).
+const PLACE_BACKSTOP: Duration = Duration::from_secs(20);
 
 /// What became of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +77,10 @@ impl Worker {
             }
         }
         let lease_until = now + self.config.lease;
+        let place = match self.take_place(known.as_ref(), &message, lease_until).await {
+            Ok(place) => place,
+            Err(handled) => return handled,
+        };
         let worker_id = &self.config.worker_id;
         let claim = |task: &Task| match on_delivery(task, worker_id, now) {
             Delivery::Claim { attempt } => Some(lifecycle::claimed(
@@ -85,9 +94,17 @@ impl Worker {
         };
         // Of two workers, only one wins: the write is conditional on the
         // record it was computed from.
-        match self.backend.store.transition_from(known, &claim).await {
+        let claimed = self.backend.store.transition_from(known, &claim).await;
+        if let Some(place) = place
+            .as_ref()
+            .filter(|_| !matches!(claimed, Ok(Transition::Applied(_))))
+        {
+            place.give_back().await;
+        }
+        match claimed {
             Ok(Transition::Applied(claimed)) => {
-                self.run_attempt(claimed, Some(message), stop_all).await;
+                self.run_attempt(claimed, (Some(message), place), stop_all)
+                    .await;
                 Handled::Ran
             }
             Ok(Transition::Refused(task)) => {
@@ -102,6 +119,55 @@ impl Worker {
             Err(err) => {
                 tracing::warn!(error = %err, "claim failed; the message will be redelivered");
                 Handled::Skipped
+            }
+        }
+    }
+
+    /// The place under the task's concurrency key, taken for the attempt
+    /// this delivery would claim (`Ok(None)`: it has no key, or will not be
+    /// claimed). With every place taken, the task waits on the key's list:
+    /// its message is sent again for later, as a backstop to the wake-up a
+    /// place given back sends, and this one deleted (hiding it instead would
+    /// count towards the dead-letter queue's redrive).
+    async fn take_place(
+        &self,
+        known: Option<&Versioned>,
+        message: &Received,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<PlaceHeld>, Handled> {
+        let Some(task) = known.map(|known| &known.task) else {
+            return Ok(None);
+        };
+        let Delivery::Claim { attempt } = on_delivery(task, &self.config.worker_id, Utc::now())
+        else {
+            return Ok(None);
+        };
+        match PlaceHeld::take(&self.backend, task, attempt, lease_until).await {
+            Ok(Ok(place)) => Ok(place),
+            Ok(Err(held)) => {
+                tracing::info!(
+                    held,
+                    "every place of its concurrency key is taken; the task waits"
+                );
+                let again = TaskMessage::bare(&task.id);
+                match self
+                    .backend
+                    .queues
+                    .send(&task.queue, &again, PLACE_BACKSTOP)
+                    .await
+                {
+                    Ok(()) => self.delete(message).await,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot send the waiting task's backstop; its message comes back");
+                        self.set_visibility(message, PLACE_BACKSTOP).await;
+                    }
+                }
+                Err(Handled::Skipped)
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot take a concurrency place now; the message comes back");
+                self.set_visibility(message, Duration::from_secs(2)).await;
+                Err(Handled::Skipped)
             }
         }
     }

@@ -74,12 +74,13 @@ async fn push(pushing: &Pushing, headers: &HeaderMap, body: &[u8]) -> Result<Tas
             message,
         )]));
     }
-    if !valid.request.depends_on.is_empty() {
-        let message = "a pushed task runs at once; submit tasks with dependencies to the API";
-        return Err(Problem::invalid(vec![FieldError::new(
-            "dependsOn",
-            message,
-        )]));
+    let waits = [
+        ("dependsOn", !valid.request.depends_on.is_empty()),
+        ("concurrency", valid.request.concurrency.is_some()),
+    ];
+    if let Some((field, _)) = waits.into_iter().find(|(_, given)| *given) {
+        let message = format!("a pushed task runs at once; submit tasks with {field} to the API");
+        return Err(Problem::invalid(vec![FieldError::new(field, message)]));
     }
     if !worker.host.taking_tasks() {
         return Err(conflict(
@@ -114,7 +115,10 @@ async fn push(pushing: &Pushing, headers: &HeaderMap, body: &[u8]) -> Result<Tas
     slots.start(slot, |slots| {
         async move {
             let stop_all = &slots.stop_all;
-            slots.worker.run_attempt(claimed, None, stop_all).await;
+            slots
+                .worker
+                .run_attempt(claimed, (None, None), stop_all)
+                .await;
             Handled::Ran
         }
         .instrument(span)

@@ -383,6 +383,13 @@ async fn push_mode_runs_at_once_up_to_its_slots_and_a_backstop_message_follows()
         (status, &problem["errors"][0]["field"]),
         (400, &json!("dependsOn"))
     );
+    let mut limited = shell_task("true");
+    limited["concurrency"] = json!({"key": "k", "limit": 1});
+    let (status, problem) = push(port, Some(WORKER_TOKEN), &limited).await;
+    assert_eq!(
+        (status, &problem["errors"][0]["field"]),
+        (400, &json!("concurrency"))
+    );
     // Recorded like any task, and visible through the central API.
     assert_eq!(stack.wait(&id, WAIT).await["status"], "succeeded");
     // A push-only worker polls nothing: a task submitted to the API waits.

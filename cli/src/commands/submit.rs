@@ -98,6 +98,9 @@ pub struct SubmitArgs {
     /// replaces the file's `dependsOn`.
     #[arg(long = "depends-on", value_name = "ID[:on]")]
     depends_on: Vec<String>,
+    /// At most LIMIT tasks with concurrency key KEY run at once, fleet-wide.
+    #[arg(long, value_name = "KEY:LIMIT")]
+    concurrency: Option<String>,
     #[command(flatten)]
     common: Common,
     #[command(flatten)]
@@ -141,6 +144,9 @@ pub async fn submit(session: &Session, args: SubmitArgs) -> anyhow::Result<ExitC
     if !args.depends_on.is_empty() {
         let depends_on = args.depends_on.iter().map(|flag| depends_on_flag(flag));
         task.insert("dependsOn".into(), depends_on.collect::<Result<_, _>>()?);
+    }
+    if let Some(flag) = &args.concurrency {
+        task.insert("concurrency".into(), concurrency_flag(flag)?);
     }
     args.common.apply(&mut task)?;
     send(session, "/v1/tasks", Value::Object(task), &args.then).await
@@ -215,6 +221,18 @@ fn secret_flag(flag: &str) -> Result<Value, Failure> {
         )));
     }
     Ok(json!({"name": name, "valueFrom": reference, "as": deliver_as}))
+}
+
+/// `KEY:LIMIT` as a task's `concurrency` (the key may hold `:`).
+fn concurrency_flag(flag: &str) -> Result<Value, Failure> {
+    let usage = || {
+        Failure::usage(format!(
+            "--concurrency {flag:?}: expected KEY:LIMIT, LIMIT a number of at least 1"
+        ))
+    };
+    let (key, limit) = flag.rsplit_once(':').ok_or_else(usage)?;
+    let limit: u32 = limit.parse().map_err(|_| usage())?;
+    Ok(json!({"key": key, "limit": limit}))
 }
 
 /// `ID` or `ID:on` as one entry of a task's `dependsOn`.
@@ -308,6 +326,18 @@ mod tests {
         let mut task = Map::new();
         add_secrets(&mut task, &["A=/wharf/a".into(), "B=wharf/b:env".into()]).unwrap();
         assert_eq!(task["secrets"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_concurrency_flag_is_a_key_and_a_limit() {
+        assert_eq!(
+            concurrency_flag("customer:42:2").unwrap(),
+            json!({"key": "customer:42", "limit": 2})
+        );
+        for bad in ["k", "k:", "k:two", "k:-1"] {
+            let error = concurrency_flag(bad).unwrap_err();
+            assert!(error.to_string().contains("KEY:LIMIT"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -19,7 +19,8 @@ pub fn backend(aws: &SdkConfig, names: ResourceNames) -> Backend {
     ));
     Backend {
         store: store.clone(),
-        sets: store,
+        sets: store.clone(),
+        concurrency: store,
         queues: Arc::new(SqsQueues::new(calls.sqs(aws), &names.queue_prefix)),
         artifacts: Arc::new(S3Artifacts::new(calls.s3(aws), &names.bucket)),
         fleet: Arc::new(DynamoFleet::new(dynamo.clone(), &names.workers_table)),

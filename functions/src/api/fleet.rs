@@ -9,7 +9,7 @@ use wharf_core::fleet::{Command, FleetCounts, FleetStatus, QueueStatus, Register
 use wharf_core::flow::{readiness, Readiness};
 use wharf_core::model::Status;
 use wharf_core::model::{Scope, Task};
-use wharf_core::pending::{waiting_on, why_pending, Pending, PendingReason};
+use wharf_core::pending::{concurrency_limit, waiting_on, why_pending, Pending, PendingReason};
 use wharf_core::queue::Lane;
 
 use super::auth::Caller;
@@ -89,7 +89,15 @@ async fn command(
 /// busy.
 pub async fn pending(state: &AppState, task: &Task) -> Result<Option<Pending>, Problem> {
     match task.status {
-        Status::Queued => {}
+        Status::Queued => {
+            if let Some(limited) = &task.concurrency {
+                let places = state.backend.concurrency.places(&limited.key).await?;
+                let held = places.map_or(0, |(places, _)| places.live(Utc::now()));
+                if held >= limited.limit as usize {
+                    return Ok(Some(concurrency_limit(&limited.key, held)));
+                }
+            }
+        }
         Status::Waiting => {
             let flow = state.backend.flow();
             let statuses = flow.upstream_statuses(task).await?;

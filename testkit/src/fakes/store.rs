@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use wharf_core::concurrency::{ConcurrencyStore, Places};
 use wharf_core::listing::{TaskPage, TaskQuery};
 use wharf_core::model::Task;
 use wharf_core::sets::{Members, SetStore};
@@ -23,6 +24,25 @@ struct State {
     reservations: HashMap<String, String>,
     /// Task sets: their members and version.
     sets: HashMap<String, (Members, u64)>,
+    /// Concurrency keys: their places and version.
+    places: HashMap<String, (Places, u64)>,
+}
+
+/// Stores `value` under `key` if it is still at version `read` (`None`:
+/// if there is none).
+fn put_versioned<T: Clone>(
+    records: &mut HashMap<String, (T, u64)>,
+    key: &str,
+    value: &T,
+    read: Option<u64>,
+) -> Result<()> {
+    let stored = records.get(key).map(|(_, version)| *version);
+    if stored != read {
+        return Err(Error::Conflict(format!("{key:?} changed")));
+    }
+    let version = read.unwrap_or(0) + 1;
+    records.insert(key.to_owned(), (value.clone(), version));
+    Ok(())
 }
 
 impl MemoryStore {
@@ -116,15 +136,17 @@ impl SetStore for MemoryStore {
     }
 
     async fn put_members(&self, set: &str, members: &Members, read: Option<u64>) -> Result<()> {
-        let mut state = self.state.lock().unwrap();
-        let stored = state.sets.get(set).map(|(_, version)| *version);
-        if stored != read {
-            return Err(Error::Conflict(format!("task set {set:?} changed")));
-        }
-        let version = read.unwrap_or(0) + 1;
-        state
-            .sets
-            .insert(set.to_owned(), (members.clone(), version));
-        Ok(())
+        put_versioned(&mut self.state.lock().unwrap().sets, set, members, read)
+    }
+}
+
+#[async_trait]
+impl ConcurrencyStore for MemoryStore {
+    async fn places(&self, key: &str) -> Result<Option<(Places, u64)>> {
+        Ok(self.state.lock().unwrap().places.get(key).cloned())
+    }
+
+    async fn put_places(&self, key: &str, places: &Places, read: Option<u64>) -> Result<()> {
+        put_versioned(&mut self.state.lock().unwrap().places, key, places, read)
     }
 }

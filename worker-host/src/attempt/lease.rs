@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use wharf_core::lifecycle::{self, Hold};
@@ -15,6 +15,7 @@ use wharf_core::queue::{Queue, Received};
 use wharf_core::Error;
 
 use super::held::Held;
+use super::place::PlaceHeld;
 use crate::background::Background;
 
 /// Why an attempt no longer holds its task.
@@ -35,6 +36,8 @@ pub struct LeaseKeeper {
     pub message: Option<Received>,
     pub every: Duration,
     pub lease: Duration,
+    /// The attempt's concurrency place, renewed with the lease.
+    pub place: Option<Arc<PlaceHeld>>,
 }
 
 /// A lease keeper running beside its attempt.
@@ -74,7 +77,12 @@ impl LeaseKeeper {
                 _ = tokio::time::sleep(self.every) => {}
             }
             match self.renew().await {
-                Ok(()) => self.extend_visibility().await,
+                Ok(lease_until) => {
+                    self.extend_visibility().await;
+                    if let Some(place) = &self.place {
+                        place.renew(lease_until).await;
+                    }
+                }
                 Err(Error::Conflict(_)) => {
                     let verdict = self.why_lost().await;
                     tracing::warn!(?verdict, "the attempt no longer holds its task");
@@ -88,11 +96,12 @@ impl LeaseKeeper {
         }
     }
 
-    async fn renew(&self) -> Result<(), Error> {
+    /// Renews the lease: until when.
+    async fn renew(&self) -> Result<DateTime<Utc>, Error> {
         let now = Utc::now();
         let lease_until = now + self.lease;
         let renewed = |task: &_| lifecycle::renewed(task, lease_until, now);
-        self.held.update(&renewed).await.map(drop)
+        self.held.update(&renewed).await.map(|_| lease_until)
     }
 
     async fn extend_visibility(&self) {

@@ -49,10 +49,15 @@ impl Worker {
             AttemptEnd::Stopped => Decision::Release,
         };
         lease.stop().await;
+        // A task taken over is another attempt's, and so is its place.
+        let taken_over = matches!(decision, Decision::Interrupted(LeaseVerdict::Lost));
         match decision {
             Decision::Finish(verdict, outcome) => self.finish(&closing, verdict, outcome).await,
             Decision::Release => self.release(&closing).await,
             Decision::Interrupted(verdict) => self.interrupted(&closing, verdict).await,
+        }
+        if let Some(place) = closing.claim.place.as_ref().filter(|_| !taken_over) {
+            place.give_back().await;
         }
     }
 

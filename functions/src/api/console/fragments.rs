@@ -148,6 +148,10 @@ fn facts(task: &Task, pending: Option<&Pending>, now: DateTime<Utc>) -> Markup {
                     }
                 }
             }
+            @if let Some(limited) = &task.concurrency {
+                dt { "Concurrency" }
+                dd .concurrency { span .label .mono { (limited.key) } " at most " (limited.limit) " at once" }
+            }
             @if !task.secrets.is_empty() {
                 // References only: the values never leave the worker host.
                 dt { "Secrets" }

@@ -1,0 +1,197 @@
+//! Concurrency keys (SPEC §8.3): at most `limit` tasks with the same key
+//! run at once, fleet-wide.
+//!
+//! A key's places live in one record ([`Places`]), every write conditional
+//! on the version read. A worker takes a place before it claims a task and
+//! holds it as long as the task's lease: the lease keeper renews both, so a
+//! place of a worker that died lapses with its lease and is free again.
+//! A task that finds every place taken joins the key's `waiting` list and
+//! its message comes back later (a backstop); whoever gives a place back
+//! wakes the first waiting task at once with a message of its own.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::TaskId;
+use crate::validate::FieldError;
+
+/// A key may have at most this many places.
+pub const MAX_LIMIT: u32 = 1000;
+const MAX_KEY_CHARS: usize = 128;
+
+/// `concurrency` on a task: its key and how many tasks of that key may run
+/// at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Concurrency {
+    pub key: String,
+    pub limit: u32,
+}
+
+/// One place, held by a task's attempt until its lease ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    pub attempt: u32,
+    pub until: DateTime<Utc>,
+}
+
+/// A task waiting for a place, and the queue its message goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiter {
+    pub task: TaskId,
+    pub queue: String,
+}
+
+/// A key's record: who holds its places, and who waits for one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Places {
+    pub held: BTreeMap<TaskId, Place>,
+    pub waiting: Vec<Waiter>,
+}
+
+impl Places {
+    /// The places whose holder's lease has not ended by `now`.
+    pub fn live(&self, now: DateTime<Utc>) -> usize {
+        self.held.values().filter(|place| place.until > now).count()
+    }
+}
+
+/// Where keys' places are kept (beside the tasks, in the same table).
+#[async_trait]
+pub trait ConcurrencyStore: Send + Sync {
+    /// The key's record and the version it was read at; `None` if no task
+    /// ever took a place under it.
+    async fn places(&self, key: &str) -> Result<Option<(Places, u64)>>;
+
+    /// Writes the key's record if it is still at version `read` (`None`: if
+    /// there is none yet); [`Error::Conflict`] otherwise.
+    async fn put_places(&self, key: &str, places: &Places, read: Option<u64>) -> Result<()>;
+}
+
+/// What [`take`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// The place is the attempt's until its lease ends.
+    Place,
+    /// Every place is taken by a live holder: the task waits.
+    Full { held: usize },
+}
+
+/// Applies `change` to the key's record, read again whenever another write
+/// came in between; `change` answers what to write, or `None` to write
+/// nothing.
+async fn change<T>(
+    store: &dyn ConcurrencyStore,
+    key: &str,
+    change: impl Fn(&mut Places) -> (bool, T),
+) -> Result<T> {
+    loop {
+        let (mut places, read) = match store.places(key).await? {
+            Some((places, version)) => (places, Some(version)),
+            None => (Places::default(), None),
+        };
+        let (write, answer) = change(&mut places);
+        if !write {
+            return Ok(answer);
+        }
+        match store.put_places(key, &places, read).await {
+            Ok(()) => return Ok(answer),
+            Err(Error::Conflict(_)) => continue,
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Takes a place under the key for attempt `attempt` of the waiter's task
+/// until `until`, if fewer than `limit` live holders have one (lapsed
+/// places are dropped); otherwise puts the task on the waiting list.
+pub async fn take(
+    store: &dyn ConcurrencyStore,
+    Concurrency { key, limit }: &Concurrency,
+    (waiter, attempt): (&Waiter, u32),
+    until: DateTime<Utc>,
+) -> Result<Taken> {
+    let now = Utc::now();
+    let task = &waiter.task;
+    change(store, key, |places| {
+        places.held.retain(|_, place| place.until > now);
+        places.held.remove(task);
+        if places.held.len() >= *limit as usize {
+            if !places.waiting.contains(waiter) {
+                places.waiting.push(waiter.clone());
+            }
+            return (
+                true,
+                Taken::Full {
+                    held: places.held.len(),
+                },
+            );
+        }
+        places.waiting.retain(|waiting| waiting != waiter);
+        places.held.insert(task.clone(), Place { attempt, until });
+        (true, Taken::Place)
+    })
+    .await
+}
+
+/// Extends the attempt's place to `until`; `false` if it lost it (its
+/// lease lapsed and another task took it).
+pub async fn renew(
+    store: &dyn ConcurrencyStore,
+    key: &str,
+    (task, attempt): (&str, u32),
+    until: DateTime<Utc>,
+) -> Result<bool> {
+    change(store, key, |places| match places.held.get_mut(task) {
+        Some(place) if place.attempt == attempt => {
+            place.until = until;
+            (true, true)
+        }
+        _ => (false, false),
+    })
+    .await
+}
+
+/// Gives the attempt's place back (a later attempt's stays) and answers
+/// the first waiting task, taken off the list, to wake.
+pub async fn give_back(
+    store: &dyn ConcurrencyStore,
+    key: &str,
+    (task, attempt): (&str, u32),
+) -> Result<Option<Waiter>> {
+    change(store, key, |places| {
+        let held = places.held.get(task).is_some_and(|p| p.attempt == attempt);
+        if held {
+            places.held.remove(task);
+        }
+        let next = (!places.waiting.is_empty()).then(|| places.waiting.remove(0));
+        (held || next.is_some(), next)
+    })
+    .await
+}
+
+/// The checks of `concurrency`.
+pub fn check(concurrency: Option<&Concurrency>, errors: &mut Vec<FieldError>) {
+    let Some(concurrency) = concurrency else {
+        return;
+    };
+    let key = &concurrency.key;
+    if key.is_empty() || key.chars().count() > MAX_KEY_CHARS || key.chars().any(char::is_control) {
+        let message = format!("must be 1 to {MAX_KEY_CHARS} characters, no control characters");
+        errors.push(FieldError::new("concurrency.key", message));
+    }
+    if !(1..=MAX_LIMIT).contains(&concurrency.limit) {
+        let message = format!(
+            "must be between 1 and {MAX_LIMIT}, got {}",
+            concurrency.limit
+        );
+        errors.push(FieldError::new("concurrency.limit", message));
+    }
+}
+
+#[cfg(test)]
+mod tests;
