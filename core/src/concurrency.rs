@@ -146,9 +146,20 @@ pub async fn renew(
     (task, attempt): (&str, u32),
     until: DateTime<Utc>,
 ) -> Result<bool> {
+    pass_on(store, key, (task, attempt), (attempt, until)).await
+}
+
+/// Makes the place of attempt `attempt` of `task` attempt `to`'s, until
+/// `until`; `false` if that attempt holds none.
+pub async fn pass_on(
+    store: &dyn ConcurrencyStore,
+    key: &str,
+    (task, attempt): (&str, u32),
+    (to, until): (u32, DateTime<Utc>),
+) -> Result<bool> {
     change(store, key, |places| match places.held.get_mut(task) {
         Some(place) if place.attempt == attempt => {
-            place.until = until;
+            *place = Place { attempt: to, until };
             (true, true)
         }
         _ => (false, false),

@@ -103,6 +103,15 @@ impl Worker {
         }
         match claimed {
             Ok(Transition::Applied(claimed)) => {
+                let place = match place {
+                    // The record changed meanwhile: the place is the
+                    // claimed attempt's.
+                    Some(mut place) => {
+                        place.claimed_as(claimed.task.attempt, lease_until).await;
+                        Some(place)
+                    }
+                    None => None,
+                };
                 self.run_attempt(claimed, (Some(message), place), stop_all)
                     .await;
                 Handled::Ran

@@ -133,3 +133,26 @@ fn keys_and_limits_are_checked() {
     );
     assert_eq!(errors.len(), 4);
 }
+
+#[tokio::test]
+async fn a_place_passes_on_to_the_attempt_that_was_claimed() {
+    let store = OneKey::default();
+    let key = limited("k", 1);
+    assert_eq!(
+        take(&store, &key, (&waiter("t"), 2), later(30))
+            .await
+            .unwrap(),
+        Taken::Place
+    );
+    assert!(pass_on(&store, "k", ("t", 2), (3, later(30)))
+        .await
+        .unwrap());
+    assert!(
+        !renew(&store, "k", ("t", 2), later(60)).await.unwrap(),
+        "no longer attempt 2's"
+    );
+    assert!(renew(&store, "k", ("t", 3), later(60)).await.unwrap());
+    assert_eq!(give_back(&store, "k", ("t", 3)).await.unwrap(), None);
+    let (places, _) = store.places("k").await.unwrap().unwrap();
+    assert!(places.held.is_empty());
+}

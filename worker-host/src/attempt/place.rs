@@ -54,6 +54,25 @@ impl PlaceHeld {
         )
     }
 
+    /// Makes the place attempt `attempt`'s, when the claim came out as
+    /// another attempt than the place was taken for (the record changed in
+    /// between).
+    pub async fn claimed_as(&mut self, attempt: u32, until: DateTime<Utc>) {
+        if attempt == self.attempt {
+            return;
+        }
+        let holder = (self.task.as_str(), self.attempt);
+        match concurrency::pass_on(&*self.store, &self.key, holder, (attempt, until)).await {
+            Ok(true) => self.attempt = attempt,
+            Ok(false) => {
+                tracing::warn!(key = %self.key, "the concurrency place lapsed before the claim")
+            }
+            Err(err) => {
+                tracing::warn!(key = %self.key, error = %err, "cannot hand the concurrency place to the claimed attempt")
+            }
+        }
+    }
+
     /// Extends the place with the lease.
     pub async fn renew(&self, until: DateTime<Utc>) {
         let holder = (self.task.as_str(), self.attempt);
