@@ -21,6 +21,9 @@ use crate::validate::FieldError;
 
 /// A key may have at most this many places.
 pub const MAX_LIMIT: u32 = 1000;
+/// At most this many tasks wait on a key's list (the record stays far
+/// below DynamoDB's 400 KB); more wait on their messages' backstop alone.
+pub const MAX_WAITING: usize = 1000;
 const MAX_KEY_CHARS: usize = 128;
 
 /// `concurrency` on a task: its key and how many tasks of that key may run
@@ -121,7 +124,7 @@ pub async fn take(
         places.held.retain(|_, place| place.until > now);
         places.held.remove(task);
         if places.held.len() >= *limit as usize {
-            if !places.waiting.contains(waiter) {
+            if places.waiting.len() < MAX_WAITING && !places.waiting.contains(waiter) {
                 places.waiting.push(waiter.clone());
             }
             return (

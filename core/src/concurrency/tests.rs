@@ -156,3 +156,20 @@ async fn a_place_passes_on_to_the_attempt_that_was_claimed() {
     let (places, _) = store.places("k").await.unwrap().unwrap();
     assert!(places.held.is_empty());
 }
+
+#[tokio::test]
+async fn the_waiting_list_is_bounded() {
+    let store = OneKey::default();
+    let key = limited("k", 1);
+    take(&store, &key, (&waiter("holder"), 1), later(30))
+        .await
+        .unwrap();
+    for i in 0..=MAX_WAITING {
+        let taken = take(&store, &key, (&waiter(&format!("w{i}")), 1), later(30))
+            .await
+            .unwrap();
+        assert_eq!(taken, Taken::Full { held: 1 });
+    }
+    let (places, _) = store.places("k").await.unwrap().unwrap();
+    assert_eq!(places.waiting.len(), MAX_WAITING);
+}
