@@ -35,11 +35,27 @@ pub struct Concurrency {
     pub limit: u32,
 }
 
-/// One place, held by a task's attempt until its lease ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One place, held by a task's attempt on a worker until its lease ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Place {
     pub attempt: u32,
+    pub worker: String,
     pub until: DateTime<Utc>,
+}
+
+/// Who holds a place: an attempt of a task, on a worker (two workers
+/// delivered the same task never hold each other's place).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holder<'a> {
+    pub task: &'a str,
+    pub attempt: u32,
+    pub worker: &'a str,
+}
+
+impl Holder<'_> {
+    fn holds(&self, place: &Place) -> bool {
+        place.attempt == self.attempt && place.worker == self.worker
+    }
 }
 
 /// A task waiting for a place, and the queue its message goes to.
@@ -82,6 +98,9 @@ pub enum Taken {
     Place,
     /// Every place is taken by a live holder: the task waits.
     Full { held: usize },
+    /// Another worker holds a live place for this very task (it claims
+    /// it, or runs it).
+    Elsewhere,
 }
 
 /// Applies `change` to the key's record, read again whenever another write
@@ -109,19 +128,31 @@ async fn change<T>(
     }
 }
 
-/// Takes a place under the key for attempt `attempt` of the waiter's task
-/// until `until`, if fewer than `limit` live holders have one (lapsed
-/// places are dropped); otherwise puts the task on the waiting list.
+/// Takes a place under the key for the holder until `until`, if fewer
+/// than `limit` live holders have one (lapsed places are dropped);
+/// otherwise puts the task on the waiting list, with the queue its message
+/// goes to.
 pub async fn take(
     store: &dyn ConcurrencyStore,
     Concurrency { key, limit }: &Concurrency,
-    (waiter, attempt): (&Waiter, u32),
+    (holder, queue): (Holder<'_>, &str),
     until: DateTime<Utc>,
 ) -> Result<Taken> {
     let now = Utc::now();
-    let task = &waiter.task;
+    let task = holder.task;
+    let waiter = &Waiter {
+        task: task.to_owned(),
+        queue: queue.to_owned(),
+    };
     change(store, key, |places| {
         places.held.retain(|_, place| place.until > now);
+        if places
+            .held
+            .get(task)
+            .is_some_and(|place| place.worker != holder.worker)
+        {
+            return (false, Taken::Elsewhere);
+        }
         places.held.remove(task);
         if places.held.len() >= *limit as usize {
             if places.waiting.len() < MAX_WAITING && !places.waiting.contains(waiter) {
@@ -135,7 +166,13 @@ pub async fn take(
             );
         }
         places.waiting.retain(|waiting| waiting != waiter);
-        places.held.insert(task.clone(), Place { attempt, until });
+        let worker = holder.worker.to_owned();
+        let place = Place {
+            attempt: holder.attempt,
+            worker,
+            until,
+        };
+        places.held.insert(task.to_owned(), place);
         (true, Taken::Place)
     })
     .await
@@ -146,26 +183,28 @@ pub async fn take(
 pub async fn renew(
     store: &dyn ConcurrencyStore,
     key: &str,
-    (task, attempt): (&str, u32),
+    holder: Holder<'_>,
     until: DateTime<Utc>,
 ) -> Result<bool> {
-    pass_on(store, key, (task, attempt), (attempt, until)).await
+    pass_on(store, key, holder, (holder.attempt, until)).await
 }
 
-/// Makes the place of attempt `attempt` of `task` attempt `to`'s, until
-/// `until`; `false` if that attempt holds none.
+/// Makes the holder's place attempt `to`'s (on the same worker), until
+/// `until`; `false` if the holder has none.
 pub async fn pass_on(
     store: &dyn ConcurrencyStore,
     key: &str,
-    (task, attempt): (&str, u32),
+    holder: Holder<'_>,
     (to, until): (u32, DateTime<Utc>),
 ) -> Result<bool> {
-    change(store, key, |places| match places.held.get_mut(task) {
-        Some(place) if place.attempt == attempt => {
-            *place = Place { attempt: to, until };
-            (true, true)
+    change(store, key, |places| {
+        match places.held.get_mut(holder.task) {
+            Some(place) if holder.holds(place) => {
+                (place.attempt, place.until) = (to, until);
+                (true, true)
+            }
+            _ => (false, false),
         }
-        _ => (false, false),
     })
     .await
 }
@@ -175,12 +214,15 @@ pub async fn pass_on(
 pub async fn give_back(
     store: &dyn ConcurrencyStore,
     key: &str,
-    (task, attempt): (&str, u32),
+    holder: Holder<'_>,
 ) -> Result<Option<Waiter>> {
     change(store, key, |places| {
-        let held = places.held.get(task).is_some_and(|p| p.attempt == attempt);
+        let held = places
+            .held
+            .get(holder.task)
+            .is_some_and(|p| holder.holds(p));
         if held {
-            places.held.remove(task);
+            places.held.remove(holder.task);
         }
         let next = (!places.waiting.is_empty()).then(|| places.waiting.remove(0));
         (held || next.is_some(), next)

@@ -17,12 +17,12 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::lifecycle;
-use crate::listing::{TaskFilter, TaskQuery, MAX_LIST_LIMIT};
+use crate::listing::{TaskFilter, TaskPage, TaskQuery, MAX_LIST_LIMIT};
 use crate::model::{Dependency, Status, Task, TaskId, TaskMessage};
 use crate::queue::{Queue, MAX_SQS_DELAY_SECONDS};
 use crate::store::{TaskStore, Transition, Versioned};
@@ -246,6 +246,17 @@ impl Flow<'_> {
                 Ok(Some(self.send(written).await?))
             }
             Transition::Applied(written) => {
+                // An upstream retried between the read and the skip: the
+                // retry found the task still waiting, so it waits again.
+                let now_statuses = self.upstream_statuses(&written.task).await?;
+                if !matches!(
+                    readiness(&written.task, &now_statuses),
+                    Readiness::Blocked { .. }
+                ) {
+                    let again = |task: &Task| lifecycle::unskipped(task, Utc::now());
+                    self.store.transition_from(Some(written), &again).await?;
+                    return Ok(None);
+                }
                 let message = written.task.message.as_deref().unwrap_or_default();
                 tracing::info!(task_id = %written.task.id, message, "task skipped");
                 Ok(Some(written.task))
@@ -346,55 +357,85 @@ impl Flow<'_> {
         }
     }
 
-    /// The tick's part: settles every waiting task and sends the message of
-    /// every task left `unsent` for longer than [`UNSENT_GRACE`]. Answers
-    /// how many tasks it released or skipped, and how many it sent.
+    /// The tick's part: sends the message of every task left `unsent` for
+    /// longer than [`UNSENT_GRACE`], then settles every waiting task (and
+    /// the dependents of those it skips), a page at a time. A task that
+    /// cannot be handled now is logged and left for the next tick. Answers
+    /// how many tasks it sent, and how many it released or skipped.
     pub async fn sweep(&self) -> Result<(usize, usize)> {
-        let mut settled = 0;
-        for task in self.all(Status::Waiting).await? {
-            settled += usize::from(self.settle(&task.id).await?.is_some());
-        }
-        let mut sent = 0;
         let now = Utc::now();
-        for task in self.all(Status::Queued).await? {
-            if !task.unsent || task.updated_at > now - UNSENT_GRACE {
-                continue;
+        let (mut sent, mut settled) = (0, 0);
+        let mut before = None;
+        loop {
+            let page = self.page(Status::Queued, before).await?;
+            for task in page
+                .tasks
+                .iter()
+                .filter(|t| t.unsent && t.updated_at <= now - UNSENT_GRACE)
+            {
+                match self.send_unsent(&task.id, now).await {
+                    Ok(done) => sent += usize::from(done),
+                    Err(err) => {
+                        tracing::warn!(task_id = %task.id, error = %err, "cannot send the released task now")
+                    }
+                }
             }
-            // Taken by a write of its own, so two sweeps send it once.
-            let take = |task: &Task| {
-                (task.unsent && task.updated_at <= now - UNSENT_GRACE).then(|| Task {
-                    updated_at: now,
-                    ..task.clone()
-                })
-            };
-            if let Transition::Applied(taken) = self.store.transition(&task.id, &take).await? {
-                tracing::warn!(task_id = %task.id, "a released task's message was never sent; sending it");
-                self.send(taken).await?;
-                sent += 1;
-            }
+            let Some(next) = page.next else { break };
+            before = Some(next);
         }
-        Ok((settled, sent))
+        let mut before = None;
+        loop {
+            let page = self.page(Status::Waiting, before).await?;
+            for task in &page.tasks {
+                match self.settle(&task.id).await {
+                    Ok(None) => {}
+                    Ok(Some(done)) => {
+                        settled += 1;
+                        if done.status == Status::Skipped {
+                            if let Err(err) = self.settle_dependents(done.dependents).await {
+                                tracing::warn!(task_id = %task.id, error = %err, "cannot settle the dependents of a skipped task now");
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(task_id = %task.id, error = %err, "cannot settle the task now")
+                    }
+                }
+            }
+            let Some(next) = page.next else { break };
+            before = Some(next);
+        }
+        Ok((sent, settled))
     }
 
-    /// Every task in `status`, a page at a time.
-    async fn all(&self, status: Status) -> Result<Vec<Task>> {
-        let mut query = TaskQuery {
+    /// Sends a task released but left unsent, taking it first by a write of
+    /// its own so that two sweeps send it once; `false` if another did.
+    async fn send_unsent(&self, id: &str, now: DateTime<Utc>) -> Result<bool> {
+        let take = |task: &Task| {
+            (task.unsent && task.updated_at <= now - UNSENT_GRACE).then(|| Task {
+                updated_at: now,
+                ..task.clone()
+            })
+        };
+        let Transition::Applied(taken) = self.store.transition(id, &take).await? else {
+            return Ok(false);
+        };
+        tracing::warn!(task_id = %id, "a released task's message was never sent; sending it");
+        self.send(taken).await?;
+        Ok(true)
+    }
+
+    /// A page of the tasks in `status`, older than `before`.
+    async fn page(&self, status: Status, before: Option<TaskId>) -> Result<TaskPage> {
+        let query = TaskQuery {
             filter: TaskFilter {
                 status: Some(status),
                 ..TaskFilter::default()
             },
             limit: MAX_LIST_LIMIT,
-            before: None,
+            before,
         };
-        let mut tasks = Vec::new();
-        loop {
-            let page = self.store.list(&query).await?;
-            tasks.extend(page.tasks);
-            match page.next {
-                Some(next) => query.before = Some(next),
-                None => return Ok(tasks),
-            }
-        }
+        self.store.list(&query).await
     }
 }
 

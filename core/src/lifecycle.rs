@@ -362,8 +362,12 @@ pub fn unskipped(task: &Task, now: DateTime<Utc>) -> Option<Task> {
 }
 
 /// Marks a task whose message was dead-lettered; a finished task stays as
-/// it is.
+/// it is, and so does a running one whose lease is live: the message was a
+/// duplicate of the one its attempt holds.
 pub fn dead_lettered(task: &Task, now: DateTime<Utc>) -> Option<Task> {
+    if task.status == Status::Running && task.lease_live(now) {
+        return None;
+    }
     let message = "its message could not be processed and went to the dead-letter queue";
     end_unfinished(task, (Status::Failed, Reason::DeadLettered), message, now)
 }

@@ -399,6 +399,11 @@ pub struct Fence {
 pub struct TaskMessage {
     pub task_id: TaskId,
     pub snapshot: Option<Snapshot>,
+    /// A wake-up beside the task's own message (a concurrency place came
+    /// free, or a backstop of a task waiting for one): a worker that finds
+    /// the task held deletes it rather than keep it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hint: bool,
 }
 
 /// A task record as it was stored at `version`.
@@ -423,6 +428,7 @@ impl TaskMessage {
                 version,
                 task: Box::new(task.clone()),
             }),
+            hint: false,
         }
     }
 
@@ -431,6 +437,15 @@ impl TaskMessage {
         TaskMessage {
             task_id: task_id.to_owned(),
             snapshot: None,
+            hint: false,
+        }
+    }
+
+    /// A wake-up naming the task only ([`TaskMessage::hint`]).
+    pub fn hint(task_id: &str) -> TaskMessage {
+        TaskMessage {
+            hint: true,
+            ..TaskMessage::bare(task_id)
         }
     }
 }

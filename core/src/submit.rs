@@ -106,7 +106,8 @@ pub struct Seams<'a> {
 }
 
 impl Seams<'_> {
-    fn flow(&self) -> Flow<'_> {
+    /// The stores dependencies are settled through.
+    pub fn flow(&self) -> Flow<'_> {
         Flow {
             store: self.store,
             queues: self.queues,

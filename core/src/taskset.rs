@@ -82,7 +82,10 @@ pub async fn sync(
         }
         let cancel = |task: &Task| lifecycle::cancel(task, Utc::now());
         match seams.store.transition(id, &cancel).await? {
-            Transition::Applied(cancelled) => synced.removed.push(cancelled.task),
+            Transition::Applied(cancelled) => {
+                seams.flow().announce_end(&cancelled.task).await;
+                synced.removed.push(cancelled.task)
+            }
             Transition::Refused(task) => synced.removed.push(task),
             Transition::Missing => {}
         }

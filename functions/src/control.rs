@@ -23,7 +23,7 @@ const LONG_POLL: Duration = Duration::from_secs(20);
 
 /// One tick: every waiting task settled, every unsent one sent.
 pub async fn tick(flow: Flow<'_>) -> Result<(), Error> {
-    let (settled, sent) = flow.sweep().await?;
+    let (sent, settled) = flow.sweep().await?;
     if settled + sent > 0 {
         tracing::info!(settled, sent, "tick");
     }

@@ -7,7 +7,7 @@ mod support;
 use axum::body::Body;
 use axum::http::{header, Request};
 use serde_json::{json, Value};
-use support::{api, READER, SUBMITTER};
+use support::{api, READER, SUBMITTER, WRITE_ONLY};
 use wharf_core::queue::{Lane, ReceiveOptions};
 
 fn task() -> Value {
@@ -40,6 +40,24 @@ async fn no_token_is_401_and_a_token_without_submit_is_403() {
     assert_eq!(answer.body["status"], 403);
     // Nothing was enqueued by the refused requests.
     assert_eq!(api.queued().await, 0);
+}
+
+/// A dependent sees its upstream tasks' results and outputs: naming them
+/// takes the read scope a write-only token lacks.
+#[tokio::test]
+async fn a_token_that_cannot_read_cannot_depend_on_tasks() {
+    let api = api().await;
+    let upstream = api.submit(Some(WRITE_ONLY), task().to_string()).await;
+    assert_eq!(upstream.status, 202, "{}", upstream.body);
+    let id = upstream.body["id"].as_str().unwrap();
+    let mut dependent = task();
+    dependent["dependsOn"] = json!([{"task": id}]);
+    let refused = api.submit(Some(WRITE_ONLY), dependent.to_string()).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(refused.body["detail"], "this token lacks the read scope");
+    assert_eq!(api.queued().await, 1, "only the upstream task");
+    let accepted = api.submit(Some(SUBMITTER), dependent.to_string()).await;
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
 }
 
 #[tokio::test]

@@ -61,6 +61,7 @@ impl Worker {
         message: Received,
         stop_all: &CancellationToken,
     ) -> Handled {
+        let hint = parsed.hint;
         let Some(known) = self.record_of(parsed).await else {
             return Handled::Skipped;
         };
@@ -117,7 +118,7 @@ impl Worker {
                 Handled::Ran
             }
             Ok(Transition::Refused(task)) => {
-                self.not_claimed(&task, &message, now).await;
+                self.not_claimed(&task, (&message, hint), now).await;
                 Handled::Skipped
             }
             Ok(Transition::Missing) => {
@@ -151,14 +152,12 @@ impl Worker {
         else {
             return Ok(None);
         };
-        match PlaceHeld::take(&self.backend, task, attempt, lease_until).await {
+        let worker = self.config.worker_id.as_str();
+        match PlaceHeld::take(&self.backend, task, (attempt, worker), lease_until).await {
             Ok(Ok(place)) => Ok(place),
-            Ok(Err(held)) => {
-                tracing::info!(
-                    held,
-                    "every place of its concurrency key is taken; the task waits"
-                );
-                let again = TaskMessage::bare(&task.id);
+            Ok(Err(none)) => {
+                tracing::info!(?none, "no concurrency place for the task now; it waits");
+                let again = TaskMessage::hint(&task.id);
                 match self
                     .backend
                     .queues
@@ -200,9 +199,20 @@ impl Worker {
         }
     }
 
-    /// What becomes of the message of a task this host does not claim.
-    async fn not_claimed(&self, task: &Task, message: &Received, now: DateTime<Utc>) {
+    /// What becomes of the message of a task this host does not claim. A
+    /// wake-up (`hint`) of a task held by an attempt is deleted: the
+    /// attempt's own message stands for the task.
+    async fn not_claimed(
+        &self,
+        task: &Task,
+        (message, hint): (&Received, bool),
+        now: DateTime<Utc>,
+    ) {
         match on_delivery(task, &self.config.worker_id, now) {
+            Delivery::HeldElsewhere { .. } | Delivery::HeldHere if hint => {
+                tracing::info!("a wake-up of a task held by an attempt; deleting it");
+                self.delete(message).await;
+            }
             Delivery::AlreadyFinished => {
                 tracing::info!(status = %task.status, "task already finished; deleting the leftover message");
                 self.delete(message).await;

@@ -167,6 +167,7 @@ async fn a_forged_snapshot_in_a_message_never_runs() {
             version: stored.version,
             task: Box::new(forged),
         }),
+        hint: false,
     };
     let body = serde_json::to_string(&message).unwrap();
     queues

@@ -119,10 +119,15 @@ fn only_unfinished_tasks_can_be_cancelled_or_dead_lettered() {
         Status::Failed,
         Status::TimedOut,
         Status::Cancelled,
+        Status::Skipped,
     ] {
         assert_eq!(cancel(&task(status, 1), now), None);
         assert_eq!(dead_lettered(&task(status, 1), now), None);
     }
+    // A duplicate of a running attempt's message leaves the attempt alone.
+    let mut running = task(Status::Running, 1);
+    running.lease_expires_at = Some(now + Duration::seconds(30));
+    assert_eq!(dead_lettered(&running, now), None);
 }
 
 #[test]

@@ -94,6 +94,15 @@ async fn resolve_call(
     resolve(&function, call, field, &state.backend.names.queues).map_err(rejected)
 }
 
+/// A dependent task reads its upstream tasks' results and outputs
+/// (`WHARF_UPSTREAM`): only a caller that may read tasks may name them.
+pub fn may_depend(caller: &Caller, valid: &ValidTask) -> Result<(), Problem> {
+    if valid.request.depends_on.is_empty() {
+        return Ok(());
+    }
+    caller.require(Scope::Read)
+}
+
 /// Records and enqueues a valid task (honouring `Idempotency-Key`):
 /// `202` with the task, or `200` with the original one for a retry.
 pub async fn submit_valid(
@@ -102,6 +111,7 @@ pub async fn submit_valid(
     headers: &HeaderMap,
     valid: ValidTask,
 ) -> Result<Response, Problem> {
+    may_depend(caller, &valid)?;
     let key = idempotency_key(headers)?.map(|key| ClientKey {
         client: &caller.client,
         key,

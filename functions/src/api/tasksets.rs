@@ -16,6 +16,7 @@ use wharf_core::validate::{parse_task_request, FieldError, Rejection, ValidTask}
 use super::auth::Caller;
 use super::extract::{Name, NamePath};
 use super::problem::Problem;
+use super::submit::may_depend;
 use super::AppState;
 use wharf_contract::body::{read_json, rejected};
 
@@ -55,6 +56,7 @@ pub async fn put(
     for (index, task) in tasks.iter().enumerate() {
         caller
             .may_reference(&task.request.secrets)
+            .and_then(|()| may_depend(&caller, task))
             .map_err(|mut problem| {
                 for error in &mut problem.errors {
                     error.field = format!("[{index}].{}", error.field);

@@ -22,6 +22,8 @@ pub const ADMIN: &str = "admin-token";
 /// May submit tasks naming the secrets under `/wharf/team-a/` (SSM) and
 /// `wharf/team-a/` (Secrets Manager).
 pub const TEAM_A: &str = "team-a-token";
+/// May submit, and read nothing.
+pub const WRITE_ONLY: &str = "write-only-token";
 
 pub struct Api {
     pub _moto: Moto,
@@ -37,11 +39,12 @@ pub async fn api() -> Api {
     let backend = wharf_core::aws::backend(&aws, names);
     let hash = |t: &str| hex::encode(Sha256::digest(t.as_bytes()));
     let tokens = format!(
-        "{}:read+submit,{}:read,{}:admin,{}:read+submit+secrets=/wharf/team-a/+secrets=wharf/team-a/",
+        "{}:read+submit,{}:read,{}:admin,{}:read+submit+secrets=/wharf/team-a/+secrets=wharf/team-a/,{}:submit",
         hash(SUBMITTER),
         hash(READER),
         hash(ADMIN),
-        hash(TEAM_A)
+        hash(TEAM_A),
+        hash(WRITE_ONLY)
     );
     let router = app(AppState {
         backend: backend.clone(),

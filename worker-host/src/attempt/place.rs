@@ -2,13 +2,15 @@
 //! ([`wharf_core::concurrency`]): taken before the claim, renewed with the
 //! lease, given back with the record (waking the first task waiting for
 //! it), and never given back by an attempt whose task was taken over — the
-//! attempt that took it over holds the place now.
+//! attempt that took it over holds the place now. A place is held by the
+//! attempt on this worker: another worker delivered the same task neither
+//! takes nor frees it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use wharf_core::concurrency::{self, ConcurrencyStore, Taken, Waiter};
+use wharf_core::concurrency::{self, ConcurrencyStore, Holder, Taken, Waiter};
 use wharf_core::model::{Task, TaskMessage};
 use wharf_core::queue::Queue;
 use wharf_core::{Backend, Result};
@@ -20,38 +22,49 @@ pub struct PlaceHeld {
     key: String,
     task: String,
     attempt: u32,
+    worker: String,
 }
 
 impl PlaceHeld {
-    /// Takes a place for attempt `attempt` of `task` until `until`: `None`
-    /// for a task without a key; `Err` with how many hold the places when
-    /// every one is taken (the task is on the key's waiting list then).
+    /// Takes a place for attempt `attempt` of `task` on worker `worker`
+    /// until `until`: `None` for a task without a key; `Err` when there is
+    /// none (every place is taken, and the task is on the key's waiting
+    /// list; or another worker holds this task's).
     pub async fn take(
         backend: &Backend,
         task: &Task,
-        attempt: u32,
+        (attempt, worker): (u32, &str),
         until: DateTime<Utc>,
-    ) -> Result<std::result::Result<Option<PlaceHeld>, usize>> {
+    ) -> Result<std::result::Result<Option<PlaceHeld>, Taken>> {
         let Some(limited) = &task.concurrency else {
             return Ok(Ok(None));
         };
-        let waiter = Waiter {
-            task: task.id.clone(),
-            queue: task.queue.clone(),
+        let holder = Holder {
+            task: &task.id,
+            attempt,
+            worker,
         };
         let store = &*backend.concurrency;
-        Ok(
-            match concurrency::take(store, limited, (&waiter, attempt), until).await? {
-                Taken::Full { held } => Err(held),
-                Taken::Place => Ok(Some(PlaceHeld {
-                    store: backend.concurrency.clone(),
-                    queues: backend.queues.clone(),
-                    key: limited.key.clone(),
-                    task: task.id.clone(),
-                    attempt,
-                })),
-            },
-        )
+        let taken = concurrency::take(store, limited, (holder, &task.queue), until).await?;
+        Ok(match taken {
+            Taken::Place => Ok(Some(PlaceHeld {
+                store: backend.concurrency.clone(),
+                queues: backend.queues.clone(),
+                key: limited.key.clone(),
+                task: task.id.clone(),
+                attempt,
+                worker: worker.to_owned(),
+            })),
+            none => Err(none),
+        })
+    }
+
+    fn holder(&self) -> Holder<'_> {
+        Holder {
+            task: &self.task,
+            attempt: self.attempt,
+            worker: &self.worker,
+        }
     }
 
     /// Makes the place attempt `attempt`'s, when the claim came out as
@@ -61,8 +74,8 @@ impl PlaceHeld {
         if attempt == self.attempt {
             return;
         }
-        let holder = (self.task.as_str(), self.attempt);
-        match concurrency::pass_on(&*self.store, &self.key, holder, (attempt, until)).await {
+        let passed = concurrency::pass_on(&*self.store, &self.key, self.holder(), (attempt, until));
+        match passed.await {
             Ok(true) => self.attempt = attempt,
             Ok(false) => {
                 tracing::warn!(key = %self.key, "the concurrency place lapsed before the claim")
@@ -75,8 +88,7 @@ impl PlaceHeld {
 
     /// Extends the place with the lease.
     pub async fn renew(&self, until: DateTime<Utc>) {
-        let holder = (self.task.as_str(), self.attempt);
-        match concurrency::renew(&*self.store, &self.key, holder, until).await {
+        match concurrency::renew(&*self.store, &self.key, self.holder(), until).await {
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!(key = %self.key, "the attempt's concurrency place lapsed and was taken")
@@ -89,8 +101,7 @@ impl PlaceHeld {
 
     /// Gives the place back and wakes the first task waiting for one.
     pub async fn give_back(&self) {
-        let holder = (self.task.as_str(), self.attempt);
-        let next = match concurrency::give_back(&*self.store, &self.key, holder).await {
+        let next = match concurrency::give_back(&*self.store, &self.key, self.holder()).await {
             Ok(next) => next,
             Err(err) => {
                 tracing::warn!(key = %self.key, error = %err, "cannot give the concurrency place back; it lapses with the lease");
@@ -98,7 +109,7 @@ impl PlaceHeld {
             }
         };
         if let Some(Waiter { task, queue }) = next {
-            let message = TaskMessage::bare(&task);
+            let message = TaskMessage::hint(&task);
             if let Err(err) = self.queues.send(&queue, &message, Duration::ZERO).await {
                 tracing::warn!(task_id = %task, error = %err, "cannot wake the next task of the key; its own message comes back");
             }
