@@ -20,9 +20,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::array::ArrayRequest;
 use crate::error::{Error, Result};
 use crate::lifecycle;
-use crate::listing::{TaskFilter, TaskPage, TaskQuery, MAX_LIST_LIMIT};
+use crate::listing::{TaskFilter, TaskQuery, MAX_LIST_LIMIT};
 use crate::model::{Dependency, Status, Task, TaskId, TaskMessage};
 use crate::queue::{Queue, MAX_SQS_DELAY_SECONDS};
 use crate::store::{TaskStore, Transition, Versioned};
@@ -46,7 +47,12 @@ pub enum ControlEvent {
     Ended {
         task: TaskId,
         dependents: Vec<TaskId>,
+        /// The array it is a child of, if any: the parent counts its end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<TaskId>,
     },
+    /// An array was submitted: make its children.
+    Expand { task: TaskId },
 }
 
 /// The stores the flow of dependencies reads and writes.
@@ -85,7 +91,10 @@ pub enum Readiness {
 /// missing one is gone).
 pub fn readiness(task: &Task, statuses: &HashMap<TaskId, Status>) -> Readiness {
     let mut unfinished = Vec::new();
-    for Dependency { task: upstream, on } in &task.depends_on {
+    for Dependency {
+        task: upstream, on, ..
+    } in task.depends_on.iter().filter(|d| d.is_whole())
+    {
         let status = statuses.get(upstream).copied();
         match status.map(|status| on.holds(status)) {
             Some(Some(true)) => {}
@@ -130,8 +139,13 @@ pub fn check(depends_on: &[Dependency], errors: &mut Vec<FieldError>) {
 impl Flow<'_> {
     /// The upstream tasks of a submission, each read once: `400` naming
     /// `dependsOn[i].task` for one that does not exist or has too many
-    /// dependents already.
-    pub async fn check_upstream(&self, depends_on: &[Dependency]) -> Result<Vec<FieldError>> {
+    /// dependents already, `dependsOn[i].mode` for `nToN` on a task that
+    /// is not an array of the submitted one's size.
+    pub async fn check_upstream(
+        &self,
+        depends_on: &[Dependency],
+        array: Option<&ArrayRequest>,
+    ) -> Result<Vec<FieldError>> {
         let mut errors = Vec::new();
         for (i, dependency) in depends_on.iter().enumerate() {
             let field = format!("dependsOn[{i}].task");
@@ -140,6 +154,18 @@ impl Flow<'_> {
                     field,
                     format!("no task {:?}", dependency.task),
                 )),
+                Some(found)
+                    if !dependency.is_whole()
+                        && found.task.array.as_ref().map(|a| a.size) != array.map(|a| a.size) =>
+                {
+                    errors.push(FieldError::new(
+                        format!("dependsOn[{i}].mode"),
+                        format!(
+                            "nToN needs task {} to be an array of the same size",
+                            dependency.task
+                        ),
+                    ))
+                }
                 Some(found) if found.task.dependents.len() >= MAX_DEPENDENTS => {
                     errors.push(FieldError::new(
                         field,
@@ -161,7 +187,7 @@ impl Flow<'_> {
     /// at once. An upstream ending after its link announces the end.
     pub async fn link(&self, task: &Task) -> Result<Task> {
         let mut statuses = HashMap::new();
-        for dependency in &task.depends_on {
+        for dependency in task.depends_on.iter().filter(|d| d.is_whole()) {
             let id = task.id.clone();
             let add = move |upstream: &Task| {
                 let mut next = upstream.clone();
@@ -240,7 +266,13 @@ impl Flow<'_> {
                 lifecycle::skipped(task, &upstream, status, now)
             }
         };
-        match self.store.transition_from(Some(current), &next).await? {
+        let written = self.store.transition_from(Some(current), &next).await?;
+        if let Transition::Applied(Versioned { task, .. }) = &written {
+            if let (Some(parent), Some(index)) = (&task.parent_id, task.array_index) {
+                self.hear(parent, &[(index, task.status)], false).await?;
+            }
+        }
+        match written {
             Transition::Applied(written) if written.task.status == Status::Queued => {
                 tracing::info!(task_id = %written.task.id, "dependencies met; task released");
                 Ok(Some(self.send(written).await?))
@@ -269,6 +301,9 @@ impl Flow<'_> {
     /// `unsent`. The message carries the record as it is once cleared, so
     /// a worker claims it without reading it first.
     pub async fn send(&self, released: Versioned) -> Result<Task> {
+        if released.task.array.is_some() {
+            return self.expand(released).await;
+        }
         let task = &released.task;
         let cleared = Task {
             unsent: false,
@@ -294,30 +329,56 @@ impl Flow<'_> {
     }
 
     /// Tells the control plane that `task` has ended, if anything waits
-    /// for it. Not being able to is logged, not fatal: the control plane's
-    /// tick settles its dependents anyway.
+    /// for it or counts it (its array's parent). Not being able to is
+    /// logged, not fatal: the control plane's tick makes up for it.
     pub async fn announce_end(&self, task: &Task) {
-        if task.dependents.is_empty() {
+        if task.dependents.is_empty() && task.parent_id.is_none() {
             return;
         }
-        let event = ControlEvent::Ended {
+        self.tell(
+            &task.id,
+            &ControlEvent::Ended {
+                task: task.id.clone(),
+                dependents: task.dependents.clone(),
+                parent: task.parent_id.clone(),
+            },
+        )
+        .await;
+    }
+
+    /// Asks the control plane to make a new array's children. Not being
+    /// able to is logged, not fatal: the tick makes them a little later.
+    pub async fn announce_array(&self, task: &Task) {
+        let event = ControlEvent::Expand {
             task: task.id.clone(),
-            dependents: task.dependents.clone(),
         };
-        let body = serde_json::to_string(&event).unwrap_or_default();
+        self.tell(&task.id, &event).await;
+    }
+
+    async fn tell(&self, task_id: &str, event: &ControlEvent) {
+        let body = serde_json::to_string(event).unwrap_or_default();
         if let Err(err) = self
             .queues
             .send_raw(CONTROL_QUEUE, &body, Duration::ZERO)
             .await
         {
-            tracing::warn!(task_id = %task.id, error = %err, "cannot announce the end; the control plane's tick settles its dependents");
+            tracing::warn!(task_id, error = %err, "cannot tell the control plane; its tick makes up for it");
         }
     }
 
     /// Retries an ended task that did not succeed: it runs again (or waits
     /// again, with dependencies), and the dependents it had skipped wait
-    /// again, recursively.
+    /// again, recursively. An array retries its unsuccessful children.
     pub async fn retry(&self, id: &str) -> Result<Retried> {
+        match self.store.get(id).await? {
+            Some(parent) if parent.task.array.is_some() => self.retry_array(parent).await,
+            Some(_) => self.retry_task(id).await,
+            None => Ok(Retried::Missing),
+        }
+    }
+
+    /// [`Flow::retry`] of a task that is not an array.
+    async fn retry_task(&self, id: &str) -> Result<Retried> {
         let now = Utc::now();
         let written = match self
             .store
@@ -328,15 +389,7 @@ impl Flow<'_> {
             Transition::Refused(task) => return Ok(Retried::Refused(task)),
             Transition::Missing => return Ok(Retried::Missing),
         };
-        let mut waiting_again = Vec::new();
-        let mut todo = written.task.dependents.clone();
-        while let Some(dependent) = todo.pop() {
-            let wait = |task: &Task| lifecycle::unskipped(task, now);
-            if let Transition::Applied(again) = self.store.transition(&dependent, &wait).await? {
-                todo.extend(again.task.dependents.iter().cloned());
-                waiting_again.push(dependent);
-            }
-        }
+        let waiting_again = self.unskip_dependents(&written.task, now).await?;
         let task = if written.task.status == Status::Queued {
             self.send(written).await?
         } else {
@@ -348,62 +401,89 @@ impl Flow<'_> {
         Ok(Retried::Retried(task))
     }
 
+    /// The dependents a retried task had skipped, recursively, waiting
+    /// again (each array child among them told to its parent): their ids.
+    async fn unskip_dependents(&self, task: &Task, now: DateTime<Utc>) -> Result<Vec<TaskId>> {
+        let mut waiting_again = Vec::new();
+        let mut todo = task.dependents.clone();
+        while let Some(dependent) = todo.pop() {
+            let wait = |task: &Task| lifecycle::unskipped(task, now);
+            if let Transition::Applied(again) = self.store.transition(&dependent, &wait).await? {
+                let again = again.task;
+                if let (Some(parent), Some(index)) = (&again.parent_id, again.array_index) {
+                    self.hear(parent, &[(index, Status::Waiting)], true).await?;
+                }
+                todo.extend(again.dependents);
+                waiting_again.push(dependent);
+            }
+        }
+        Ok(waiting_again)
+    }
+
     /// Handles one control event: `Err` means "try again later".
     pub async fn on_event(&self, body: &str) -> Result<()> {
         let event: ControlEvent = serde_json::from_str(body)
             .map_err(|e| Error::Corrupt(format!("not a control event: {e}: {body}")))?;
         match event {
-            ControlEvent::Ended { dependents, .. } => self.settle_dependents(dependents).await,
+            ControlEvent::Ended {
+                task,
+                dependents,
+                parent,
+            } => {
+                self.settle_dependents(dependents).await?;
+                match parent {
+                    Some(parent) => self.hear_from(&parent, &[task]).await,
+                    None => Ok(()),
+                }
+            }
+            ControlEvent::Expand { task } => self.expand_id(&task).await,
         }
     }
 
     /// The tick's part: sends the message of every task left `unsent` for
     /// longer than [`UNSENT_GRACE`], then settles every waiting task (and
-    /// the dependents of those it skips), a page at a time. A task that
-    /// cannot be handled now is logged and left for the next tick. Answers
-    /// how many tasks it sent, and how many it released or skipped.
+    /// the dependents of those it skips), then hears the children of every
+    /// running array, a page at a time. A task that cannot be handled now
+    /// is logged and left for the next tick. Answers how many tasks it
+    /// sent, and how many it released or skipped.
     pub async fn sweep(&self) -> Result<(usize, usize)> {
         let now = Utc::now();
         let (mut sent, mut settled) = (0, 0);
-        let mut before = None;
-        loop {
-            let page = self.page(Status::Queued, before).await?;
-            for task in page
-                .tasks
-                .iter()
-                .filter(|t| t.unsent && t.updated_at <= now - UNSENT_GRACE)
-            {
-                match self.send_unsent(&task.id, now).await {
-                    Ok(done) => sent += usize::from(done),
-                    Err(err) => {
-                        tracing::warn!(task_id = %task.id, error = %err, "cannot send the released task now")
-                    }
+        let unsent = |t: &Task| t.unsent && t.updated_at <= now - UNSENT_GRACE;
+        for task in self.listed(Status::Queued.into(), unsent).await? {
+            match self.send_unsent(&task.id, now).await {
+                Ok(done) => sent += usize::from(done),
+                Err(err) => {
+                    tracing::warn!(task_id = %task.id, error = %err, "cannot send the released task now")
                 }
             }
-            let Some(next) = page.next else { break };
-            before = Some(next);
         }
-        let mut before = None;
-        loop {
-            let page = self.page(Status::Waiting, before).await?;
-            for task in &page.tasks {
-                match self.settle(&task.id).await {
-                    Ok(None) => {}
-                    Ok(Some(done)) => {
-                        settled += 1;
-                        if done.status == Status::Skipped {
-                            if let Err(err) = self.settle_dependents(done.dependents).await {
-                                tracing::warn!(task_id = %task.id, error = %err, "cannot settle the dependents of a skipped task now");
-                            }
+        for task in self.listed(Status::Waiting.into(), |_| true).await? {
+            match self.settle(&task.id).await {
+                Ok(None) => {}
+                Ok(Some(done)) => {
+                    settled += 1;
+                    if done.status == Status::Skipped {
+                        if let Err(err) = self.settle_dependents(done.dependents).await {
+                            tracing::warn!(task_id = %task.id, error = %err, "cannot settle the dependents of a skipped task now");
                         }
                     }
-                    Err(err) => {
-                        tracing::warn!(task_id = %task.id, error = %err, "cannot settle the task now")
-                    }
+                }
+                Err(err) => {
+                    tracing::warn!(task_id = %task.id, error = %err, "cannot settle the task now")
                 }
             }
-            let Some(next) = page.next else { break };
-            before = Some(next);
+        }
+        let arrays = |t: &Task| t.array.is_some();
+        for parent in self.listed(Status::Running.into(), arrays).await? {
+            if unsent(&parent) {
+                if let Err(err) = self.send_unsent(&parent.id, now).await {
+                    tracing::warn!(task_id = %parent.id, error = %err, "cannot make the array's children now");
+                }
+            }
+            if let Err(err) = self.reconcile(&parent).await {
+                tracing::warn!(task_id = %parent.id, error = %err, "cannot hear the array's children now");
+            }
         }
         Ok((sent, settled))
     }
@@ -425,17 +505,22 @@ impl Flow<'_> {
         Ok(true)
     }
 
-    /// A page of the tasks in `status`, older than `before`.
-    async fn page(&self, status: Status, before: Option<TaskId>) -> Result<TaskPage> {
-        let query = TaskQuery {
-            filter: TaskFilter {
-                status: Some(status),
-                ..TaskFilter::default()
-            },
-            limit: MAX_LIST_LIMIT,
-            before,
-        };
-        self.store.list(&query).await
+    /// Every task `filter` lists that `keep` keeps, read a page at a time.
+    async fn listed(&self, filter: TaskFilter, keep: impl Fn(&Task) -> bool) -> Result<Vec<Task>> {
+        let mut kept = Vec::new();
+        let mut before = None;
+        loop {
+            let query = TaskQuery {
+                filter: filter.clone(),
+                limit: MAX_LIST_LIMIT,
+                before,
+            };
+            let page = self.store.list(&query).await?;
+            kept.extend(page.tasks.into_iter().filter(|t| keep(t)));
+            let Some(next) = page.next else { break };
+            before = Some(next);
+        }
+        Ok(kept)
     }
 }
 
@@ -448,5 +533,6 @@ fn remaining_delay(task: &Task) -> Duration {
     Duration::from_secs(left as u64)
 }
 
+mod arrays;
 #[cfg(test)]
 mod tests;

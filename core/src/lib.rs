@@ -2,6 +2,7 @@
 //! seams to storage (task store, queue, artifacts) with their AWS adapters
 //! (DynamoDB, SQS, S3), and what every daemon shares (retries, shutdown).
 
+pub mod array;
 pub mod artifacts;
 pub mod aws;
 pub mod backend;

@@ -20,6 +20,17 @@ pub struct TaskFilter {
     pub name: Option<String>,
     /// Each label must be present with this value.
     pub labels: BTreeMap<String, String>,
+    /// The children of this array.
+    pub parent: Option<TaskId>,
+}
+
+impl From<Status> for TaskFilter {
+    fn from(status: Status) -> TaskFilter {
+        TaskFilter {
+            status: Some(status),
+            ..TaskFilter::default()
+        }
+    }
 }
 
 impl TaskFilter {
@@ -34,6 +45,10 @@ impl TaskFilter {
                 .labels
                 .iter()
                 .all(|(key, value)| task.labels.get(key) == Some(value))
+            && self
+                .parent
+                .as_ref()
+                .is_none_or(|parent| task.parent_id.as_ref() == Some(parent))
     }
 }
 

@@ -8,6 +8,7 @@ use strum::{Display, EnumString, IntoStaticStr};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
+use crate::array::{ArrayRequest, TaskArray};
 use crate::concurrency::Concurrency;
 use crate::secrets::SecretRef;
 
@@ -53,6 +54,9 @@ pub struct TaskRequest {
     /// At most `limit` tasks with this `key` run at once, fleet-wide.
     #[serde(default)]
     pub concurrency: Option<Concurrency>,
+    /// Run `size` children of this task instead of the task itself.
+    #[serde(default)]
+    pub array: Option<ArrayRequest>,
 }
 
 /// One entry of `dependsOn`: an upstream task and the way it must end.
@@ -63,6 +67,26 @@ pub struct Dependency {
     pub task: TaskId,
     #[serde(default)]
     pub on: DependOn,
+    /// `nToN`, between two arrays of the same size: child i waits for the
+    /// upstream array's child i alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<DependMode>,
+}
+
+impl Dependency {
+    /// Whether the dependency is the task's own (not one its array's
+    /// children have, each on an upstream child).
+    pub fn is_whole(&self) -> bool {
+        self.mode.is_none()
+    }
+}
+
+/// How a dependency between arrays maps their children.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum DependMode {
+    /// Child i of the dependent waits for child i of the upstream array.
+    #[serde(rename = "nToN")]
+    NToN,
 }
 
 /// How an upstream task must end for its dependent to run.
@@ -110,6 +134,8 @@ impl DependOn {
     Copy,
     PartialEq,
     Eq,
+    PartialOrd,
+    Ord,
     Hash,
     Serialize,
     Deserialize,
@@ -229,6 +255,12 @@ pub struct Task {
     pub dependents: Vec<TaskId>,
     /// Its concurrency key and limit.
     pub concurrency: Option<Concurrency>,
+    /// An array's parent: its size, and how its children stand.
+    pub array: Option<TaskArray>,
+    /// An array's child: its parent, and its index in the array.
+    pub parent_id: Option<TaskId>,
+    pub array_index: Option<u32>,
+    pub array_size: Option<u32>,
     /// Released from `waiting`, and its message may not be sent yet: the
     /// control plane sends it if whoever released the task did not.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -295,6 +327,10 @@ impl Task {
             depends_on: Vec::new(),
             dependents: Vec::new(),
             concurrency: None,
+            array: None,
+            parent_id: None,
+            array_index: None,
+            array_size: None,
             unsent: false,
             retry_base: 0,
             function: None,

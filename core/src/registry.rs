@@ -221,6 +221,7 @@ fn template(
         secrets: secrets.to_vec(),
         depends_on: call.depends_on,
         concurrency: None,
+        array: None,
     }
 }
 

@@ -8,10 +8,11 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::array::TaskArray;
 use crate::artifacts::{payload_key, Artifacts};
 use crate::error::Error;
 use crate::flow::Flow;
-use crate::model::{new_task_id, Idempotency, Status, Task, TaskMessage};
+use crate::model::{new_task_id, Dependency, Idempotency, Status, Task, TaskMessage};
 use crate::queue::Queue;
 use crate::store::{CreateError, TaskStore};
 use crate::validate::{FieldError, ValidTask, INLINE_PAYLOAD_BYTES};
@@ -56,11 +57,14 @@ pub fn new_task(valid: &ValidTask, id: String, now: DateTime<Utc>) -> Task {
         secrets: request.secrets.clone(),
         depends_on: request.depends_on.clone(),
         concurrency: request.concurrency.clone(),
-        status: if request.depends_on.is_empty() {
-            Status::Queued
-        } else {
+        status: if request.depends_on.iter().any(Dependency::is_whole) {
             Status::Waiting
+        } else {
+            Status::Queued
         },
+        array: request.array.as_ref().map(TaskArray::new),
+        // An array's children are still to be made.
+        unsent: request.array.is_some() && !request.depends_on.iter().any(Dependency::is_whole),
         function: valid.function.clone(),
         task_set: valid.task_set.clone(),
         ..Task::queued(id, request.spec.clone(), now)
@@ -131,7 +135,10 @@ pub async fn submit(
         }),
         ..new_task(&valid, new_task_id(), Utc::now())
     };
-    let invalid = seams.flow().check_upstream(&task.depends_on).await?;
+    let invalid = seams
+        .flow()
+        .check_upstream(&task.depends_on, valid.request.array.as_ref())
+        .await?;
     if !invalid.is_empty() {
         return Err(SubmitError::Invalid(invalid));
     }
@@ -172,6 +179,11 @@ pub async fn submit(
                 task
             }),
         ));
+    }
+    if task.array.is_some() {
+        // Stored: the control plane makes its children.
+        seams.flow().announce_array(&task).await;
+        return Ok(Submitted::Created(task));
     }
     // A new record is stored at version 1.
     let message = TaskMessage::with_snapshot(&task, 1);

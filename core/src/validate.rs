@@ -10,7 +10,7 @@ use crate::model::{
     ContainerSpec, Mount, ProcessSpec, Resources, ScriptSpec, TaskRequest, TaskSpec,
     DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT_SECONDS,
 };
-use crate::{concurrency, flow, secrets};
+use crate::{array, concurrency, flow, secrets};
 
 pub const MAX_TIMEOUT_SECONDS: u32 = 43_200;
 pub const MAX_DELAY_SECONDS: u32 = 43_200;
@@ -150,6 +150,12 @@ pub fn validate(request: TaskRequest, queues: &[String]) -> Result<ValidTask, Re
     secrets::check(&request.secrets, &env, &mut errors);
     flow::check(&request.depends_on, &mut errors);
     concurrency::check(request.concurrency.as_ref(), &mut errors);
+    array::check(
+        request.array.as_ref(),
+        request.concurrency.as_ref(),
+        &request.depends_on,
+        &mut errors,
+    );
     check_task_size(&request)?;
     let payload_json = check_payload(request.payload.as_ref(), errors)?;
     Ok(ValidTask {

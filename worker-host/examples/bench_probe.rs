@@ -68,6 +68,7 @@ fn run(dir: &std::path::Path, i: usize) -> anyhow::Result<Run> {
         stop: CancellationToken::new(),
         max_log_bytes: 1 << 20,
         secrets: Arc::new(Resolved::none()),
+        array: None,
     };
     std::fs::create_dir_all(run.home())?;
     std::fs::create_dir_all(run.output_dir())?;

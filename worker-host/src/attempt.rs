@@ -187,6 +187,7 @@ impl Worker {
             stop: stop_all.child_token(),
             max_log_bytes: self.config.max_log_bytes,
             secrets: Arc::new(Resolved::none()),
+            array: task.array_index.zip(task.array_size),
         }
     }
 

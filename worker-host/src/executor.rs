@@ -104,6 +104,8 @@ pub struct Run {
     /// The task's secrets, resolved when the attempt started; every byte
     /// of its log passes their redaction.
     pub secrets: Arc<Resolved>,
+    /// An array's child: its index, and the array's size.
+    pub array: Option<(u32, u32)>,
 }
 
 impl Run {
@@ -157,6 +159,10 @@ impl Run {
         if self.upstream_file().exists() {
             let upstream = format!("{io_dir}/{UPSTREAM_FILE}");
             env.insert("WHARF_UPSTREAM".to_owned(), upstream);
+        }
+        if let Some((index, size)) = self.array {
+            env.insert("WHARF_ARRAY_INDEX".to_owned(), index.to_string());
+            env.insert("WHARF_ARRAY_SIZE".to_owned(), size.to_string());
         }
         env
     }

@@ -77,6 +77,7 @@ async fn push(pushing: &Pushing, headers: &HeaderMap, body: &[u8]) -> Result<Tas
     let waits = [
         ("dependsOn", !valid.request.depends_on.is_empty()),
         ("concurrency", valid.request.concurrency.is_some()),
+        ("array", valid.request.array.is_some()),
     ];
     if let Some((field, _)) = waits.into_iter().find(|(_, given)| *given) {
         let message = format!("a pushed task runs at once; submit tasks with {field} to the API");

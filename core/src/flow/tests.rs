@@ -7,6 +7,7 @@ fn waiting_on(deps: &[(&str, DependOn)]) -> Task {
         depends_on: deps
             .iter()
             .map(|(task, on)| Dependency {
+                mode: None,
                 task: (*task).to_owned(),
                 on: *on,
             })
@@ -78,6 +79,7 @@ fn a_task_waits_for_the_unfinished_and_is_blocked_by_the_first_that_cannot_hold(
 fn too_many_or_repeated_dependencies_are_named() {
     let deps: Vec<Dependency> = (0..=MAX_DEPENDENCIES)
         .map(|i| Dependency {
+            mode: None,
             task: format!("t{}", i.min(1)),
             on: DependOn::Success,
         })

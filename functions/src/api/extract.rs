@@ -39,7 +39,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 #[into_params(parameter_in = Path)]
 #[allow(dead_code)] // only its parameter description is used
 pub struct TaskPath {
-    /// The task's id (a lowercase ULID); anything else is `404`.
+    /// The task's id (a lowercase ULID, with `-NNNN` after it for an
+    /// array's child); anything else is `404`.
     id: String,
 }
 
@@ -130,11 +131,19 @@ pub async fn path_param<S: Send + Sync>(
 }
 
 /// Whether `id` is a task id as Wharf makes them: a ULID in lowercase
-/// Crockford base32 (26 digits, the first at most 7).
+/// Crockford base32 (26 digits, the first at most 7), followed for an
+/// array's child by `-` and its index in four digits.
 pub fn is_task_id(id: &str) -> bool {
     const DIGITS: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
-    let bytes = id.as_bytes();
-    bytes.len() == 26 && bytes[0] <= b'7' && bytes.iter().all(|b| DIGITS.contains(b))
+    let (ulid, index) = match id.split_once('-') {
+        Some((ulid, index)) => (ulid, Some(index)),
+        None => (id, None),
+    };
+    let bytes = ulid.as_bytes();
+    bytes.len() == 26
+        && bytes[0] <= b'7'
+        && bytes.iter().all(|b| DIGITS.contains(b))
+        && index.is_none_or(|i| i.len() == 4 && i.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -143,7 +152,9 @@ mod tests {
 
     #[test]
     fn only_lowercase_ulids_are_task_ids() {
-        assert!(is_task_id(&wharf_core::model::new_task_id()));
+        let id = wharf_core::model::new_task_id();
+        assert!(is_task_id(&id));
+        assert!(is_task_id(&wharf_core::array::child_id(&id, 9999)));
         for not in [
             "",
             "name#foo",
@@ -151,6 +162,9 @@ mod tests {
             "01M8400XHDATHHZYZEZW9D3HHV",
             "../etc",
             "a".repeat(26).as_str(),
+            "01kba1j8ebm3tyd43p3jy7w0cz-12",
+            "01kba1j8ebm3tyd43p3jy7w0cz-",
+            "01kba1j8ebm3tyd43p3jy7w0cz-00a1",
         ] {
             assert!(!is_task_id(not), "{not}");
         }

@@ -21,6 +21,7 @@ use wharf_contract::views::TaskList;
         ("status" = Option<Status>, Query, description = "Only tasks in this status"),
         ("queue" = Option<String>, Query, description = "Only tasks of this queue"),
         ("name" = Option<String>, Query, description = "The task of this name"),
+        ("parent" = Option<String>, Query, description = "Only the children of this array"),
         ("label" = Option<Vec<String>>, Query, explode, description = "`key=value`; repeat it: every label must match"),
         ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000, description = "Tasks per page (default 100)"),
         ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page"),
@@ -81,7 +82,9 @@ fn parse(raw: &str, queues: &[String]) -> Result<TaskQuery, Problem> {
 /// What is wrong with one query parameter's value.
 #[derive(Debug, thiserror::Error)]
 enum BadValue<'q> {
-    #[error("must be one of queued, running, succeeded, failed, timed_out, cancelled")]
+    #[error(
+        "must be one of waiting, queued, running, succeeded, failed, timed_out, cancelled, skipped"
+    )]
     Status,
     #[error("is not a configured queue ({})", .0.join(", "))]
     Queue(&'q [String]),
@@ -91,7 +94,11 @@ enum BadValue<'q> {
     Limit,
     #[error("is not a cursor this API gave out")]
     Cursor,
-    #[error("is not a parameter of this route (status, queue, name, label, limit, cursor)")]
+    #[error("is not a task id")]
+    Parent,
+    #[error(
+        "is not a parameter of this route (status, queue, name, parent, label, limit, cursor)"
+    )]
     Unknown,
 }
 
@@ -111,6 +118,8 @@ fn apply<'q>(
         "queue" if queues.contains(&value) => filter.queue = Some(value),
         "queue" => return Err(BadValue::Queue(queues)),
         "name" => filter.name = Some(value),
+        "parent" if is_task_id(&value) => filter.parent = Some(value),
+        "parent" => return Err(BadValue::Parent),
         "label" => {
             let (label, wanted) = value.split_once('=').ok_or(BadValue::Label)?;
             filter.labels.insert(label.to_owned(), wanted.to_owned());
@@ -145,7 +154,7 @@ mod tests {
     #[test]
     fn every_filter_is_read_and_labels_repeat() {
         let query = parse(
-            "status=running&queue=default&name=n&label=team%3Ddata&label=env=prod&limit=5",
+            "status=running&queue=default&name=n&label=team%3Ddata&label=env=prod&limit=5&parent=01kba1j8ebm3tyd43p3jy7w0cz",
             &queues(),
         )
         .unwrap();
@@ -155,12 +164,16 @@ mod tests {
         assert_eq!(query.filter.labels.len(), 2);
         assert_eq!(query.filter.labels["team"], "data");
         assert_eq!(query.limit, 5);
+        assert_eq!(
+            query.filter.parent.as_deref(),
+            Some("01kba1j8ebm3tyd43p3jy7w0cz")
+        );
     }
 
     #[test]
     fn each_wrong_parameter_is_named() {
         let Err(problem) = parse(
-            "status=done&queue=nope&limit=0&cursor=x&label=novalue&sort=asc&limit=2",
+            "status=done&queue=nope&limit=0&cursor=x&label=novalue&sort=asc&limit=2&parent=..",
             &queues(),
         ) else {
             panic!("accepted");
@@ -168,7 +181,7 @@ mod tests {
         let fields: Vec<&str> = problem.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["status", "queue", "limit", "cursor", "label", "sort", "limit"]
+            ["status", "queue", "limit", "cursor", "label", "sort", "limit", "parent"]
         );
     }
 }

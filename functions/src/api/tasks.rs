@@ -4,14 +4,12 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::Utc;
 use headers::{ETag, HeaderMapExt, IfNoneMatch};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 use wharf_core::artifacts::task_prefix;
 use wharf_core::flow::Retried;
-use wharf_core::lifecycle;
 use wharf_core::logs::read_log;
 use wharf_core::model::Task;
 use wharf_core::store::Transition;
@@ -37,15 +35,9 @@ pub async fn cancel(
     TaskId(id): TaskId,
 ) -> Result<Json<Task>, Problem> {
     caller.require(Scope::Submit)?;
-    match state
-        .backend
-        .store
-        .transition(&id, &|task: &Task| lifecycle::cancel(task, Utc::now()))
-        .await?
-    {
+    match state.backend.flow().cancel(&id).await? {
         Transition::Applied(cancelled) => {
             tracing::info!(task_id = %id, "task cancelled");
-            state.backend.flow().announce_end(&cancelled.task).await;
             Ok(Json(cancelled.task))
         }
         Transition::Refused(task) => Err(finished(&task)),
@@ -119,12 +111,7 @@ pub async fn delete(
                 ),
             ));
         }
-        match state
-            .backend
-            .store
-            .transition(&id, &|task: &Task| lifecycle::cancel(task, Utc::now()))
-            .await?
-        {
+        match state.backend.flow().cancel(&id).await? {
             Transition::Applied(cancelled) => task = cancelled.task,
             Transition::Refused(current) => task = current,
             Transition::Missing => return Err(Problem::not_found(format!("no task {id}"))),

@@ -123,6 +123,10 @@ fn parse_listed(
         };
         let bytes = serde_json::to_vec(task).unwrap_or_default();
         match parse_task_request(&bytes, queues) {
+            Ok(valid) if valid.request.array.is_some() => errors.push(FieldError::new(
+                at("array"),
+                "a set's tasks are single tasks, not arrays",
+            )),
             Ok(valid) => match valid.request.name.clone() {
                 None => errors.push(FieldError::new(at("name"), "a set's tasks must be named")),
                 Some(name) if !names.insert(name.clone()) => {

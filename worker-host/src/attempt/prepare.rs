@@ -130,7 +130,7 @@ impl Worker {
         match &task.payload {
             Some(payload) => Ok(payload.to_string().into_bytes()),
             None if task.payload_in_s3 => {
-                let key = payload_key(&task.id);
+                let key = payload_key(task.payload_owner());
                 let got = retry_transient("payload download", &run.stop, || {
                     self.backend
                         .artifacts

@@ -60,6 +60,12 @@ impl DynamoTaskStore {
         let (index, partition) = index_for(&query.filter);
         let mut page = TaskPage::default();
         let mut before = query.before.clone();
+        // An array's children have ids of its own id and an index.
+        let children = query
+            .filter
+            .parent
+            .as_ref()
+            .map(|parent| format!("{parent}-"));
         for _ in 0..MAX_QUERIES_PER_PAGE {
             let remaining = query.limit - page.tasks.len();
             let mut request = self
@@ -72,16 +78,27 @@ impl DynamoTaskStore {
                 .expression_attribute_names("#pk", index.partition)
                 .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
                 .key_condition_expression("#pk = :pk");
-            if let Some(before) = &before {
-                request = request
+            request = match (&before, &children) {
+                (None, None) => request,
+                (Some(before), None) => request
                     .expression_attribute_names("#id", KEY)
                     .expression_attribute_values(":before", AttributeValue::S(before.clone()))
-                    .key_condition_expression("#pk = :pk AND #id < :before");
-            }
+                    .key_condition_expression("#pk = :pk AND #id < :before"),
+                (None, Some(prefix)) => request
+                    .expression_attribute_names("#id", KEY)
+                    .expression_attribute_values(":prefix", AttributeValue::S(prefix.clone()))
+                    .key_condition_expression("#pk = :pk AND begins_with(#id, :prefix)"),
+                // BETWEEN includes `before`, which is left out below.
+                (Some(before), Some(prefix)) => request
+                    .expression_attribute_names("#id", KEY)
+                    .expression_attribute_values(":prefix", AttributeValue::S(prefix.clone()))
+                    .expression_attribute_values(":before", AttributeValue::S(before.clone()))
+                    .key_condition_expression("#pk = :pk AND #id BETWEEN :prefix AND :before"),
+            };
             let output = request.send().await.map_err(|e| Error::aws("Query", e))?;
             for item in output.items() {
                 let task = read_task(item)?.task;
-                if query.filter.matches(&task) {
+                if query.filter.matches(&task) && Some(&task.id) != before.as_ref() {
                     page.tasks.push(task);
                 }
             }

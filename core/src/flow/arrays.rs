@@ -1,0 +1,258 @@
+//! The control plane's part in arrays (see [`crate::array`]): making the
+//! children, hearing how they stand, retrying and cancelling them.
+
+use chrono::Utc;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+
+use super::{remaining_delay, Flow, Retried};
+use crate::array::{self, child_id, TaskArray};
+use crate::error::{Error, Result};
+use crate::lifecycle;
+use crate::listing::TaskFilter;
+use crate::model::{Status, Task, TaskMessage};
+use crate::store::{CreateError, Transition, Versioned};
+
+/// Children made (or retried, or cancelled) at once.
+const AT_ONCE: usize = 16;
+
+impl Flow<'_> {
+    /// Makes the children of a released parent, a page at a time from its
+    /// cursor, until every child exists: the parent as last written. An
+    /// array with `nToN` dependencies waits (stays `unsent`, for the tick)
+    /// until each upstream array has every child.
+    pub(super) async fn expand(&self, mut parent: Versioned) -> Result<Task> {
+        let id = parent.task.id.clone();
+        let gone = || Error::NotFound(format!("array {id} was deleted"));
+        loop {
+            let task = &parent.task;
+            let Some(array) = task.array.as_ref().filter(|a| a.unexpanded()) else {
+                return self.expanded(parent).await;
+            };
+            if let Some(upstream) = self.unexpanded_upstream(task).await? {
+                tracing::info!(task_id = %task.id, upstream, "the upstream array has not made every child yet");
+                return Ok(parent.task);
+            }
+            let from = array.created;
+            let now = Utc::now();
+            let children = (from..array.size.min(from + array::PAGE))
+                .map(|index| array::child(task, index, now));
+            let statuses: Vec<Status> = stream::iter(children)
+                .map(|child| self.make_child(child))
+                .buffered(AT_ONCE)
+                .try_collect()
+                .await?;
+            let grow = |t: &Task| array::grown(t, from, &statuses, now);
+            parent = match self.store.transition_from(Some(parent), &grow).await? {
+                Transition::Applied(written) => written,
+                // Another expansion made this page: go on from its cursor.
+                Transition::Refused(_) => self.store.get(&id).await?.ok_or_else(gone)?,
+                Transition::Missing => return Err(gone()),
+            };
+        }
+    }
+
+    /// Clears `unsent` on a parent with every child made.
+    async fn expanded(&self, parent: Versioned) -> Result<Task> {
+        let clear = |t: &Task| {
+            t.unsent.then(|| Task {
+                unsent: false,
+                ..t.clone()
+            })
+        };
+        Ok(
+            match self.store.transition_from(Some(parent), &clear).await? {
+                Transition::Applied(written) => {
+                    tracing::info!(task_id = %written.task.id, "every child of the array is made");
+                    written.task
+                }
+                Transition::Refused(task) => task,
+                Transition::Missing => return Err(Error::NotFound("the array was deleted".into())),
+            },
+        )
+    }
+
+    /// Handles an `Expand` event: the parent, if it is still to expand.
+    pub(super) async fn expand_id(&self, id: &str) -> Result<()> {
+        match self.store.get(id).await? {
+            Some(parent) if parent.task.unsent && parent.task.array.is_some() => {
+                self.expand(parent).await.map(drop)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The first `nToN` upstream array still making children, if any.
+    async fn unexpanded_upstream(&self, task: &Task) -> Result<Option<String>> {
+        for dependency in task.depends_on.iter().filter(|d| !d.is_whole()) {
+            let upstream = self.store.get(&dependency.task).await?;
+            let made = upstream.is_some_and(|u| {
+                u.task
+                    .array
+                    .is_some_and(|a| a.created >= a.size || a.cancelled)
+            });
+            if !made {
+                return Ok(Some(dependency.task.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Creates one child and sends its message (or links it to its
+    /// upstream child); one that exists already (an expansion cut short
+    /// made it) is sent again if it is still queued, since its message may
+    /// never have been. Answers its status.
+    async fn make_child(&self, child: Task) -> Result<Status> {
+        let child = match self.store.create(&child).await {
+            Ok(()) => Versioned {
+                task: child,
+                version: 1,
+            },
+            Err(CreateError::Store(Error::Conflict(_))) => match self.store.get(&child.id).await? {
+                Some(existing) => existing,
+                None => return Err(Error::Conflict(format!("child {} vanished", child.id))),
+            },
+            Err(CreateError::Store(err)) => return Err(err),
+            Err(other) => return Err(Error::Conflict(other.to_string())),
+        };
+        let task = &child.task;
+        match task.status {
+            Status::Waiting => Ok(self.link(task).await?.status),
+            Status::Queued if !task.unsent => {
+                let message = TaskMessage::with_snapshot(task, child.version);
+                self.queues
+                    .send(&task.queue, &message, remaining_delay(task))
+                    .await?;
+                Ok(Status::Queued)
+            }
+            status => Ok(status),
+        }
+    }
+
+    /// Tells `parent` how these children stand (`reopen`: they were
+    /// retried, so an end may be undone). A parent that ends by it
+    /// announces its end to its own dependents.
+    pub(super) async fn hear(
+        &self,
+        parent: &str,
+        children: &[(u32, Status)],
+        reopen: bool,
+    ) -> Result<()> {
+        let now = Utc::now();
+        let was_active = std::sync::atomic::AtomicBool::new(false);
+        let next = |t: &Task| {
+            was_active.store(
+                !t.status.is_terminal(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            array::heard(t, children, reopen, now)
+        };
+        if let Transition::Applied(written) = self.store.transition(parent, &next).await? {
+            if was_active.into_inner() && written.task.status.is_terminal() {
+                tracing::info!(task_id = %parent, status = %written.task.status, "every child of the array has ended");
+                self.announce_end(&written.task).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hears these children of `parent` from their records.
+    pub(super) async fn hear_from(&self, parent: &str, children: &[String]) -> Result<()> {
+        let mut heard = Vec::new();
+        for id in children {
+            if let Some(child) = self.store.get(id).await? {
+                if let Some(index) = child.task.array_index {
+                    heard.push((index, child.task.status));
+                }
+            }
+        }
+        self.hear(parent, &heard, false).await
+    }
+
+    /// The tick's part for an active parent: hears every child from the
+    /// listing, which makes up for an end whose announcement was lost.
+    pub(super) async fn reconcile(&self, parent: &Task) -> Result<()> {
+        let filter = TaskFilter {
+            parent: Some(parent.id.clone()),
+            ..TaskFilter::default()
+        };
+        let heard: Vec<(u32, Status)> = self
+            .listed(filter, |_| true)
+            .await?
+            .iter()
+            .filter_map(|c| c.array_index.map(|i| (i, c.status)))
+            .collect();
+        self.hear(&parent.id, &heard, false).await
+    }
+
+    /// Retries the children of an ended array that did not succeed (and,
+    /// if it was cancelled midway, makes the rest).
+    pub(super) async fn retry_array(&self, parent: Versioned) -> Result<Retried> {
+        if !lifecycle::retryable(parent.task.status) {
+            return Ok(Retried::Refused(parent.task));
+        }
+        let unsuccessful = parent
+            .task
+            .array
+            .as_ref()
+            .map(TaskArray::unsuccessful)
+            .unwrap_or_default();
+        let id = parent.task.id.as_str();
+        let retried: Vec<(u32, Status)> = stream::iter(unsuccessful)
+            .map(|index| async move {
+                let status = match self.retry_task(&child_id(id, index)).await? {
+                    Retried::Retried(child) | Retried::Refused(child) => child.status,
+                    Retried::Missing => Status::Failed,
+                };
+                Ok::<_, Error>((index, status))
+            })
+            .buffered(AT_ONCE)
+            .try_collect()
+            .await?;
+        let now = Utc::now();
+        let reopen = |t: &Task| array::retried(t, &retried, now);
+        let written = match self.store.transition_from(Some(parent), &reopen).await? {
+            Transition::Applied(written) => written,
+            Transition::Refused(task) => return Ok(Retried::Retried(task)),
+            Transition::Missing => return Ok(Retried::Missing),
+        };
+        let waiting_again = self.unskip_dependents(&written.task, now).await?;
+        let task = if written.task.unsent {
+            self.expand(written).await?
+        } else {
+            written.task
+        };
+        self.settle_dependents(waiting_again).await?;
+        Ok(Retried::Retried(task))
+    }
+
+    /// Cancels a task that has not ended (an array: itself, then each
+    /// child that has not ended), announcing the end.
+    pub async fn cancel(&self, id: &str) -> Result<Transition> {
+        let cancel = |t: &Task| lifecycle::cancel(t, Utc::now()).map(array::cancelled);
+        let cancelled = self.store.transition(id, &cancel).await?;
+        if let Transition::Applied(Versioned { task, .. }) = &cancelled {
+            self.announce_end(task).await;
+            self.cancel_children(task).await?;
+        }
+        Ok(cancelled)
+    }
+
+    /// Cancels every child of a cancelled parent that has not ended.
+    async fn cancel_children(&self, parent: &Task) -> Result<()> {
+        let Some(array) = parent.array.as_ref() else {
+            return Ok(());
+        };
+        stream::iter(array.active())
+            .map(|index| async move {
+                let cancel = |t: &Task| lifecycle::cancel(t, Utc::now());
+                let id = child_id(&parent.id, index);
+                if let Transition::Applied(cancelled) = self.store.transition(&id, &cancel).await? {
+                    self.announce_end(&cancelled.task).await;
+                }
+                Ok::<_, Error>(())
+            })
+            .buffer_unordered(AT_ONCE)
+            .try_collect::<()>()
+            .await
+    }
+}

@@ -1,0 +1,317 @@
+//! Arrays end to end: the API, real `wharf-worker` processes and
+//! `wharf-control` on moto. One submission makes a parent and its
+//! children; each child runs once with its index, the parent counts them,
+//! a retry re-runs only what failed, `nToN` pairs the children of two
+//! arrays, and an expansion cut short by a kill -9 makes every child once.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::{eventually, shell_task, signal, Ledger, Stack};
+
+const WAIT: Duration = Duration::from_secs(120);
+const TICK: Duration = Duration::from_secs(2);
+/// The array whose expansion is killed: a few pages.
+const SIZE: u64 = 400;
+
+/// An array of `size` running `script` with `$LEDGER` set.
+fn array(ledger: &Ledger, size: u32, script: &str) -> Value {
+    let mut task = shell_task(script);
+    task["spec"]["process"]["env"] = json!({"LEDGER": ledger.0});
+    task["array"] = json!({"size": size});
+    task
+}
+
+/// Every child of `parent`, read through `GET /v1/tasks?parent=` page by
+/// page.
+async fn children(stack: &Stack, parent: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = stack
+            .json(&format!("/v1/tasks?parent={parent}&limit=1000{cursor}"))
+            .await;
+        all.extend(page["tasks"].as_array().unwrap().iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return all,
+        }
+    }
+}
+
+/// How many ledger lines each first word has.
+fn tally(lines: &[String]) -> BTreeMap<String, usize> {
+    let mut tally = BTreeMap::new();
+    for line in lines {
+        let first = line.split(' ').next().unwrap_or_default().to_owned();
+        *tally.entry(first).or_default() += 1;
+    }
+    tally
+}
+
+#[tokio::test]
+async fn each_child_runs_once_with_its_index_at_most_max_parallel_at_once() {
+    let stack = Stack::start().await;
+    let _control = stack.control(TICK);
+    let _workers = [stack.spawn_worker(), stack.spawn_worker()];
+    let ledger = Ledger::new();
+    // Child 3 runs 9 s: over two lease periods of the test workers.
+    let mut task = array(
+        &ledger,
+        6,
+        r#"echo "$WHARF_ARRAY_INDEX/$WHARF_ARRAY_SIZE start $(date +%s.%N)" >> "$LEDGER"
+           [ "$WHARF_ARRAY_INDEX" = 3 ] && sleep 9 || sleep 1
+           echo "$WHARF_ARRAY_INDEX/$WHARF_ARRAY_SIZE end $(date +%s.%N)" >> "$LEDGER""#,
+    );
+    task["array"]["maxParallel"] = json!(2);
+    let submitted = stack.submit(task).await;
+    assert_eq!(submitted["status"], "queued", "{submitted}");
+    assert_eq!(submitted["array"]["size"], 6);
+    let id = submitted["id"].as_str().unwrap();
+
+    let done = stack.wait(id, WAIT).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["array"]["counts"], json!({"succeeded": 6}), "{done}");
+    assert_eq!(done["array"]["created"], 6);
+
+    let lines = ledger.lines();
+    let per_child = tally(&lines);
+    let expected: BTreeMap<String, usize> = (0..6).map(|i| (format!("{i}/6"), 2)).collect();
+    assert_eq!(
+        per_child, expected,
+        "each child started and ended once: {lines:?}"
+    );
+    let (mut running, mut most) = (0, 0);
+    let mut events: Vec<(f64, i32)> = lines
+        .iter()
+        .map(|line| {
+            let mut words = line.split(' ').skip(1);
+            let change = if words.next() == Some("start") { 1 } else { -1 };
+            (words.next().unwrap().parse().unwrap(), change)
+        })
+        .collect();
+    events.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    for (_, change) in events {
+        running += change;
+        most = most.max(running);
+    }
+    assert!(
+        most <= 2,
+        "maxParallel 2, but {most} ran at once: {lines:?}"
+    );
+
+    let listed = children(&stack, id).await;
+    assert_eq!(listed.len(), 6);
+    let mut indexes: Vec<u64> = listed
+        .iter()
+        .map(|child| {
+            assert_eq!(child["parentId"], id);
+            assert_eq!(child["status"], "succeeded");
+            child["arrayIndex"].as_u64().unwrap()
+        })
+        .collect();
+    indexes.sort();
+    assert_eq!(indexes, [0, 1, 2, 3, 4, 5]);
+    let child = stack.task(&format!("{id}-0003")).await;
+    assert_eq!(child["attempt"], 1, "no child was run twice: {child}");
+    eventually("the queue is drained", WAIT, || async {
+        stack.messages_left().await == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_retry_reruns_only_the_failed_children_and_brings_back_what_they_skipped() {
+    let stack = Stack::start().await;
+    let _control = stack.control(TICK);
+    let _worker = stack
+        .worker_command()
+        .env("WHARF_CONCURRENCY", "3")
+        .spawn()
+        .unwrap();
+    let ledger = Ledger::new();
+    let fixed = ledger.0.with_extension("fixed");
+    // Child 1 fails until the fix is in.
+    let upstream = stack
+        .submit_id(array(
+            &ledger,
+            3,
+            &format!(
+                r#"echo "up-$WHARF_ARRAY_INDEX" >> "$LEDGER"
+                   [ "$WHARF_ARRAY_INDEX" != 1 ] || [ -e {} ]"#,
+                fixed.display()
+            ),
+        ))
+        .await;
+    let mut paired = array(&ledger, 3, r#"echo "down-$WHARF_ARRAY_INDEX" >> "$LEDGER""#);
+    paired["dependsOn"] = json!([{"task": upstream, "mode": "nToN"}]);
+    let paired = stack.submit(paired).await;
+    assert_eq!(paired["status"], "queued", "{paired}");
+    let paired = paired["id"].as_str().unwrap().to_owned();
+    let mut report = shell_task(r#"echo report >> "$LEDGER""#);
+    report["spec"]["process"]["env"] = json!({"LEDGER": ledger.0});
+    report["dependsOn"] = json!([{"task": upstream}]);
+    let report = stack.submit_id(report).await;
+
+    let failed = stack.wait(&upstream, WAIT).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(
+        failed["array"]["counts"],
+        json!({"succeeded": 2, "failed": 1})
+    );
+    let down = stack.wait(&paired, WAIT).await;
+    assert_eq!(down["status"], "failed", "{down}");
+    assert_eq!(
+        down["array"]["counts"],
+        json!({"succeeded": 2, "skipped": 1})
+    );
+    let skipped = stack.task(&format!("{paired}-0001")).await;
+    assert_eq!(skipped["status"], "skipped", "{skipped}");
+    assert_eq!(skipped["dependsOn"][0]["task"], format!("{upstream}-0001"));
+    assert_eq!(stack.wait(&report, WAIT).await["status"], "skipped");
+
+    std::fs::write(&fixed, "").unwrap();
+    let (code, retried) = stack.post(&format!("/v1/tasks/{upstream}/retry")).await;
+    assert_eq!(code, 200, "{retried}");
+    assert_eq!(retried["status"], "running", "{retried}");
+    assert_eq!(stack.wait(&upstream, WAIT).await["status"], "succeeded");
+    assert_eq!(stack.wait(&paired, WAIT).await["status"], "succeeded");
+    assert_eq!(stack.wait(&report, WAIT).await["status"], "succeeded");
+    let ran = tally(&ledger.lines());
+    let expected = BTreeMap::from(
+        [
+            ("up-0", 1),
+            ("up-1", 2),
+            ("up-2", 1),
+            ("down-0", 1),
+            ("down-1", 1),
+            ("down-2", 1),
+            ("report", 1),
+        ]
+        .map(|(k, n)| (k.to_owned(), n)),
+    );
+    assert_eq!(ran, expected, "only the failed child ran again");
+    let (code, _) = stack.post(&format!("/v1/tasks/{upstream}/retry")).await;
+    assert_eq!(code, 409, "a succeeded array is not retried");
+    let _ = std::fs::remove_file(fixed);
+}
+
+#[tokio::test]
+async fn an_expansion_killed_midway_makes_every_child_once_and_a_cancel_ends_them() {
+    let stack = Stack::start().await;
+    let control = stack.spawn_control();
+    let ledger = Ledger::new();
+    let submitted = stack
+        .submit(array(&ledger, SIZE as u32, r#"echo ran >> "$LEDGER""#))
+        .await;
+    let id = submitted["id"].as_str().unwrap().to_owned();
+    eventually("the expansion is under way", WAIT, || async {
+        stack.task(&id).await["array"]["created"].as_u64() >= Some(100)
+    })
+    .await;
+    signal(&control, nix::sys::signal::Signal::SIGKILL);
+    let cut = stack.task(&id).await;
+    let made = cut["array"]["created"].as_u64().unwrap();
+    assert!(made < SIZE, "the expansion was cut short: {cut}");
+    assert!(cut["unsent"].as_bool().unwrap_or(false), "{cut}");
+
+    // Another control's tick takes the expansion up where it stopped.
+    let _control = stack.control(TICK);
+    eventually("every child is made", WAIT, || async {
+        stack.task(&id).await["array"]["created"] == SIZE
+    })
+    .await;
+    let listed = children(&stack, &id).await;
+    let mut indexes: Vec<u64> = listed
+        .iter()
+        .map(|c| c["arrayIndex"].as_u64().unwrap())
+        .collect();
+    indexes.sort();
+    indexes.dedup();
+    assert_eq!(indexes.len() as u64, SIZE, "each child exists once");
+    assert!(listed.iter().all(|c| c["status"] == "queued"));
+    let messages = stack.messages_left().await;
+    assert!(
+        (SIZE..=SIZE + 100).contains(&messages),
+        "a message per child, at most a page sent twice: {messages}"
+    );
+
+    let (code, cancelled) = stack.post(&format!("/v1/tasks/{id}/cancel")).await;
+    assert_eq!(code, 200, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    eventually("every child is cancelled and counted", WAIT, || async {
+        stack.task(&id).await["array"]["counts"] == json!({"cancelled": SIZE})
+    })
+    .await;
+    let _worker = stack
+        .worker_command()
+        .env("WHARF_CONCURRENCY", "8")
+        .spawn()
+        .unwrap();
+    eventually("the queue is drained", WAIT, || async {
+        stack.messages_left().await == 0
+    })
+    .await;
+    assert!(ledger.lines().is_empty(), "no cancelled child ran");
+}
+
+#[tokio::test]
+async fn bad_arrays_are_refused_naming_the_field_and_nothing_is_recorded() {
+    let stack = Stack::start().await;
+    let ledger = Ledger::new();
+    let three = stack.submit_id(array(&ledger, 3, "true")).await;
+    let before = stack.json("/v1/tasks?limit=1000").await["tasks"]
+        .as_array()
+        .unwrap()
+        .len();
+    let cases = [
+        (json!({"size": 1}), json!([]), "array.size"),
+        (json!({"size": 10001}), json!([]), "array.size"),
+        (
+            json!({"size": 3, "maxParallel": 0}),
+            json!([]),
+            "array.maxParallel",
+        ),
+        (
+            json!({"size": 4}),
+            json!([{"task": three, "mode": "nToN"}]),
+            "dependsOn[0].mode",
+        ),
+        (
+            Value::Null,
+            json!([{"task": three, "mode": "nToN"}]),
+            "dependsOn[0].mode",
+        ),
+        (
+            json!({"size": 3}),
+            json!([{"task": three, "mode": "all"}]),
+            "dependsOn[0].mode",
+        ),
+    ];
+    for (array, depends_on, field) in cases {
+        let mut task = shell_task("true");
+        if !array.is_null() {
+            task["array"] = array;
+        }
+        task["dependsOn"] = depends_on;
+        let (code, problem) = stack.post_json("/v1/tasks", &task).await;
+        assert_eq!(code, 400, "{task}: {problem}");
+        let fields: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(fields.contains(&field), "{task}: {problem}");
+    }
+    let after = stack.json("/v1/tasks?limit=1000").await["tasks"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(after, before, "nothing recorded for a refused submit");
+    let response = stack.get("/v1/tasks?parent=nope").await;
+    assert_eq!(response.status(), 400);
+}
