@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::array::ArrayRequest;
 use crate::error::{Error, Result};
 use crate::lifecycle;
-use crate::listing::{TaskFilter, TaskQuery, MAX_LIST_LIMIT};
+use crate::listing::TaskFilter;
 use crate::model::{Dependency, Status, Task, TaskId, TaskMessage};
 use crate::queue::{Queue, MAX_SQS_DELAY_SECONDS};
 use crate::store::{TaskStore, Transition, Versioned};
@@ -420,24 +420,41 @@ impl Flow<'_> {
         Ok(waiting_again)
     }
 
-    /// Handles one control event: `Err` means "try again later".
-    pub async fn on_event(&self, body: &str) -> Result<()> {
-        let event: ControlEvent = serde_json::from_str(body)
-            .map_err(|e| Error::Corrupt(format!("not a control event: {e}: {body}")))?;
-        match event {
-            ControlEvent::Ended {
-                task,
-                dependents,
-                parent,
-            } => {
-                self.settle_dependents(dependents).await?;
-                match parent {
-                    Some(parent) => self.hear_from(&parent, &[task]).await,
-                    None => Ok(()),
+    /// Handles a batch of control events, answering each one's outcome in
+    /// order (`Err`: try it again later; [`Error::Corrupt`]: it is not a
+    /// control event). The ends of one array's children are counted in
+    /// one write of their parent.
+    pub async fn on_events(&self, bodies: &[&str]) -> Vec<Result<()>> {
+        let mut outcomes = Vec::with_capacity(bodies.len());
+        let mut parents: HashMap<TaskId, Vec<(usize, TaskId)>> = HashMap::new();
+        for (at, body) in bodies.iter().enumerate() {
+            let outcome = match serde_json::from_str::<ControlEvent>(body) {
+                Err(e) => Err(Error::Corrupt(format!("not a control event: {e}: {body}"))),
+                Ok(ControlEvent::Expand { task }) => self.expand_id(&task).await,
+                Ok(ControlEvent::Ended {
+                    task,
+                    dependents,
+                    parent,
+                }) => {
+                    if let Some(parent) = parent {
+                        parents.entry(parent).or_default().push((at, task));
+                    }
+                    self.settle_dependents(dependents).await
+                }
+            };
+            outcomes.push(outcome);
+        }
+        for (parent, children) in parents {
+            let ids: Vec<TaskId> = children.iter().map(|(_, id)| id.clone()).collect();
+            if let Err(err) = self.hear_from(&parent, &ids).await {
+                for (at, _) in children {
+                    if outcomes[at].is_ok() {
+                        outcomes[at] = Err(Error::Conflict(format!("array {parent}: {err}")));
+                    }
                 }
             }
-            ControlEvent::Expand { task } => self.expand_id(&task).await,
         }
+        outcomes
     }
 
     /// The tick's part: sends the message of every task left `unsent` for
@@ -505,22 +522,11 @@ impl Flow<'_> {
         Ok(true)
     }
 
-    /// Every task `filter` lists that `keep` keeps, read a page at a time.
+    /// Every task `filter` lists that `keep` keeps.
     async fn listed(&self, filter: TaskFilter, keep: impl Fn(&Task) -> bool) -> Result<Vec<Task>> {
-        let mut kept = Vec::new();
-        let mut before = None;
-        loop {
-            let query = TaskQuery {
-                filter: filter.clone(),
-                limit: MAX_LIST_LIMIT,
-                before,
-            };
-            let page = self.store.list(&query).await?;
-            kept.extend(page.tasks.into_iter().filter(|t| keep(t)));
-            let Some(next) = page.next else { break };
-            before = Some(next);
-        }
-        Ok(kept)
+        let mut all = self.store.list_all(&filter).await?;
+        all.retain(|t| keep(t));
+        Ok(all)
     }
 }
 

@@ -28,6 +28,8 @@ pub enum PendingReason {
     WaitingOnDependencies,
     /// Every place of its concurrency key is taken by a running task.
     ConcurrencyLimit,
+    /// An array whose children the control plane has not made yet.
+    MakingChildren,
 }
 
 #[serde_with::skip_serializing_none]
@@ -76,6 +78,13 @@ pub fn why_pending(task: &Task, workers: &[Registered], now: DateTime<Utc>) -> O
             backlog: None,
         })
     };
+    if let Some(array) = &task.array {
+        let detail = format!(
+            "the control plane makes its children ({} of {} so far)",
+            array.created, array.size
+        );
+        return pending(PendingReason::MakingChildren, detail);
+    }
     let ready_at = task.created_at + chrono::Duration::seconds(task.delay_seconds.into());
     if task.attempt == 0 && ready_at > now {
         return Some(Pending {

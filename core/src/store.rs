@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::lifecycle::{hold, Hold};
-use crate::listing::{TaskPage, TaskQuery};
+use crate::listing::{TaskFilter, TaskPage, TaskQuery, MAX_LIST_LIMIT};
 use crate::model::{Fence, Task};
 
 /// A task together with the version it was read at.
@@ -107,6 +107,24 @@ pub trait TaskStore: Send + Sync {
     /// A page of tasks, newest first (eventually consistent: a task written
     /// a moment ago may be missing, or show its previous state).
     async fn list(&self, query: &TaskQuery) -> Result<TaskPage>;
+
+    /// Every task `filter` lists, read a page at a time.
+    async fn list_all(&self, filter: &TaskFilter) -> Result<Vec<Task>> {
+        let mut all = Vec::new();
+        let mut before = None;
+        loop {
+            let query = TaskQuery {
+                filter: filter.clone(),
+                limit: MAX_LIST_LIMIT,
+                before,
+            };
+            let page = self.list(&query).await?;
+            all.extend(page.tasks);
+            let Some(next) = page.next else { break };
+            before = Some(next);
+        }
+        Ok(all)
+    }
 
     /// Replaces `current` by `next` if the stored record is exactly
     /// `current` (same version, same content); otherwise writes nothing and

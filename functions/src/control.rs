@@ -41,9 +41,14 @@ pub async fn on_event(flow: Flow<'_>, event: Value) -> Result<Value, Error> {
     let event: SqsEvent =
         serde_json::from_value(event).map_err(|e| Error::Corrupt(e.to_string()))?;
     let mut response = SqsBatchResponse::default();
-    for record in event.records {
-        let id = record.message_id.unwrap_or_default();
-        if let Err(err) = handle(flow, &record.body.unwrap_or_default()).await {
+    let bodies: Vec<&str> = event
+        .records
+        .iter()
+        .map(|record| record.body.as_deref().unwrap_or_default())
+        .collect();
+    for (record, outcome) in event.records.iter().zip(handle(flow, &bodies).await) {
+        let id = record.message_id.clone().unwrap_or_default();
+        if let Err(err) = outcome {
             tracing::warn!(message_id = %id, error = %err, "cannot handle the control event now");
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
@@ -53,16 +58,17 @@ pub async fn on_event(flow: Flow<'_>, event: Value) -> Result<Value, Error> {
     serde_json::to_value(response).map_err(|e| Error::Corrupt(e.to_string()))
 }
 
-/// Handles one event; a body that is not one is logged and let go (the
+/// Handles a batch of events; a body that is not one is logged and let go (the
 /// tick does its work anyway).
-async fn handle(flow: Flow<'_>, body: &str) -> Result<(), Error> {
-    match flow.on_event(body).await {
-        Err(Error::Corrupt(reason)) => {
+async fn handle(flow: Flow<'_>, bodies: &[&str]) -> Vec<Result<(), Error>> {
+    let mut outcomes = flow.on_events(bodies).await;
+    for outcome in &mut outcomes {
+        if let Err(Error::Corrupt(reason)) = outcome {
             tracing::error!(%reason, "not a control event; dropping it");
-            Ok(())
+            *outcome = Ok(());
         }
-        handled => handled,
     }
+    outcomes
 }
 
 /// Ticks every `every` and handles the control queue's events between
@@ -96,10 +102,12 @@ pub async fn run(backend: &Backend, every: Duration, once: bool, shutdown: &Canc
         };
         let Ok(messages) = received else { return };
         let none = messages.is_empty();
-        for message in messages {
-            match handle(flow, &message.body).await {
+        let bodies: Vec<&str> = messages.iter().map(|m| m.body.as_str()).collect();
+        let outcomes = handle(flow, &bodies).await;
+        for (message, outcome) in messages.iter().zip(outcomes) {
+            match outcome {
                 Ok(()) => {
-                    if let Err(err) = backend.queues.delete(&message).await {
+                    if let Err(err) = backend.queues.delete(message).await {
                         tracing::warn!(error = %err, "cannot delete a handled control event; it comes back and settles nothing twice");
                     }
                 }

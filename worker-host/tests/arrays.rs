@@ -151,7 +151,9 @@ async fn a_retry_reruns_only_the_failed_children_and_brings_back_what_they_skipp
     let paired = stack.submit(paired).await;
     assert_eq!(paired["status"], "queued", "{paired}");
     let paired = paired["id"].as_str().unwrap().to_owned();
-    let mut report = shell_task(r#"echo report >> "$LEDGER""#);
+    let mut report = shell_task(
+        r#"cp "$WHARF_UPSTREAM" "$WHARF_OUTPUT_DIR/upstream.json"; echo report >> "$LEDGER""#,
+    );
     report["spec"]["process"]["env"] = json!({"LEDGER": ledger.0});
     report["dependsOn"] = json!([{"task": upstream}]);
     let report = stack.submit_id(report).await;
@@ -194,6 +196,27 @@ async fn a_retry_reruns_only_the_failed_children_and_brings_back_what_they_skipp
         .map(|(k, n)| (k.to_owned(), n)),
     );
     assert_eq!(ran, expected, "only the failed child ran again");
+    // The fan-in finds every child of the array it waited for.
+    let listed: Value =
+        serde_json::from_slice(&stack.download(&report, "upstream.json").await).unwrap();
+    let children: Vec<(String, u64, &str)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["parentId"], upstream.as_str());
+            let id = c["id"].as_str().unwrap().to_owned();
+            (
+                id,
+                c["arrayIndex"].as_u64().unwrap(),
+                c["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64, &str)> = (0..3)
+        .map(|i| (format!("{upstream}-{i:04}"), i, "succeeded"))
+        .collect();
+    assert_eq!(children, expected);
     let (code, _) = stack.post(&format!("/v1/tasks/{upstream}/retry")).await;
     assert_eq!(code, 409, "a succeeded array is not retried");
     let _ = std::fs::remove_file(fixed);
@@ -263,6 +286,10 @@ async fn bad_arrays_are_refused_naming_the_field_and_nothing_is_recorded() {
     let stack = Stack::start().await;
     let ledger = Ledger::new();
     let three = stack.submit_id(array(&ledger, 3, "true")).await;
+    // No control plane runs here: its children are not made yet.
+    let parent = stack.task(&three).await;
+    assert_eq!(parent["status"], "queued");
+    assert_eq!(parent["pending"]["reason"], "MakingChildren", "{parent}");
     let before = stack.json("/v1/tasks?limit=1000").await["tasks"]
         .as_array()
         .unwrap()

@@ -2,6 +2,7 @@
 //! children, hearing how they stand, retrying and cancelling them.
 
 use chrono::Utc;
+use futures_util::future::try_join_all;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::{remaining_delay, Flow, Retried};
@@ -157,14 +158,13 @@ impl Flow<'_> {
 
     /// Hears these children of `parent` from their records.
     pub(super) async fn hear_from(&self, parent: &str, children: &[String]) -> Result<()> {
-        let mut heard = Vec::new();
-        for id in children {
-            if let Some(child) = self.store.get(id).await? {
-                if let Some(index) = child.task.array_index {
-                    heard.push((index, child.task.status));
-                }
-            }
-        }
+        // A batch of events names a few children (an event per child).
+        let read = try_join_all(children.iter().map(|id| self.store.get(id))).await?;
+        let heard: Vec<(u32, Status)> = read
+            .into_iter()
+            .flatten()
+            .filter_map(|child| child.task.array_index.map(|i| (i, child.task.status)))
+            .collect();
         self.hear(parent, &heard, false).await
     }
 

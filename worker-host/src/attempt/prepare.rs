@@ -11,8 +11,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use wharf_core::artifacts::{self, output_key, payload_key};
+use wharf_core::listing::TaskFilter;
 use wharf_core::model::Task;
 use wharf_core::retry::retry_transient;
 use wharf_core::validate::MAX_PAYLOAD_BYTES;
@@ -87,9 +88,9 @@ impl Worker {
 
     /// `WHARF_UPSTREAM`'s file: each upstream task's id, name, status,
     /// result and outputs, each output with a URL presigned for the task's
-    /// timeout. A task gone since it released this one is left out.
+    /// timeout; an upstream array stands for its children, in index order.
+    /// A task gone since it released this one is left out.
     async fn upstream(&self, task: &Task, run: &Run) -> Result<Vec<u8>, StartFailure> {
-        let artifacts = &*self.backend.artifacts;
         let expires = Duration::from_secs(task.timeout_seconds.into()).min(MAX_PRESIGN);
         let mut upstream = Vec::new();
         for dependency in &task.depends_on {
@@ -100,28 +101,58 @@ impl Worker {
             else {
                 continue;
             };
-            let found = found.task;
-            let manifest = || artifacts::manifest(artifacts, &found);
-            let mut outputs = Vec::new();
-            for output in retry_transient("upstream manifest", &run.stop, manifest)
-                .await
-                .map_err(StartFailure::Upstream)?
-            {
-                let key = output_key(&found.id, &output.path);
-                let url = artifacts
-                    .presign_get(&key, expires)
-                    .await
-                    .map_err(StartFailure::Upstream)?;
-                outputs.push(json!({
-                    "path": output.path, "size": output.size, "sha256": output.sha256, "url": url,
-                }));
+            if found.task.array.is_none() {
+                upstream.push(self.upstream_entry(found.task, expires, run).await?);
+                continue;
             }
-            upstream.push(json!({
-                "id": found.id, "name": found.name, "status": found.status,
-                "result": found.result, "outputs": outputs,
-            }));
+            let filter = TaskFilter {
+                parent: Some(found.task.id.clone()),
+                ..TaskFilter::default()
+            };
+            let list = || self.backend.store.list_all(&filter);
+            let mut children = retry_transient("upstream children", &run.stop, list)
+                .await
+                .map_err(StartFailure::Upstream)?;
+            children.sort_by_key(|child| child.array_index);
+            for child in children {
+                upstream.push(self.upstream_entry(child, expires, run).await?);
+            }
         }
         Ok(serde_json::to_vec_pretty(&upstream).unwrap_or_default())
+    }
+
+    /// One upstream task as `WHARF_UPSTREAM` lists it.
+    async fn upstream_entry(
+        &self,
+        found: Task,
+        expires: Duration,
+        run: &Run,
+    ) -> Result<Value, StartFailure> {
+        let artifacts = &*self.backend.artifacts;
+        let manifest = || artifacts::manifest(artifacts, &found);
+        let mut outputs = Vec::new();
+        for output in retry_transient("upstream manifest", &run.stop, manifest)
+            .await
+            .map_err(StartFailure::Upstream)?
+        {
+            let key = output_key(&found.id, &output.path);
+            let url = artifacts
+                .presign_get(&key, expires)
+                .await
+                .map_err(StartFailure::Upstream)?;
+            outputs.push(json!({
+                "path": output.path, "size": output.size, "sha256": output.sha256, "url": url,
+            }));
+        }
+        let mut entry = json!({
+            "id": found.id, "name": found.name, "status": found.status,
+            "result": found.result, "outputs": outputs,
+        });
+        if let (Some(parent), Some(index)) = (&found.parent_id, found.array_index) {
+            entry["parentId"] = json!(parent);
+            entry["arrayIndex"] = json!(index);
+        }
+        Ok(entry)
     }
 
     /// The task's payload: from its record, from S3 when it was too large
