@@ -3,7 +3,8 @@
 
 use comfy_table::{presets, ContentArrangement, Table};
 use serde_json::Value;
-use wharf_core::model::Task;
+use wharf_core::array::TaskArray;
+use wharf_core::model::{Status, Task};
 
 use wharf_core::display::{age, run_time};
 
@@ -62,8 +63,16 @@ fn task_rows(view: &TaskView) -> Vec<(&'static str, String)> {
     if let Some(name) = &task.name {
         rows.push(("name", name.clone()));
     }
+    if let (Some(parent), Some(index)) = (&task.parent_id, task.array_index) {
+        let of = task.array_size.map(|size| format!(" of {size}"));
+        let child = format!("{parent} (child {index}{})", of.unwrap_or_default());
+        rows.push(("parent", child));
+    }
     rows.push(("queue", task.queue.clone()));
     rows.push(("status", status_cell(task)));
+    if let Some(array) = &task.array {
+        rows.push(("array", array_summary(array)));
+    }
     if let Some(pending) = &view.pending {
         rows.push(("pending", format!("{}: {}", pending.reason, pending.detail)));
     }
@@ -74,7 +83,10 @@ fn task_rows(view: &TaskView) -> Vec<(&'static str, String)> {
         let upstream: Vec<String> = task
             .depends_on
             .iter()
-            .map(|d| format!("{} ({})", d.task, d.on))
+            .map(|d| match d.is_whole() {
+                true => format!("{} ({})", d.task, d.on),
+                false => format!("{} ({}, nToN)", d.task, d.on),
+            })
             .collect();
         rows.push(("depends on", upstream.join(", ")));
     }
@@ -85,10 +97,13 @@ fn task_rows(view: &TaskView) -> Vec<(&'static str, String)> {
         let at_most = format!("{} (at most {} at once)", limited.key, limited.limit);
         rows.push(("concurrency", at_most));
     }
-    rows.push((
-        "attempt",
-        format!("{} of {}", task.attempt, task.max_attempts),
-    ));
+    if task.array.is_none() {
+        // An array's parent never runs: its children make the attempts.
+        rows.push((
+            "attempt",
+            format!("{} of {}", task.attempt, task.max_attempts),
+        ));
+    }
     if let Some(worker) = &task.worker_id {
         rows.push(("worker", worker.clone()));
     }
@@ -105,6 +120,47 @@ fn task_rows(view: &TaskView) -> Vec<(&'static str, String)> {
     }
     rows.extend(result_rows(task));
     rows
+}
+
+/// The order an array's counts are told in: the ended, then the active.
+const COUNTED: [Status; 8] = [
+    Status::Succeeded,
+    Status::Failed,
+    Status::TimedOut,
+    Status::Cancelled,
+    Status::Skipped,
+    Status::Running,
+    Status::Queued,
+    Status::Waiting,
+];
+
+/// An array parent's children, as last heard: "6 children (maxParallel
+/// 2): 4 succeeded, 1 failed, 1 running".
+pub fn array_summary(array: &TaskArray) -> String {
+    let mut line = format!("{} children", array.size);
+    if let Some(max) = array.max_parallel {
+        line.push_str(&format!(" (maxParallel {max})"));
+    }
+    let counts: Vec<String> = COUNTED
+        .iter()
+        .filter_map(|status| {
+            let count = array.counts.get(status).copied().unwrap_or(0);
+            (count > 0).then(|| format!("{count} {status}"))
+        })
+        .collect();
+    match counts.is_empty() {
+        true => line.push_str(": none made yet"),
+        false => line.push_str(&format!(": {}", counts.join(", "))),
+    }
+    match (array.cancelled, array.created < array.size) {
+        (true, true) => line.push_str(&format!("; cancelled after {} made", array.created)),
+        (true, false) => line.push_str("; cancelled"),
+        (false, true) if array.created > 0 => {
+            line.push_str(&format!("; {} made so far", array.created));
+        }
+        (false, _) => {}
+    }
+    line
 }
 
 /// A task's labels, result, outputs and whether its log was cut.
@@ -147,4 +203,54 @@ fn result_rows(task: &Task) -> Vec<(&'static str, String)> {
         rows.push(("log", "truncated by the worker's limit".to_owned()));
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn array(states: &str, size: u32, max_parallel: Option<u32>) -> TaskArray {
+        let mut array = TaskArray {
+            size,
+            max_parallel,
+            created: states.len() as u32,
+            counts: Default::default(),
+            states: states.to_owned(),
+            cancelled: false,
+        };
+        for (code, status) in [
+            ('s', Status::Succeeded),
+            ('f', Status::Failed),
+            ('r', Status::Running),
+            ('q', Status::Queued),
+        ] {
+            let count = states.chars().filter(|c| *c == code).count() as u32;
+            if count > 0 {
+                array.counts.insert(status, count);
+            }
+        }
+        array
+    }
+
+    #[test]
+    fn an_array_is_told_by_its_childrens_counts_the_ended_first() {
+        assert_eq!(
+            array_summary(&array("rsfsss", 6, Some(2))),
+            "6 children (maxParallel 2): 4 succeeded, 1 failed, 1 running"
+        );
+        assert_eq!(
+            array_summary(&array("", 3, None)),
+            "3 children: none made yet"
+        );
+        assert_eq!(
+            array_summary(&array("qq", 300, None)),
+            "300 children: 2 queued; 2 made so far"
+        );
+        let mut cancelled = array("sq", 300, None);
+        cancelled.cancelled = true;
+        assert_eq!(
+            array_summary(&cancelled),
+            "300 children: 1 succeeded, 1 queued; cancelled after 2 made"
+        );
+    }
 }

@@ -477,6 +477,232 @@ async fn depends_on_is_submitted_shown_and_retry_runs_an_ended_task_again() {
         .await;
 }
 
+/// The value of `key`'s row in what `wharf get` printed.
+fn row<'a>(shown: &'a str, key: &str) -> Option<&'a str> {
+    shown.lines().find_map(|line| {
+        let value = line.strip_prefix(key)?;
+        value.starts_with("  ").then(|| value.trim())
+    })
+}
+
+/// Lists `wharf list --parent PARENT --json` until it has `size`
+/// children (the control plane makes them within moments).
+async fn children(local: &Local, parent: &str, size: usize) -> Vec<Value> {
+    for _ in 0..120 {
+        let listed = local.json(&["list", "--parent", parent, "--json"]).await;
+        let listed = listed.as_array().unwrap().clone();
+        if listed.len() >= size {
+            return listed;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("array {parent} did not get its {size} children within 30 s");
+}
+
+#[tokio::test]
+async fn an_array_is_submitted_by_flags_and_its_children_listed_and_shown() {
+    let local = Local::with_control().await;
+    let single = local.submitted(&["submit", "--", "true"]).await;
+    let submitted = local
+        .json(&[
+            "submit",
+            "--array",
+            "3",
+            "--max-parallel",
+            "2",
+            "--json",
+            "--cmd",
+            "echo $WHARF_ARRAY_INDEX",
+        ])
+        .await;
+    assert_eq!(submitted["array"]["size"], 3, "{submitted}");
+    assert_eq!(submitted["array"]["maxParallel"], 2, "{submitted}");
+    let parent = submitted["id"].as_str().unwrap().to_owned();
+
+    // Exactly its children, each naming it and its index; not the other
+    // task, nor the parent.
+    let listed = children(&local, &parent, 3).await;
+    let mut ids: Vec<&str> = listed.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    ids.sort();
+    let expected: Vec<String> = (0..3).map(|i| format!("{parent}-{i:04}")).collect();
+    assert_eq!(ids, expected, "{listed:?}");
+    assert!(!ids.contains(&single.as_str()));
+    for child in &listed {
+        let index = child["arrayIndex"].as_u64().unwrap();
+        assert_eq!(child["id"], format!("{parent}-{index:04}"));
+        assert_eq!(
+            (child["parentId"].as_str(), child["arraySize"].as_u64()),
+            (Some(parent.as_str()), Some(3))
+        );
+    }
+    let table = local.ok(&["list", "--parent", &parent]).await.stdout;
+    assert_eq!(table.lines().count(), 4, "a header and 3 children: {table}");
+    assert!(
+        table.contains(&expected[2]) && !table.contains(&single),
+        "{table}"
+    );
+
+    // The parent as the API keeps it and as `get` shows it; a child's
+    // parent row.
+    let task = local.json(&["get", &parent, "--json"]).await;
+    assert_eq!(task["array"]["size"], 3);
+    assert_eq!(task["array"]["maxParallel"], 2);
+    let shown = local.ok(&["get", &parent]).await.stdout;
+    assert_eq!(
+        row(&shown, "array"),
+        Some("3 children (maxParallel 2): 3 queued"),
+        "{shown}"
+    );
+    assert_eq!(row(&shown, "attempt"), None, "a parent never runs: {shown}");
+    let shown = local.ok(&["get", &expected[1]]).await.stdout;
+    let child_of = format!("{parent} (child 1 of 3)");
+    assert_eq!(row(&shown, "parent"), Some(child_of.as_str()), "{shown}");
+
+    // An array on an array, child by child: nToN, shown as such; each
+    // child waits for its upstream child.
+    let each = local
+        .json(&[
+            "submit",
+            "--array",
+            "3",
+            "--depends-on-each",
+            &parent,
+            "--json",
+            "--",
+            "true",
+        ])
+        .await;
+    assert_eq!(
+        each["dependsOn"],
+        json!([{"task": parent, "on": "success", "mode": "nToN"}])
+    );
+    let each = each["id"].as_str().unwrap().to_owned();
+    let shown = local.ok(&["get", &each]).await.stdout;
+    let upstream = format!("{parent} (success, nToN)");
+    assert_eq!(
+        row(&shown, "depends on"),
+        Some(upstream.as_str()),
+        "{shown}"
+    );
+    let downstream = children(&local, &each, 3).await;
+    let second = downstream.iter().find(|t| t["arrayIndex"] == 1).unwrap();
+    assert_eq!(
+        second["dependsOn"],
+        json!([{"task": expected[1], "on": "success"}])
+    );
+
+    // --array overrides a file's size, --max-parallel needs an array, and
+    // so does --depends-on-each; an array of one is refused by the flag.
+    let file = local.home.join("array.json");
+    let body =
+        json!({"spec": {"process": {"command": ["true"]}}, "array": {"size": 5, "maxParallel": 4}});
+    std::fs::write(&file, body.to_string()).unwrap();
+    let file = file.to_str().unwrap();
+    let from_file = local
+        .json(&["submit", file, "--array", "3", "--json"])
+        .await;
+    assert_eq!(
+        (
+            &from_file["array"]["size"],
+            &from_file["array"]["maxParallel"]
+        ),
+        (&json!(3), &json!(4))
+    );
+    local
+        .fails(
+            &["submit", "--max-parallel", "2", "--", "true"],
+            2,
+            "--max-parallel",
+        )
+        .await;
+    local
+        .fails(
+            &["submit", "--max-parallel", "2", "--", "true"],
+            2,
+            "--array N",
+        )
+        .await;
+    let bad = ["submit", "--depends-on-each", &parent, "--", "true"];
+    local.fails(&bad, 2, "--depends-on-each").await;
+    let sometimes = format!("{parent}:sometimes");
+    let bad = [
+        "submit",
+        "--array",
+        "3",
+        "--depends-on-each",
+        &sometimes,
+        "--",
+        "true",
+    ];
+    local.fails(&bad, 2, "--depends-on-each").await;
+    let one = local
+        .run(&["submit", "--array", "1", "--", "true"])
+        .await
+        .expect(2);
+    assert!(one.stderr.contains("--array"), "{}", one.stderr);
+    let listed = local.json(&["list", "--json", "--all"]).await;
+    let arrays = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["array"].is_object());
+    assert_eq!(arrays.count(), 3, "nothing refused was submitted: {listed}");
+}
+
+#[tokio::test]
+async fn waiting_on_an_array_waits_for_its_children_and_retry_reruns_the_failed_one() {
+    let local = Local::with_worker_and_control().await;
+    let marker = local.home.join("second-time");
+    let command = format!(
+        "test \"$WHARF_ARRAY_INDEX\" != 1 || test -e '{}'",
+        marker.display()
+    );
+    let args = [
+        "submit",
+        "--array",
+        "3",
+        "--max-parallel",
+        "2",
+        "--wait",
+        "--cmd",
+        &command,
+    ];
+    let ended = local.run(&args).await.expect(3);
+    assert!(
+        ended
+            .stdout
+            .contains("3 children (maxParallel 2): 2 succeeded, 1 failed"),
+        "{}",
+        ended.stdout
+    );
+    let parent = ended
+        .stderr
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("wharf: submitted ")
+        .to_owned();
+    let task = local.json(&["get", &parent, "--json"]).await;
+    assert_eq!(task["status"], "failed");
+
+    // Retried, only the child that failed runs again.
+    std::fs::write(&marker, "").unwrap();
+    local.ok(&["retry", &parent]).await;
+    let ended = local.ok(&["wait", &parent]).await.stdout;
+    assert_eq!(
+        row(&ended, "array"),
+        Some("3 children (maxParallel 2): 3 succeeded"),
+        "{ended}"
+    );
+    for (index, attempts) in [(0, 1), (1, 2), (2, 1)] {
+        let child = local
+            .json(&["get", &format!("{parent}-{index:04}"), "--json"])
+            .await;
+        assert_eq!(child["status"], "succeeded", "{child}");
+        assert_eq!(child["attempt"], attempts, "child {index}: {child}");
+    }
+}
+
 #[tokio::test]
 async fn profiles_of_the_config_file_name_the_api_and_token() {
     let local = Local::api_only().await;

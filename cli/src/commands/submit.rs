@@ -10,7 +10,8 @@ use std::process::ExitCode;
 
 use reqwest::Method;
 use serde_json::{json, Map, Value};
-use wharf_core::model::DependOn;
+use wharf_core::array;
+use wharf_core::model::{DependMode, DependOn};
 
 pub(super) use self::input::read_json_arg;
 use self::input::{key_value, read_task_file};
@@ -98,9 +99,25 @@ pub struct SubmitArgs {
     /// replaces the file's `dependsOn`.
     #[arg(long = "depends-on", value_name = "ID[:on]")]
     depends_on: Vec<String>,
+    /// For an array depending on an array of the same size: child i waits
+    /// for child i of ARRAY_ID alone (`"mode": "nToN"`); `:on` as with
+    /// --depends-on. Repeatable; with --depends-on, replaces the file's
+    /// `dependsOn`.
+    #[arg(long = "depends-on-each", value_name = "ARRAY_ID[:on]")]
+    depends_on_each: Vec<String>,
     /// At most LIMIT tasks with concurrency key KEY run at once, fleet-wide.
     #[arg(long, value_name = "KEY:LIMIT")]
     concurrency: Option<String>,
+    /// Run N children of the task instead of the task itself, each with
+    /// `WHARF_ARRAY_INDEX` 0 to N-1 (N from 2 to 10,000); overrides the
+    /// file's `array.size`.
+    #[arg(long, value_name = "N",
+        value_parser = clap::value_parser!(u32).range(i64::from(array::MIN_SIZE)..=i64::from(array::MAX_SIZE)))]
+    array: Option<u32>,
+    /// At most K of the array's children run at once (with --array, or an
+    /// `array` in the file).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    max_parallel: Option<u32>,
     #[command(flatten)]
     common: Common,
     #[command(flatten)]
@@ -141,9 +158,26 @@ pub async fn submit(session: &Session, args: SubmitArgs) -> anyhow::Result<ExitC
         task.insert("delaySeconds".into(), delay.into());
     }
     add_secrets(&mut task, &args.secrets)?;
-    if !args.depends_on.is_empty() {
-        let depends_on = args.depends_on.iter().map(|flag| depends_on_flag(flag));
-        task.insert("dependsOn".into(), depends_on.collect::<Result<_, _>>()?);
+    apply_array(&mut task, args.array, args.max_parallel)?;
+    if !args.depends_on_each.is_empty() && !task.contains_key("array") {
+        return Err(Failure::usage(
+            "--depends-on-each is for an array: give --array N (or an array in the file)",
+        )
+        .into());
+    }
+    if !args.depends_on.is_empty() || !args.depends_on_each.is_empty() {
+        let whole = args
+            .depends_on
+            .iter()
+            .map(|f| depends_on_flag(f, DependencyFlag::Whole));
+        let each = args
+            .depends_on_each
+            .iter()
+            .map(|f| depends_on_flag(f, DependencyFlag::Each));
+        task.insert(
+            "dependsOn".into(),
+            whole.chain(each).collect::<Result<_, _>>()?,
+        );
     }
     if let Some(flag) = &args.concurrency {
         task.insert("concurrency".into(), concurrency_flag(flag)?);
@@ -235,23 +269,79 @@ fn concurrency_flag(flag: &str) -> Result<Value, Failure> {
     Ok(json!({"key": key, "limit": limit}))
 }
 
-/// `ID` or `ID:on` as one entry of a task's `dependsOn`.
-fn depends_on_flag(flag: &str) -> Result<Value, Failure> {
+/// `--array N` and `--max-parallel K` into the task's `array` (the file's,
+/// if it has one): N replaces its size, K its maxParallel.
+fn apply_array(
+    task: &mut Map<String, Value>,
+    size: Option<u32>,
+    max_parallel: Option<u32>,
+) -> Result<(), Failure> {
+    if size.is_none() && max_parallel.is_none() {
+        return Ok(());
+    }
+    if size.is_none() && !task.contains_key("array") {
+        return Err(Failure::usage(
+            "--max-parallel is for an array: give --array N (or an array in the file)",
+        ));
+    }
+    let array = task
+        .entry("array")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(array) = array else {
+        return Err(Failure::usage("the task's array is not an object"));
+    };
+    if let Some(size) = size {
+        array.insert("size".into(), size.into());
+    }
+    if let Some(max_parallel) = max_parallel {
+        array.insert("maxParallel".into(), max_parallel.into());
+    }
+    Ok(())
+}
+
+/// Which of the two dependency flags an `ID[:on]` came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DependencyFlag {
+    /// `--depends-on`: the task waits for the whole upstream task.
+    Whole,
+    /// `--depends-on-each`: each child waits for its upstream child.
+    Each,
+}
+
+impl DependencyFlag {
+    /// The flag and what it takes.
+    fn usage(self) -> (&'static str, &'static str) {
+        match self {
+            DependencyFlag::Whole => ("--depends-on", "ID[:on]"),
+            DependencyFlag::Each => ("--depends-on-each", "ARRAY_ID[:on]"),
+        }
+    }
+}
+
+/// `ID` or `ID:on` as one entry of a task's `dependsOn`; from
+/// `--depends-on-each`, with `"mode": "nToN"`.
+fn depends_on_flag(flag: &str, kind: DependencyFlag) -> Result<Value, Failure> {
+    let (name, takes) = kind.usage();
     let (task, on) = match flag.rsplit_once(':') {
         Some((task, on)) => (task, on),
         None => (flag, "success"),
     };
     let on: DependOn = on.parse().map_err(|_| {
         Failure::usage(format!(
-            "--depends-on {flag:?}: expected ID[:on], on one of success, failure or any"
+            "{name} {flag:?}: expected {takes}, on one of success, failure or any"
         ))
     })?;
     if task.is_empty() {
         return Err(Failure::usage(format!(
-            "--depends-on {flag:?}: expected ID[:on], ID a task's id"
+            "{name} {flag:?}: expected {takes}, {} a task's id",
+            takes.trim_end_matches("[:on]")
         )));
     }
-    Ok(json!({"task": task, "on": on.to_string()}))
+    let mut dependency = json!({"task": task, "on": on.to_string()});
+    if kind == DependencyFlag::Each {
+        dependency["mode"] = json!(DependMode::NToN);
+    }
+    Ok(dependency)
 }
 
 impl Common {
@@ -342,21 +432,50 @@ mod tests {
 
     #[test]
     fn a_depends_on_flag_names_its_task_and_how_it_must_end() {
+        use DependencyFlag::{Each, Whole};
         assert_eq!(
-            depends_on_flag("01kbqa").unwrap(),
+            depends_on_flag("01kbqa", Whole).unwrap(),
             json!({"task": "01kbqa", "on": "success"})
         );
         assert_eq!(
-            depends_on_flag("01kbqa:any").unwrap(),
+            depends_on_flag("01kbqa:any", Whole).unwrap(),
             json!({"task": "01kbqa", "on": "any"})
         );
-        for bad in ["01kbqa:sometimes", "01kbqa:", ":failure", ""] {
-            let error = depends_on_flag(bad).unwrap_err();
-            assert!(
-                error.message.starts_with("--depends-on "),
-                "{bad:?}: {}",
-                error.message
-            );
+        assert_eq!(
+            depends_on_flag("01kbqa:failure", Each).unwrap(),
+            json!({"task": "01kbqa", "on": "failure", "mode": "nToN"})
+        );
+        for (kind, name) in [(Whole, "--depends-on "), (Each, "--depends-on-each ")] {
+            for bad in ["01kbqa:sometimes", "01kbqa:", ":failure", ""] {
+                let error = depends_on_flag(bad, kind).unwrap_err();
+                assert!(
+                    error.message.starts_with(name),
+                    "{bad:?}: {}",
+                    error.message
+                );
+            }
         }
+    }
+
+    #[test]
+    fn array_flags_set_the_size_and_max_parallel_over_the_file() {
+        let mut task = Map::new();
+        apply_array(&mut task, Some(3), Some(2)).unwrap();
+        assert_eq!(task["array"], json!({"size": 3, "maxParallel": 2}));
+        let mut from_file = json!({"array": {"size": 5, "maxParallel": 4}});
+        let from_file = from_file.as_object_mut().unwrap();
+        apply_array(from_file, Some(3), None).unwrap();
+        assert_eq!(from_file["array"], json!({"size": 3, "maxParallel": 4}));
+        apply_array(from_file, None, Some(1)).unwrap();
+        assert_eq!(from_file["array"], json!({"size": 3, "maxParallel": 1}));
+        let error = apply_array(&mut Map::new(), None, Some(2)).unwrap_err();
+        assert!(
+            error.message.contains("--max-parallel"),
+            "{}",
+            error.message
+        );
+        let mut untouched = Map::new();
+        apply_array(&mut untouched, None, None).unwrap();
+        assert!(untouched.is_empty());
     }
 }

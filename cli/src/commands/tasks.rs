@@ -43,6 +43,9 @@ pub struct ListArgs {
     /// `KEY=VALUE`; repeat it: every label must match.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
+    /// Only the children of this array.
+    #[arg(long, value_name = "ID")]
+    parent: Option<String>,
     /// At most this many tasks.
     #[arg(long, default_value_t = 50, conflicts_with = "all",
         value_parser = clap::value_parser!(u32).range(1..))]
@@ -130,7 +133,12 @@ fn list_query(args: &ListArgs, left: usize, cursor: Option<&str>) -> String {
     if let Some(status) = args.status {
         query.append_pair("status", &status.to_string());
     }
-    for (key, value) in [("queue", &args.queue), ("name", &args.name)] {
+    let filters = [
+        ("queue", &args.queue),
+        ("name", &args.name),
+        ("parent", &args.parent),
+    ];
+    for (key, value) in filters {
         if let Some(value) = value {
             query.append_pair(key, value);
         }

@@ -15,7 +15,7 @@ use wharf_core::model::Status;
 use super::{segment, tasks, Session};
 use crate::client::read_as;
 use crate::exit::{Exit, Failure};
-use crate::output::{print_json, print_task, status_cell};
+use crate::output::{array_summary, print_json, print_task, status_cell};
 use wharf_contract::views::{LogChunk, TaskView};
 
 /// Polls start this often and slow down to [`SLOWEST_POLL`] while nothing
@@ -153,7 +153,10 @@ fn progress_line(view: &TaskView) -> String {
             "{} {}, attempt {} of {} on {worker}",
             task.id, task.status, task.attempt, task.max_attempts
         ),
-        (None, None) => format!("{} {}", task.id, task.status),
+        (None, None) => match &task.array {
+            Some(array) => format!("{} {}: {}", task.id, task.status, array_summary(array)),
+            None => format!("{} {}", task.id, task.status),
+        },
     }
 }
 

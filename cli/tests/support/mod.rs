@@ -26,20 +26,32 @@ pub struct Local {
     pub home: PathBuf,
     api: Child,
     worker: Option<Child>,
+    control: Option<Child>,
 }
 
 impl Local {
     /// moto and the API, no worker: tasks stay queued.
     pub async fn api_only() -> Local {
-        Local::start(false).await
+        Local::start(false, false).await
     }
 
     /// moto, the API and one worker host.
     pub async fn with_worker() -> Local {
-        Local::start(true).await
+        Local::start(true, false).await
     }
 
-    async fn start(worker: bool) -> Local {
+    /// moto, the API and the control plane, no worker: arrays get their
+    /// children, which stay queued.
+    pub async fn with_control() -> Local {
+        Local::start(false, true).await
+    }
+
+    /// moto, the API, the control plane and one worker host.
+    pub async fn with_worker_and_control() -> Local {
+        Local::start(true, true).await
+    }
+
+    async fn start(worker: bool, control: bool) -> Local {
         let moto = Moto::start().await;
         let names = ResourceNames::with_prefix(&unique_prefix());
         provision(&moto.sdk_config(), &names)
@@ -73,6 +85,12 @@ impl Local {
                 .spawn()
                 .expect("start wharf-worker")
         });
+        let control = control.then(|| {
+            service("wharf-control", &moto, &names)
+                .arg("--tick-secs=1")
+                .spawn()
+                .expect("start wharf-control")
+        });
         Local {
             moto,
             names,
@@ -80,6 +98,7 @@ impl Local {
             home,
             api,
             worker,
+            control,
         }
     }
 
