@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the whole of Wharf on this machine. Starts moto server, provisions
 # the resources, starts wharf-api, wharf-control and one wharf-worker,
-# submits the samples with the `wharf` CLI (the pipeline: three extracts and
-# a report that waits for all of them), waits for each, prints its
+# submits the samples with the `wharf` CLI (the pipeline: an array of three
+# extracts and a report that waits for all of them), waits for each, prints its
 # outcome, downloads the
 # outputs (checked against their SHA-256) and one through its presigned URL
 # with plain curl, and prints the web console's URL with a token. On a
@@ -36,7 +36,7 @@ ssm.put_parameter(Name="/wharf/demo/api-token", Value=sys.argv[1], Type="SecureS
 ssm.put_parameter(Name="/wharf/demo/signing-key", Value="demo-signing-key-0123456789", Type="SecureString", Overwrite=True)
 PY
 
-declare -A EXPECTED=([secret-greeting]=succeeded [hello-report]=succeeded [failing]=failed [timeout]=timed_out [container-report]=succeeded [fakejob]=succeeded [pipeline-report]=succeeded)
+declare -A EXPECTED=([secret-greeting]=succeeded [hello-report]=succeeded [failing]=failed [timeout]=timed_out [container-report]=succeeded [fakejob]=succeeded [pipeline-extracts]=succeeded [pipeline-report]=succeeded)
 declare -A IDS=()
 SAMPLES=(hello-report failing timeout secret-greeting)
 echo "==> the container sample's image"
@@ -57,16 +57,12 @@ done
 IDS[fakejob]=$("$BIN/wharf" invoke fakejob --param delay_seconds=3)
 echo "invoked fakejob as ${IDS[fakejob]}"
 SAMPLES+=(fakejob)
-echo "==> the pipeline: three extracts, and a report waiting for all of them"
-upstream=()
-for text in "the quick brown fox" "jumps over the lazy dog" "the end"; do
-  extract=$("$BIN/wharf" submit samples/pipeline/extract.json --payload "{\"text\": \"$text\"}")
-  echo "submitted an extract of \"$text\" as $extract"
-  upstream+=(--depends-on "$extract")
-done
-IDS[pipeline-report]=$("$BIN/wharf" submit samples/pipeline/report.json "${upstream[@]}")
-echo "submitted pipeline-report as ${IDS[pipeline-report]} (waiting for the three)"
-SAMPLES+=(pipeline-report)
+echo "==> the pipeline: an array of three extracts, and a report waiting for all of them"
+IDS[pipeline-extracts]=$("$BIN/wharf" submit samples/pipeline/extract.json)
+echo "submitted pipeline-extracts as ${IDS[pipeline-extracts]} (wharf-control makes its three children)"
+IDS[pipeline-report]=$("$BIN/wharf" submit samples/pipeline/report.json --depends-on "${IDS[pipeline-extracts]}")
+echo "submitted pipeline-report as ${IDS[pipeline-report]} (waiting for the array)"
+SAMPLES+=(pipeline-extracts pipeline-report)
 
 failures=0
 echo
@@ -108,6 +104,8 @@ if grep -qF -e "$API_TOKEN_VALUE" -e demo-signing-key <<<"$secret_log"; then
 fi
 echo "wharf logs ${IDS[pipeline-report]} (the pipeline's report, from its upstream tasks' results and outputs):"
 "$BIN/wharf" logs "${IDS[pipeline-report]}" | sed 's/^/  /'
+echo "wharf list --parent ${IDS[pipeline-extracts]} (the pipeline's array):"
+"$BIN/wharf" list --parent "${IDS[pipeline-extracts]}" | sed 's/^/  /'
 echo "wharf list:"
 "$BIN/wharf" list | sed 's/^/  /'
 echo "wharf status:"
