@@ -10,6 +10,7 @@ use axum::http::{header, Request, StatusCode};
 use chrono::Utc;
 use serde_json::{json, Value};
 use support::{api, Answer, Api, ADMIN, READER, SUBMITTER, TEAM_A};
+use wharf_core::array;
 use wharf_core::fleet::{Resources, WorkerReport};
 use wharf_core::model::{new_task_id, ExecutorKind, Status, Task};
 
@@ -431,4 +432,118 @@ async fn a_task_page_shows_its_concurrency_key_and_limit() {
         html.contains("customer-&lt;42&gt;</span> at most 2 at once"),
         "{html}"
     );
+}
+
+#[tokio::test]
+async fn an_array_parent_counts_its_children_and_each_child_links_back() {
+    let api = &api().await;
+    let spec = json!({"process": {"command": ["true"]}});
+    let array = json!({"size": 3, "maxParallel": 2});
+    let parent_id = submitted(
+        api,
+        json!({"name": "frames-<b>", "spec": spec, "array": array}),
+    )
+    .await;
+    let other = submitted(api, json!({"spec": spec})).await;
+    // No control plane runs here: the children are made as it makes them,
+    // and the parent hears of their statuses.
+    let store = &api.backend.store;
+    let now = Utc::now();
+    let parent = store.get(&parent_id).await.unwrap().unwrap().task;
+    let statuses = [Status::Succeeded, Status::Failed, Status::Succeeded];
+    let mut children = Vec::new();
+    for (index, status) in (0..).zip(statuses) {
+        let mut child = array::child(&parent, index, now);
+        child.status = status;
+        store.create(&child).await.unwrap();
+        children.push(child.id);
+    }
+    store
+        .transition(&parent_id, &|task: &Task| {
+            array::grown(task, 0, &statuses, now)
+        })
+        .await
+        .unwrap();
+    let fragment = |uri: String| async move { api.read("GET", &uri, READER).await };
+    let link = |id: &str| format!("href=\"/console/tasks/{id}\">{id}</a>");
+    let children_link = format!("/console?parent={parent_id}");
+
+    // The parent: its array, its counts (each linking to those children),
+    // and its children.
+    let html = fragment(format!("/console/fragments/tasks/{parent_id}"))
+        .await
+        .text;
+    assert!(html.contains("data-status=\"failed\""), "{html}");
+    assert!(html.contains("<dt>Array</dt>"), "{html}");
+    assert!(
+        html.contains("3 children · at most 2 at once · 3 of 3 created"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("<a href=\"{children_link}\">children</a>")),
+        "{html}"
+    );
+    for (count_status, count) in [("failed", 1), ("succeeded", 2)] {
+        let count_link = format!(
+            "<a href=\"{children_link}&amp;status={count_status}\"><span class=\"badge s-{count_status}\">{count_status}</span> {count}</a>"
+        );
+        assert!(html.contains(&count_link), "{count_link}: {html}");
+    }
+    assert!(!html.contains("<dt>Parent</dt>"), "{html}");
+    assert!(!html.contains("frames-<b>"), "{html}");
+
+    // Each child links its parent, saying which child it is.
+    for (index, child) in children.iter().enumerate() {
+        let html = fragment(format!("/console/fragments/tasks/{child}"))
+            .await
+            .text;
+        assert!(html.contains("<dt>Parent</dt>"), "{html}");
+        assert!(
+            html.contains(&format!("{}, <span", link(&parent_id))),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!(">child {index} of 3</span>")),
+            "{html}"
+        );
+        assert!(!html.contains("<dt>Array</dt>"), "{html}");
+    }
+
+    // The list of the children: exactly them, saying whose they are.
+    let rows = |html: &str| {
+        html.split("<tr data-id=\"")
+            .skip(1)
+            .map(|row| row.split('"').next().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let listed = fragment(format!("/console/fragments/tasks?parent={parent_id}")).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let mut ids = rows(&listed.text);
+    ids.sort();
+    assert_eq!(ids, children, "{}", listed.text);
+    assert!(
+        listed.text.contains(&format!(
+            "Children of <a class=\"mono\" {} (frames-&lt;b&gt;), an array of 3",
+            link(&parent_id)
+        )),
+        "{}",
+        listed.text
+    );
+    let everything = fragment("/console/fragments/tasks".to_owned()).await.text;
+    assert!(!everything.contains("Children of"), "{everything}");
+    assert!(rows(&everything).contains(&other));
+    // By parent and status, as the counts link.
+    let succeeded = fragment(format!(
+        "/console/fragments/tasks?parent={parent_id}&status=succeeded"
+    ))
+    .await
+    .text;
+    assert_eq!(
+        rows(&succeeded),
+        [children[2].clone(), children[0].clone()],
+        "{succeeded}"
+    );
+    // The list page's filters carry the parent (deep links fill them in).
+    let shell = page(api, &children_link).await.text;
+    assert!(shell.contains("name=\"parent\""), "{shell}");
 }

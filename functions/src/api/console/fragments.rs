@@ -8,6 +8,7 @@ use axum::extract::{RawQuery, State};
 use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 use wharf_contract::views::OutputLink;
+use wharf_core::array::TaskArray;
 use wharf_core::fleet::WorkerState;
 use wharf_core::lifecycle;
 use wharf_core::model::{Scope, Status, Task};
@@ -28,13 +29,23 @@ const LINK_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// `GET /console/fragments/tasks`: a page of the task list, with the query
 /// string of `GET /v1/tasks`; a "more" button carries the next cursor.
+/// Listing an array's children (`parent=`), it says whose they are.
 pub async fn tasks(
     State(state): State<AppState>,
     caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<HtmlResponse, Problem> {
     caller.require(Scope::Read)?;
-    let page = listing::page(&state, raw.as_deref().unwrap_or_default()).await?;
+    let raw = raw.as_deref().unwrap_or_default();
+    let page = listing::page(&state, raw).await?;
+    // The listing has checked it is a task id (and given only once).
+    let parent_id = form_urlencoded::parse(raw.as_bytes())
+        .find(|(key, _)| key == "parent")
+        .map(|(_, id)| id.into_owned());
+    let parent = match &parent_id {
+        Some(id) => state.backend.store.get(id).await?.map(|v| v.task),
+        None => None,
+    };
     let any_queued = page.tasks.iter().any(|t| t.status == Status::Queued);
     let workers = match any_queued {
         true => state.backend.fleet.list().await?,
@@ -42,6 +53,9 @@ pub async fn tasks(
     };
     let now = Utc::now();
     Ok(html_response(html! {
+        @if let Some(id) = &parent_id {
+            (children_of(id, parent.as_ref()))
+        }
         div .scroll {
             table #task-table {
                 caption .visually-hidden { "Tasks, newest first" }
@@ -75,6 +89,22 @@ pub async fn tasks(
             p { button #more type="button" data-cursor=(cursor) { "More" } }
         }
     }))
+}
+
+/// Above a list of an array's children: whose they are.
+fn children_of(id: &str, parent: Option<&Task>) -> Markup {
+    html! {
+        p #children-of {
+            "Children of " (task_link(id))
+            @if let Some(parent) = parent {
+                @if let Some(name) = &parent.name { " (" (name) ")" }
+                @if let Some(array) = &parent.array { ", an array of " (array.size) }
+                " · " (status(parent))
+            } @else {
+                " (no such task)"
+            }
+        }
+    }
 }
 
 /// `GET /console/fragments/tasks/{id}`: a task's summary, attempts,
@@ -148,6 +178,18 @@ fn facts(task: &Task, pending: Option<&Pending>, now: DateTime<Utc>) -> Markup {
                     }
                 }
             }
+            @if let Some(array) = &task.array {
+                (array_facts(&task.id, array))
+            }
+            @if let Some(parent) = &task.parent_id {
+                dt { "Parent" }
+                dd .parent {
+                    (task_link(parent))
+                    @if let (Some(index), Some(size)) = (task.array_index, task.array_size) {
+                        ", " span title="WHARF_ARRAY_INDEX (from 0) of WHARF_ARRAY_SIZE" { "child " (index) " of " (size) }
+                    }
+                }
+            }
             @if let Some(limited) = &task.concurrency {
                 dt { "Concurrency" }
                 dd .concurrency { span .label .mono { (limited.key) } " at most " (limited.limit) " at once" }
@@ -159,6 +201,35 @@ fn facts(task: &Task, pending: Option<&Pending>, now: DateTime<Utc>) -> Markup {
                     @for secret in &task.secrets {
                         span .label .mono { (secret.name) " ← " (secret.value_from) " (" (secret.deliver_as) ")" } " "
                     }
+                }
+            }
+        }
+    }
+}
+
+/// An array parent's rows: its size, how many children run at once, how
+/// many exist, and how many are in each status, each count linking to
+/// those children in the task list.
+fn array_facts(id: &str, array: &TaskArray) -> Markup {
+    let children = format!("/console?parent={id}");
+    html! {
+        dt { "Array" }
+        dd .array {
+            (array.size) " children"
+            @if let Some(max) = array.max_parallel { " · at most " (max) " at once" }
+            " · " (array.created) " of " (array.size) " created"
+            @if array.cancelled { " · cancelled" }
+            " · " a href=(children) { "children" }
+        }
+        dt { "Children" }
+        dd .counts {
+            @if array.counts.is_empty() {
+                span .muted { "none yet" }
+            }
+            @for (i, (child_status, count)) in array.counts.iter().enumerate() {
+                @if i > 0 { ", " }
+                a href={ (children) "&status=" (child_status) } {
+                    span class={ "badge s-" (child_status) } { (child_status) } " " (count)
                 }
             }
         }

@@ -17,7 +17,8 @@ enum Section {
 }
 
 /// `/console`: tasks, newest first, with filters (deep links keep them in
-/// the query string: `/console?status=failed`).
+/// the query string: `/console?status=failed`, an array's children
+/// `/console?parent=ID`).
 pub async fn tasks() -> HtmlResponse {
     page(
         "Tasks",
@@ -37,6 +38,7 @@ pub async fn tasks() -> HtmlResponse {
                 label { "Queue " input name="queue" type="text" autocomplete="off" size="10"; }
                 label { "Name " input name="name" type="text" autocomplete="off" size="14"; }
                 label { "Label " input name="label" type="text" autocomplete="off" size="14" placeholder="key=value"; }
+                label { "Parent " input name="parent" type="text" autocomplete="off" size="14" placeholder="array's task id"; }
                 button type="submit" { "Filter" }
                 label .refresh { input #auto-refresh type="checkbox" checked; " auto-refresh" }
             }
