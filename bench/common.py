@@ -142,7 +142,10 @@ class Stack:
             "AWS_SECRET_ACCESS_KEY": "local",
             "RUST_LOG": "warn",
         }
-        self.spawn([str(MOTO), "-H", "127.0.0.1", "-p", str(self.moto_port)])
+        # moto logs a line per request: what `aws_calls` counts.
+        self.moto_log = Path(f"/tmp/wharf-bench-moto-{self.moto_port}.log")
+        with self.moto_log.open("w") as log:
+            self.spawn([str(MOTO), "-H", "127.0.0.1", "-p", str(self.moto_port)], output=log)
         wait_http(f"{self.endpoint}/moto-api/")
         subprocess.run([str(BIN / "wharf"), "admin", "provision"], env=self.env, check=True,
                        stdout=subprocess.DEVNULL)
@@ -157,11 +160,15 @@ class Stack:
         self.spawn([str(BIN / "wharf-api"), "--listen", f"127.0.0.1:{api_port}"])
         wait_http(f"{self.api}/health")
 
-    def spawn(self, argv, env=None, **kwargs):
-        proc = subprocess.Popen(argv, env=env or self.env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, **kwargs)
+    def spawn(self, argv, env=None, output=subprocess.DEVNULL, **kwargs):
+        proc = subprocess.Popen(argv, env=env or self.env, stdout=output, stderr=output, **kwargs)
         self.procs.append(proc)
         return proc
+
+    def aws_calls(self):
+        """The AWS requests moto has answered so far (its own API's aside)."""
+        with self.moto_log.open() as log:
+            return sum(1 for line in log if 'HTTP/1.1" ' in line and "/moto-api" not in line)
 
     def request(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()

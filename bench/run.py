@@ -11,7 +11,7 @@ import time
 
 from common import RESULTS, ROOT, SMOKE
 
-BENCHMARKS = ["throughput", "latency", "memory", "spawn", "container", "upload", "bootstrap", "redact", "secrets", "flow"]
+BENCHMARKS = ["throughput", "latency", "memory", "spawn", "container", "upload", "bootstrap", "redact", "secrets", "flow", "arrays"]
 BEGIN, END = "<!-- results: written by bench/run.py -->", "<!-- end of results -->"
 HEADLINE_BEGIN, HEADLINE_END = "<!-- bench headline: written by bench/run.py -->", "<!-- end of bench headline -->"
 

@@ -40,13 +40,7 @@ async fn submit_follow_then_download_gives_every_output_byte_for_byte() {
         "the log, in order: {}",
         submitted.stdout
     );
-    let id = submitted
-        .stderr
-        .lines()
-        .next()
-        .unwrap()
-        .trim_start_matches("wharf: submitted ")
-        .to_owned();
+    let id = submitted_id(&submitted);
     assert!(
         submitted.stderr.contains(&format!("{id} succeeded")),
         "{}",
@@ -675,13 +669,7 @@ async fn waiting_on_an_array_waits_for_its_children_and_retry_reruns_the_failed_
         "{}",
         ended.stdout
     );
-    let parent = ended
-        .stderr
-        .lines()
-        .next()
-        .unwrap()
-        .trim_start_matches("wharf: submitted ")
-        .to_owned();
+    let parent = submitted_id(&ended);
     let task = local.json(&["get", &parent, "--json"]).await;
     assert_eq!(task["status"], "failed");
 
@@ -853,4 +841,15 @@ async fn secrets_are_named_by_flag_shown_by_reference_and_granted_by_token() {
         entry.ends_with(":read+submit+secrets=/wharf/team-a/"),
         "{entry}"
     );
+}
+
+/// The id `wharf submit --wait`/`--follow` names first on stderr.
+fn submitted_id(output: &support::Run) -> String {
+    output
+        .stderr
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("wharf: submitted ")
+        .to_owned()
 }

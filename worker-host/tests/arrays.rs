@@ -117,21 +117,14 @@ async fn each_child_runs_once_with_its_index_at_most_max_parallel_at_once() {
     assert_eq!(indexes, [0, 1, 2, 3, 4, 5]);
     let child = stack.task(&format!("{id}-0003")).await;
     assert_eq!(child["attempt"], 1, "no child was run twice: {child}");
-    eventually("the queue is drained", WAIT, || async {
-        stack.messages_left().await == 0
-    })
-    .await;
+    stack.queue_drained().await;
 }
 
 #[tokio::test]
 async fn a_retry_reruns_only_the_failed_children_and_brings_back_what_they_skipped() {
     let stack = Stack::start().await;
     let _control = stack.control(TICK);
-    let _worker = stack
-        .worker_command()
-        .env("WHARF_CONCURRENCY", "3")
-        .spawn()
-        .unwrap();
+    let _worker = stack.spawn_worker_of(3);
     let ledger = Ledger::new();
     let fixed = ledger.0.with_extension("fixed");
     // Child 1 fails until the fix is in.
@@ -269,15 +262,8 @@ async fn an_expansion_killed_midway_makes_every_child_once_and_a_cancel_ends_the
         stack.task(&id).await["array"]["counts"] == json!({"cancelled": SIZE})
     })
     .await;
-    let _worker = stack
-        .worker_command()
-        .env("WHARF_CONCURRENCY", "8")
-        .spawn()
-        .unwrap();
-    eventually("the queue is drained", WAIT, || async {
-        stack.messages_left().await == 0
-    })
-    .await;
+    let _worker = stack.spawn_worker_of(8);
+    stack.queue_drained().await;
     assert!(ledger.lines().is_empty(), "no cancelled child ran");
 }
 
@@ -324,15 +310,8 @@ async fn bad_arrays_are_refused_naming_the_field_and_nothing_is_recorded() {
             task["array"] = array;
         }
         task["dependsOn"] = depends_on;
-        let (code, problem) = stack.post_json("/v1/tasks", &task).await;
-        assert_eq!(code, 400, "{task}: {problem}");
-        let fields: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
-        assert!(fields.contains(&field), "{task}: {problem}");
+        let fields = stack.refused_fields(&task).await;
+        assert!(fields.iter().any(|f| f == field), "{task}: {fields:?}");
     }
     let after = stack.json("/v1/tasks?limit=1000").await["tasks"]
         .as_array()

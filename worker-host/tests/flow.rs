@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{eventually, shell_task, Ledger, Stack};
+use support::{shell_task, Ledger, Stack};
 use tokio_util::sync::CancellationToken;
 use wharf_core::flow::CONTROL_QUEUE;
 use wharf_core::model::Status;
@@ -35,11 +35,7 @@ fn status(task: &Value) -> (&str, Option<&str>) {
 async fn a_fan_in_waits_for_every_upstream_and_gets_their_results_and_outputs() {
     let stack = Stack::start().await;
     let _control = stack.control(TICK);
-    let _worker = stack
-        .worker_command()
-        .env("WHARF_CONCURRENCY", "3")
-        .spawn()
-        .unwrap();
+    let _worker = stack.spawn_worker_of(3);
     let mut parts = Vec::new();
     // 9 s: over two lease periods of the test worker.
     for (i, sleep) in [(0, 9), (1, 1), (2, 2)] {
@@ -165,11 +161,7 @@ async fn a_failure_skips_its_success_dependents_recursively_and_releases_the_oth
 async fn a_lost_announcement_is_made_up_by_the_tick_of_two_controls_releasing_each_task_once() {
     let stack = Stack::start().await;
     let ledger = Ledger::new();
-    let _worker = stack
-        .worker_command()
-        .env("WHARF_CONCURRENCY", "4")
-        .spawn()
-        .unwrap();
+    let _worker = stack.spawn_worker_of(4);
     let upstream = stack.submit_id(shell_task("sleep 1")).await;
     let mut dependents = Vec::new();
     for _ in 0..8 {
@@ -329,15 +321,8 @@ async fn bad_dependencies_are_refused_naming_the_field_and_record_nothing() {
     ] {
         let mut task = shell_task("true");
         task["dependsOn"] = depends_on;
-        let (code, problem) = stack.post_json("/v1/tasks", &task).await;
-        assert_eq!(code, 400, "{problem}");
-        let fields: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
-        assert_eq!(fields[0], field, "{problem}");
+        let fields = stack.refused_fields(&task).await;
+        assert_eq!(fields[0], field, "{task}: {fields:?}");
     }
     let listed = stack.json("/v1/tasks").await;
     assert_eq!(
@@ -365,10 +350,7 @@ async fn a_dependency_on_a_finished_task_is_released_at_submission() {
     let id = submitted["id"].as_str().unwrap();
     let done = stack.wait(id, WAIT).await;
     assert_eq!(status(&done), ("succeeded", Some("Succeeded")));
-    eventually("the queue is empty", WAIT, || async {
-        stack.messages_left().await == 0
-    })
-    .await;
+    stack.queue_drained().await;
 }
 
 /// `kill -9` of `wharf-control` and of the worker, each twice, while tasks
@@ -380,11 +362,7 @@ async fn killing_the_control_and_the_worker_mid_pipeline_loses_and_repeats_nothi
     let stack = Stack::start().await;
     let ledger = Ledger::new();
     let mut control = stack.spawn_control();
-    let mut worker = stack
-        .worker_command()
-        .env("WHARF_CONCURRENCY", "4")
-        .spawn()
-        .unwrap();
+    let mut worker = stack.spawn_worker_of(4);
     let mut upstream = Vec::new();
     let mut pairs = Vec::new();
     for i in 0..12 {
@@ -406,11 +384,7 @@ async fn killing_the_control_and_the_worker_mid_pipeline_loses_and_repeats_nothi
         let _ = (control.wait().await, worker.wait().await);
         tokio::time::sleep(Duration::from_millis(500 * (round + 1))).await;
         control = stack.spawn_control();
-        worker = stack
-            .worker_command()
-            .env("WHARF_CONCURRENCY", "4")
-            .spawn()
-            .unwrap();
+        worker = stack.spawn_worker_of(4);
     }
 
     let mut finished = std::collections::HashMap::new();

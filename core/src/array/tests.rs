@@ -20,6 +20,12 @@ fn made(parent: &Task, statuses: &[Status]) -> Task {
     grown(parent, 0, statuses, Utc::now()).expect("the first page")
 }
 
+/// The parent once child 0 succeeded and child 1 failed.
+fn first_two_ended(p: &Task) -> Task {
+    let ended = [(0, Status::Succeeded), (1, Status::Failed)];
+    heard(p, &ended, false, Utc::now()).unwrap()
+}
+
 #[test]
 fn children_ids_sort_by_index_beside_their_parent() {
     let id = new_task_id();
@@ -71,13 +77,7 @@ fn the_parent_runs_until_every_child_ended_then_fails_if_any_did_not_succeed() {
         "made once"
     );
     let now = Utc::now();
-    let p = heard(
-        &p,
-        &[(0, Status::Succeeded), (1, Status::Failed)],
-        false,
-        now,
-    )
-    .unwrap();
+    let p = first_two_ended(&p);
     assert_eq!(p.status, Status::Running);
     let p = heard(&p, &[(2, Status::Succeeded)], false, now).unwrap();
     assert_eq!(p.status, Status::Failed);
@@ -95,13 +95,7 @@ fn the_parent_runs_until_every_child_ended_then_fails_if_any_did_not_succeed() {
 fn an_ended_child_is_not_made_active_again_by_a_stale_report_only_by_a_retry() {
     let now = Utc::now();
     let p = made(&parent(2), &[Status::Queued, Status::Queued]);
-    let p = heard(
-        &p,
-        &[(0, Status::Succeeded), (1, Status::Failed)],
-        false,
-        now,
-    )
-    .unwrap();
+    let p = first_two_ended(&p);
     assert_eq!(heard(&p, &[(1, Status::Running)], false, now), None);
     assert_eq!(
         heard(&p, &[(1, Status::Failed), (5, Status::Queued)], false, now),

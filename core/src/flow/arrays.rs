@@ -44,7 +44,12 @@ impl Flow<'_> {
                 .await?;
             let grow = |t: &Task| array::grown(t, from, &statuses, now);
             parent = match self.store.transition_from(Some(parent), &grow).await? {
-                Transition::Applied(written) => written,
+                Transition::Applied(written) => {
+                    if written.task.array.as_ref().is_some_and(|a| !a.unexpanded()) {
+                        tracing::info!(task_id = %id, "every child of the array is made");
+                    }
+                    written
+                }
                 // Another expansion made this page: go on from its cursor.
                 Transition::Refused(_) => self.store.get(&id).await?.ok_or_else(gone)?,
                 Transition::Missing => return Err(gone()),
@@ -62,11 +67,7 @@ impl Flow<'_> {
         };
         Ok(
             match self.store.transition_from(Some(parent), &clear).await? {
-                Transition::Applied(written) => {
-                    tracing::info!(task_id = %written.task.id, "every child of the array is made");
-                    written.task
-                }
-                Transition::Refused(task) => task,
+                Transition::Applied(Versioned { task, .. }) | Transition::Refused(task) => task,
                 Transition::Missing => return Err(Error::NotFound("the array was deleted".into())),
             },
         )

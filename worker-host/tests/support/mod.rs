@@ -105,6 +105,13 @@ impl Stack {
         self.worker_command().spawn().expect("start wharf-worker")
     }
 
+    /// A worker running up to `slots` tasks at once.
+    pub fn spawn_worker_of(&self, slots: u32) -> Child {
+        let mut command = self.worker_command();
+        command.env("WHARF_CONCURRENCY", slots.to_string());
+        command.spawn().expect("start wharf-worker")
+    }
+
     /// Submits a task and returns its id.
     pub async fn submit_id(&self, task: Value) -> String {
         self.submit(task).await["id"].as_str().unwrap().to_owned()
@@ -300,6 +307,18 @@ impl Stack {
             .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or_default())
+    }
+
+    /// Submits a task that must be refused: the fields its `400` names.
+    pub async fn refused_fields(&self, task: &Value) -> Vec<String> {
+        let (code, problem) = self.post_json("/v1/tasks", task).await;
+        assert_eq!(code, 400, "{task}: {problem}");
+        problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_owned())
+            .collect()
     }
 
     /// Messages left on the task queue (visible + in flight + delayed).
