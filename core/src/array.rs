@@ -155,11 +155,6 @@ impl TaskArray {
         self.indexes(|status| status != Status::Succeeded)
     }
 
-    /// The indexes of the children that exist and have not ended.
-    pub fn active(&self) -> Vec<u32> {
-        self.indexes(|status| !status.is_terminal())
-    }
-
     fn indexes(&self, which: impl Fn(Status) -> bool) -> Vec<u32> {
         (0..self.created)
             .zip(self.states.bytes())
@@ -268,7 +263,9 @@ impl Task {
 /// expansion made that page first.
 pub fn grown(parent: &Task, from: u32, statuses: &[Status], now: DateTime<Utc>) -> Option<Task> {
     let array = parent.array.as_ref()?;
-    (array.created == from && array.unexpanded()).then(|| {
+    // A page made while the array was cancelled is recorded all the same:
+    // its children are cancelled with the rest.
+    (array.created == from && array.created < array.size).then(|| {
         let mut next = parent.clone();
         if let Some(array) = next.array.as_mut() {
             array.grow(statuses);

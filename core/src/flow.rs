@@ -53,6 +53,8 @@ pub enum ControlEvent {
     },
     /// An array was submitted: make its children.
     Expand { task: TaskId },
+    /// An array was cancelled: cancel its children.
+    CancelChildren { task: TaskId },
 }
 
 /// The stores the flow of dependencies reads and writes.
@@ -355,7 +357,7 @@ impl Flow<'_> {
         self.tell(&task.id, &event).await;
     }
 
-    async fn tell(&self, task_id: &str, event: &ControlEvent) {
+    pub(crate) async fn tell(&self, task_id: &str, event: &ControlEvent) {
         let body = serde_json::to_string(event).unwrap_or_default();
         if let Err(err) = self
             .queues
@@ -431,6 +433,7 @@ impl Flow<'_> {
             let outcome = match serde_json::from_str::<ControlEvent>(body) {
                 Err(e) => Err(Error::Corrupt(format!("not a control event: {e}: {body}"))),
                 Ok(ControlEvent::Expand { task }) => self.expand_id(&task).await,
+                Ok(ControlEvent::CancelChildren { task }) => self.cancel_children(&task).await,
                 Ok(ControlEvent::Ended {
                     task,
                     dependents,

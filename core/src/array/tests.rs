@@ -113,8 +113,11 @@ fn a_cancelled_array_makes_no_more_children_and_stays_cancelled() {
     let now = Utc::now();
     let p = made(&parent(300), &[Status::Queued; 100]);
     let mut c = cancelled(crate::lifecycle::cancel(&p, now).unwrap());
-    assert_eq!(grown(&c, 100, &[Status::Queued], now), None);
-    assert_eq!(c.array.as_ref().unwrap().active().len(), 100);
+    // A page made meanwhile is recorded, to be cancelled with the rest...
+    let c2 = grown(&c, 100, &[Status::Queued], now).unwrap();
+    assert_eq!(c2.array.as_ref().unwrap().created, 101);
+    assert!(!c2.unsent, "...but no more are made");
+    assert_eq!(c2.status, Status::Cancelled);
     let all: Vec<(u32, Status)> = (0..100).map(|i| (i, Status::Cancelled)).collect();
     c = heard(&c, &all, false, now).unwrap();
     assert_eq!(c.status, Status::Cancelled);

@@ -5,7 +5,7 @@ use chrono::Utc;
 use futures_util::future::try_join_all;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use super::{remaining_delay, Flow, Retried};
+use super::{remaining_delay, ControlEvent, Flow, Retried};
 use crate::array::{self, child_id, TaskArray};
 use crate::error::{Error, Result};
 use crate::lifecycle;
@@ -27,6 +27,10 @@ impl Flow<'_> {
         loop {
             let task = &parent.task;
             let Some(array) = task.array.as_ref().filter(|a| a.unexpanded()) else {
+                if task.array.as_ref().is_some_and(|a| a.cancelled) {
+                    // Cancelled while this expansion made a page.
+                    self.cancel_children(&id).await?;
+                }
                 return self.expanded(parent).await;
             };
             if let Some(upstream) = self.unexpanded_upstream(task).await? {
@@ -226,28 +230,39 @@ impl Flow<'_> {
         Ok(Retried::Retried(task))
     }
 
-    /// Cancels a task that has not ended (an array: itself, then each
-    /// child that has not ended), announcing the end.
+    /// Cancels a task that has not ended, announcing the end; an array's
+    /// children are then cancelled by the control plane (however many
+    /// there are, the request that cancels the array stays short).
     pub async fn cancel(&self, id: &str) -> Result<Transition> {
         let cancel = |t: &Task| lifecycle::cancel(t, Utc::now()).map(array::cancelled);
         let cancelled = self.store.transition(id, &cancel).await?;
         if let Transition::Applied(Versioned { task, .. }) = &cancelled {
             self.announce_end(task).await;
-            self.cancel_children(task).await?;
+            if task.array.is_some() {
+                let event = ControlEvent::CancelChildren {
+                    task: task.id.clone(),
+                };
+                self.tell(&task.id, &event).await;
+            }
         }
         Ok(cancelled)
     }
 
-    /// Cancels every child of a cancelled parent that has not ended.
-    async fn cancel_children(&self, parent: &Task) -> Result<()> {
-        let Some(array) = parent.array.as_ref() else {
-            return Ok(());
+    /// Cancels every child of a cancelled array that has not ended, as
+    /// the listing of its children finds them (so also those of a page
+    /// made while the array was being cancelled).
+    pub(super) async fn cancel_children(&self, parent: &str) -> Result<()> {
+        let filter = TaskFilter {
+            parent: Some(parent.to_owned()),
+            ..TaskFilter::default()
         };
-        stream::iter(array.active())
-            .map(|index| async move {
+        let active = self.listed(filter, |t| !t.status.is_terminal()).await?;
+        stream::iter(active)
+            .map(|child| async move {
                 let cancel = |t: &Task| lifecycle::cancel(t, Utc::now());
-                let id = child_id(&parent.id, index);
-                if let Transition::Applied(cancelled) = self.store.transition(&id, &cancel).await? {
+                if let Transition::Applied(cancelled) =
+                    self.store.transition(&child.id, &cancel).await?
+                {
                     self.announce_end(&cancelled.task).await;
                 }
                 Ok::<_, Error>(())
