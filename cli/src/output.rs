@@ -217,6 +217,7 @@ mod tests {
             counts: Default::default(),
             states: states.to_owned(),
             cancelled: false,
+            early: Default::default(),
         };
         for (code, status) in [
             ('s', Status::Succeeded),

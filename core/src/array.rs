@@ -59,6 +59,11 @@ pub struct TaskArray {
     /// The array was cancelled: no more children are made.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cancelled: bool,
+    /// Children that ended before their page was recorded, by index:
+    /// their ends are taken into `states` with the page.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = BTreeMap<String, Status>)]
+    pub early: BTreeMap<u32, Status>,
 }
 
 const CODES: [(Status, u8); 8] = [
@@ -89,6 +94,12 @@ fn status_of(code: u8) -> Status {
 /// The id of an array's child: its parent's and its index.
 pub fn child_id(parent: &str, index: u32) -> TaskId {
     format!("{parent}-{index:04}")
+}
+
+/// The index of `parent`'s child `id`, if it is one.
+pub fn index_of(parent: &str, id: &str) -> Option<u32> {
+    let index = id.strip_prefix(parent)?.strip_prefix('-')?;
+    (index.len() == 4).then(|| index.parse().ok()).flatten()
 }
 
 /// The checks of `array` that need no store.
@@ -136,6 +147,7 @@ impl TaskArray {
             counts: BTreeMap::new(),
             states: String::new(),
             cancelled: false,
+            early: BTreeMap::new(),
         }
     }
 
@@ -167,9 +179,12 @@ impl TaskArray {
     /// stands until a retry (`reopen`), so a stale report of it as active
     /// never overwrites its end. Answers whether anything changed.
     fn hear(&mut self, index: u32, status: Status, reopen: bool) -> bool {
-        let Some(at) = (index < self.created).then_some(index as usize) else {
-            return false;
-        };
+        if index >= self.created {
+            // Its page is being made: the end waits for it.
+            let early = index < self.size && status.is_terminal();
+            return early && self.early.insert(index, status) != Some(status);
+        }
+        let at = index as usize;
         let old = status_of(self.states.as_bytes()[at]);
         if old == status || (old.is_terminal() && !status.is_terminal() && !reopen) {
             return false;
@@ -180,10 +195,14 @@ impl TaskArray {
         true
     }
 
-    /// Appends the children just made, with their statuses.
+    /// Appends the children just made, with their statuses (or their
+    /// ends, when those were heard first).
     fn grow(&mut self, statuses: &[Status]) {
-        self.states
-            .extend(statuses.iter().map(|s| char::from(code(*s))));
+        for status in statuses {
+            let index = self.states.len() as u32;
+            let status = self.early.remove(&index).unwrap_or(*status);
+            self.states.push(char::from(code(status)));
+        }
         self.created = self.states.len() as u32;
     }
 
@@ -304,18 +323,30 @@ pub fn cancelled(mut parent: Task) -> Task {
     parent
 }
 
-/// A parent whose unsuccessful children were retried (`children`, with
-/// their statuses now): no longer cancelled, its expansion resumed if it
-/// was cut short.
-pub fn retried(parent: &Task, children: &[(u32, Status)], now: DateTime<Utc>) -> Option<Task> {
+/// A parent whose unsuccessful children are to be retried: those
+/// children `queued` again, the array no longer cancelled, its expansion
+/// resumed if it was cut short, or — when it had made no child yet and has
+/// dependencies of its own — `waiting` again for them.
+pub fn retried(parent: &Task, now: DateTime<Utc>) -> Option<Task> {
     let mut next = parent.clone();
     let array = next.array.as_mut()?;
+    let unsuccessful = array.unsuccessful();
     array.cancelled = false;
-    for (index, status) in children {
-        array.hear(*index, *status, true);
+    for index in &unsuccessful {
+        array.hear(*index, Status::Queued, true);
+    }
+    next.message = Some(format!("{} children retried", unsuccessful.len()));
+    if array.created == 0 && next.depends_on.iter().any(Dependency::is_whole) {
+        return Some(Task {
+            status: Status::Waiting,
+            unsent: false,
+            finished_at: None,
+            reason: None,
+            updated_at: now,
+            ..next
+        });
     }
     next.unsent = array.unexpanded();
-    next.message = Some(format!("{} children retried", children.len()));
     Some(followed(next, now))
 }
 

@@ -304,7 +304,10 @@ impl Flow<'_> {
     /// a worker claims it without reading it first.
     pub async fn send(&self, released: Versioned) -> Result<Task> {
         if released.task.array.is_some() {
-            return self.expand(released).await;
+            // Made by the control plane, never in the request that
+            // released the array.
+            self.announce_array(&released.task).await;
+            return Ok(released.task);
         }
         let task = &released.task;
         let cleared = Task {
@@ -391,6 +394,15 @@ impl Flow<'_> {
             Transition::Refused(task) => return Ok(Retried::Refused(task)),
             Transition::Missing => return Ok(Retried::Missing),
         };
+        if let (Some(parent), Some(index)) = (&written.task.parent_id, written.task.array_index) {
+            let heard = self
+                .hear(parent, &[(index, written.task.status)], true)
+                .await?;
+            if let Some(reopened) = heard {
+                let again = self.unskip_dependents(&reopened, now).await?;
+                self.settle_dependents(again).await?;
+            }
+        }
         let waiting_again = self.unskip_dependents(&written.task, now).await?;
         let task = if written.task.status == Status::Queued {
             self.send(written).await?
@@ -413,7 +425,9 @@ impl Flow<'_> {
             if let Transition::Applied(again) = self.store.transition(&dependent, &wait).await? {
                 let again = again.task;
                 if let (Some(parent), Some(index)) = (&again.parent_id, again.array_index) {
-                    self.hear(parent, &[(index, Status::Waiting)], true).await?;
+                    let heard = self.hear(parent, &[(index, Status::Waiting)], true).await?;
+                    // An array active again: what it had skipped waits too.
+                    todo.extend(heard.map(|parent| parent.dependents).unwrap_or_default());
                 }
                 todo.extend(again.dependents);
                 waiting_again.push(dependent);

@@ -31,7 +31,6 @@ fn children_ids_sort_by_index_beside_their_parent() {
     let id = new_task_id();
     assert_eq!(child_id(&id, 7), format!("{id}-0007"));
     assert!(child_id(&id, 9) < child_id(&id, 10));
-    assert!(id < child_id(&id, 0));
 }
 
 #[test]
@@ -101,7 +100,8 @@ fn an_ended_child_is_not_made_active_again_by_a_stale_report_only_by_a_retry() {
         heard(&p, &[(1, Status::Failed), (5, Status::Queued)], false, now),
         None
     );
-    let p = retried(&p, &[(1, Status::Queued)], now).unwrap();
+    let p = retried(&p, now).unwrap();
+    assert_eq!(p.array.as_ref().unwrap().states, "sq");
     assert_eq!(p.status, Status::Running);
     assert_eq!(p.finished_at, None);
     let p = heard(&p, &[(1, Status::Succeeded)], false, now).unwrap();
@@ -121,7 +121,7 @@ fn a_cancelled_array_makes_no_more_children_and_stays_cancelled() {
     let all: Vec<(u32, Status)> = (0..100).map(|i| (i, Status::Cancelled)).collect();
     c = heard(&c, &all, false, now).unwrap();
     assert_eq!(c.status, Status::Cancelled);
-    let again = retried(&c, &[], now).unwrap();
+    let again = retried(&c, now).unwrap();
     assert!(again.unsent, "a retry makes the rest");
 }
 
@@ -153,4 +153,39 @@ fn sizes_and_parallelism_are_checked_and_n_to_n_needs_an_array() {
             "dependsOn[0].mode"
         ]
     );
+}
+
+#[test]
+fn a_child_that_ends_before_its_page_is_recorded_is_counted_with_the_page() {
+    let now = Utc::now();
+    let p = made(&parent(3), &[Status::Queued]);
+    let p = heard(&p, &[(2, Status::Succeeded)], false, now).unwrap();
+    assert_eq!(p.array.as_ref().unwrap().created, 1);
+    assert_eq!(heard(&p, &[(2, Status::Running)], false, now), None);
+    let p = grown(&p, 1, &[Status::Queued, Status::Queued], now).unwrap();
+    let array = p.array.as_ref().unwrap();
+    assert_eq!(array.states, "qqs");
+    assert!(array.early.is_empty());
+}
+
+#[test]
+fn an_array_that_made_no_child_waits_again_for_its_dependencies_when_retried() {
+    let mut p = parent(3);
+    p.depends_on = vec![Dependency {
+        task: new_task_id(),
+        on: DependOn::Success,
+        mode: None,
+    }];
+    let skipped = crate::lifecycle::skipped(
+        &Task {
+            status: Status::Waiting,
+            ..p
+        },
+        "up",
+        Some(Status::Failed),
+        Utc::now(),
+    )
+    .unwrap();
+    let again = retried(&skipped, Utc::now()).unwrap();
+    assert_eq!((again.status, again.unsent), (Status::Waiting, false));
 }

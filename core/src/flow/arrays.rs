@@ -54,8 +54,8 @@ impl Flow<'_> {
                     }
                     written
                 }
-                // Another expansion made this page: go on from its cursor.
-                Transition::Refused(_) => self.store.get(&id).await?.ok_or_else(gone)?,
+                // Another expansion made this page: it goes on.
+                Transition::Refused(task) => return Ok(task),
                 Transition::Missing => return Err(gone()),
             };
         }
@@ -91,7 +91,8 @@ impl Flow<'_> {
     async fn unexpanded_upstream(&self, task: &Task) -> Result<Option<String>> {
         for dependency in task.depends_on.iter().filter(|d| !d.is_whole()) {
             let upstream = self.store.get(&dependency.task).await?;
-            let made = upstream.is_some_and(|u| {
+            // A deleted upstream makes its children's dependents skip.
+            let made = upstream.is_none_or(|u| {
                 u.task
                     .array
                     .is_some_and(|a| a.created >= a.size || a.cancelled)
@@ -136,13 +137,15 @@ impl Flow<'_> {
 
     /// Tells `parent` how these children stand (`reopen`: they were
     /// retried, so an end may be undone). A parent that ends by it
-    /// announces its end to its own dependents.
+    /// announces its end to its own dependents; one that was ended and is
+    /// active again by it is answered (its skipped dependents may wait
+    /// again).
     pub(super) async fn hear(
         &self,
         parent: &str,
         children: &[(u32, Status)],
         reopen: bool,
-    ) -> Result<()> {
+    ) -> Result<Option<Task>> {
         let now = Utc::now();
         let was_active = std::sync::atomic::AtomicBool::new(false);
         let next = |t: &Task| {
@@ -152,25 +155,35 @@ impl Flow<'_> {
             );
             array::heard(t, children, reopen, now)
         };
-        if let Transition::Applied(written) = self.store.transition(parent, &next).await? {
-            if was_active.into_inner() && written.task.status.is_terminal() {
-                tracing::info!(task_id = %parent, status = %written.task.status, "every child of the array has ended");
-                self.announce_end(&written.task).await;
-            }
+        let Transition::Applied(written) = self.store.transition(parent, &next).await? else {
+            return Ok(None);
+        };
+        let (was_active, ended) = (was_active.into_inner(), written.task.status.is_terminal());
+        if was_active && ended {
+            tracing::info!(task_id = %parent, status = %written.task.status, "every child of the array has ended");
+            self.announce_end(&written.task).await;
         }
-        Ok(())
+        Ok((!was_active && !ended).then_some(written.task))
     }
 
-    /// Hears these children of `parent` from their records.
+    /// Hears these children of `parent` from their records; a child gone
+    /// (deleted) counts as cancelled, and a task that is not its child is
+    /// not heard.
     pub(super) async fn hear_from(&self, parent: &str, children: &[String]) -> Result<()> {
         // A batch of events names a few children (an event per child).
         let read = try_join_all(children.iter().map(|id| self.store.get(id))).await?;
-        let heard: Vec<(u32, Status)> = read
-            .into_iter()
-            .flatten()
-            .filter_map(|child| child.task.array_index.map(|i| (i, child.task.status)))
+        let heard: Vec<(u32, Status)> = children
+            .iter()
+            .zip(read)
+            .filter_map(|(id, child)| match child {
+                Some(child) if child.task.parent_id.as_deref() == Some(parent) => {
+                    child.task.array_index.map(|i| (i, child.task.status))
+                }
+                Some(_) => None,
+                None => array::index_of(parent, id).map(|i| (i, Status::Cancelled)),
+            })
             .collect();
-        self.hear(parent, &heard, false).await
+        self.hear(parent, &heard, false).await.map(drop)
     }
 
     /// The tick's part for an active parent: hears every child from the
@@ -186,45 +199,46 @@ impl Flow<'_> {
             .iter()
             .filter_map(|c| c.array_index.map(|i| (i, c.status)))
             .collect();
-        self.hear(&parent.id, &heard, false).await
+        self.hear(&parent.id, &heard, false).await.map(drop)
     }
 
     /// Retries the children of an ended array that did not succeed (and,
-    /// if it was cancelled midway, makes the rest).
+    /// if it was cancelled midway, makes the rest). The parent is written
+    /// first, its children `queued` again: a retry cut short leaves a
+    /// parent the tick recounts from its children's records.
     pub(super) async fn retry_array(&self, parent: Versioned) -> Result<Retried> {
-        if !lifecycle::retryable(parent.task.status) {
-            return Ok(Retried::Refused(parent.task));
-        }
+        let now = Utc::now();
         let unsuccessful = parent
             .task
             .array
             .as_ref()
             .map(TaskArray::unsuccessful)
             .unwrap_or_default();
-        let id = parent.task.id.as_str();
-        let retried: Vec<(u32, Status)> = stream::iter(unsuccessful)
-            .map(|index| async move {
-                let status = match self.retry_task(&child_id(id, index)).await? {
-                    Retried::Retried(child) | Retried::Refused(child) => child.status,
-                    Retried::Missing => Status::Failed,
-                };
-                Ok::<_, Error>((index, status))
-            })
-            .buffered(AT_ONCE)
-            .try_collect()
-            .await?;
-        let now = Utc::now();
-        let reopen = |t: &Task| array::retried(t, &retried, now);
+        let reopen = |t: &Task| {
+            lifecycle::retryable(t.status)
+                .then(|| array::retried(t, now))
+                .flatten()
+        };
         let written = match self.store.transition_from(Some(parent), &reopen).await? {
             Transition::Applied(written) => written,
-            Transition::Refused(task) => return Ok(Retried::Retried(task)),
+            Transition::Refused(task) => return Ok(Retried::Refused(task)),
             Transition::Missing => return Ok(Retried::Missing),
         };
+        let id = written.task.id.as_str();
+        // A child that is not retryable (still active) is left as it is.
+        stream::iter(unsuccessful)
+            .map(|index| async move { self.retry_task(&child_id(id, index)).await.map(drop) })
+            .buffer_unordered(AT_ONCE)
+            .try_collect::<()>()
+            .await?;
         let waiting_again = self.unskip_dependents(&written.task, now).await?;
-        let task = if written.task.unsent {
-            self.expand(written).await?
-        } else {
-            written.task
+        let task = match written.task.status {
+            Status::Waiting => self.settle(id).await?.unwrap_or(written.task.clone()),
+            _ if written.task.unsent => {
+                self.announce_array(&written.task).await;
+                written.task.clone()
+            }
+            _ => written.task.clone(),
         };
         self.settle_dependents(waiting_again).await?;
         Ok(Retried::Retried(task))

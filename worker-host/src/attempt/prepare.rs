@@ -11,9 +11,10 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 
 use std::time::Duration;
 
+use futures_util::future::try_join_all;
 use serde_json::{json, Value};
+use wharf_core::array::child_id;
 use wharf_core::artifacts::{self, output_key, payload_key};
-use wharf_core::listing::TaskFilter;
 use wharf_core::model::Task;
 use wharf_core::retry::retry_transient;
 use wharf_core::validate::MAX_PAYLOAD_BYTES;
@@ -21,6 +22,9 @@ use wharf_core::validate::MAX_PAYLOAD_BYTES;
 use crate::executor::{Run, StartFailure};
 use crate::secrets::{self, Resolved};
 use crate::worker::Worker;
+
+/// An upstream array's children are read this many at a time.
+const CHILDREN_AT_ONCE: usize = 16;
 
 /// S3's longest presigned URL.
 const MAX_PRESIGN: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -105,17 +109,17 @@ impl Worker {
                 upstream.push(self.upstream_entry(found.task, expires, run).await?);
                 continue;
             }
-            let filter = TaskFilter {
-                parent: Some(found.task.id.clone()),
-                ..TaskFilter::default()
-            };
-            let list = || self.backend.store.list_all(&filter);
-            let mut children = retry_transient("upstream children", &run.stop, list)
-                .await
-                .map_err(StartFailure::Upstream)?;
-            children.sort_by_key(|child| child.array_index);
-            for child in children {
-                upstream.push(self.upstream_entry(child, expires, run).await?);
+            // Each child read by its id (consistently), a few at a time.
+            let made = found.task.array.as_ref().map_or(0, |a| a.created);
+            let ids: Vec<String> = (0..made).map(|i| child_id(&found.task.id, i)).collect();
+            for some in ids.chunks(CHILDREN_AT_ONCE) {
+                let read = || try_join_all(some.iter().map(|id| self.backend.store.get(id)));
+                let children = retry_transient("upstream children", &run.stop, read)
+                    .await
+                    .map_err(StartFailure::Upstream)?;
+                for child in children.into_iter().flatten() {
+                    upstream.push(self.upstream_entry(child.task, expires, run).await?);
+                }
             }
         }
         Ok(serde_json::to_vec_pretty(&upstream).unwrap_or_default())

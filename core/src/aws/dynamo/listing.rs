@@ -66,8 +66,15 @@ impl DynamoTaskStore {
             .parent
             .as_ref()
             .map(|parent| format!("{parent}-"));
+        if let (Some(before), Some(prefix)) = (&before, &children) {
+            if before <= prefix {
+                return Ok(page);
+            }
+        }
         for _ in 0..MAX_QUERIES_PER_PAGE {
-            let remaining = query.limit - page.tasks.len();
+            // BETWEEN (below) reads the cursor's own item too.
+            let between = usize::from(before.is_some() && children.is_some());
+            let remaining = query.limit - page.tasks.len() + between;
             let mut request = self
                 .client
                 .query()
