@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::concurrency::Concurrency;
+use crate::concurrency::{Concurrency, ARRAY_KEY_PREFIX};
 use crate::model::{Dependency, Status, Task, TaskId};
 use crate::validate::FieldError;
 
@@ -231,7 +231,7 @@ pub fn child(parent: &Task, index: u32, now: DateTime<Utc>) -> Task {
         .collect();
     let concurrency = match array.and_then(|a| a.max_parallel) {
         Some(limit) => Some(Concurrency {
-            key: format!("array#{}", parent.id),
+            key: format!("{ARRAY_KEY_PREFIX}{}", parent.id),
             limit,
         }),
         None => parent.concurrency.clone(),

@@ -25,6 +25,9 @@ pub const MAX_LIMIT: u32 = 1000;
 /// below DynamoDB's 400 KB); more wait on their messages' backstop alone.
 pub const MAX_WAITING: usize = 1000;
 const MAX_KEY_CHARS: usize = 128;
+/// An array's `maxParallel` is the concurrency key of this prefix and its
+/// id; no task may name such a key itself.
+pub const ARRAY_KEY_PREFIX: &str = "array#";
 
 /// `concurrency` on a task: its key and how many tasks of that key may run
 /// at once.
@@ -238,6 +241,10 @@ pub fn check(concurrency: Option<&Concurrency>, errors: &mut Vec<FieldError>) {
     let key = &concurrency.key;
     if key.is_empty() || key.chars().count() > MAX_KEY_CHARS || key.chars().any(char::is_control) {
         let message = format!("must be 1 to {MAX_KEY_CHARS} characters, no control characters");
+        errors.push(FieldError::new("concurrency.key", message));
+    }
+    if key.starts_with(ARRAY_KEY_PREFIX) {
+        let message = format!("keys starting {ARRAY_KEY_PREFIX:?} are arrays' own (maxParallel)");
         errors.push(FieldError::new("concurrency.key", message));
     }
     if !(1..=MAX_LIMIT).contains(&concurrency.limit) {

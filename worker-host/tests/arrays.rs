@@ -306,6 +306,11 @@ async fn bad_arrays_are_refused_naming_the_field_and_nothing_is_recorded() {
             "dependsOn[0].mode",
         ),
     ];
+    // An array's own key is not for other tasks to take places under.
+    let mut stealing = shell_task("true");
+    stealing["concurrency"] = json!({"key": format!("array#{three}"), "limit": 5});
+    let fields = stack.refused_fields(&stealing).await;
+    assert_eq!(fields, ["concurrency.key"]);
     for (array, depends_on, field) in cases {
         let mut task = shell_task("true");
         if !array.is_null() {
