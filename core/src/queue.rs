@@ -12,6 +12,10 @@ use crate::model::TaskMessage;
 /// SQS receives, deletes or hides at most this many messages per call.
 pub const MAX_BATCH: usize = 10;
 
+/// The most a batch of messages sent in one SQS call may hold, bodies
+/// together.
+pub const MAX_BATCH_BYTES: usize = 256 * 1024;
+
 /// SQS's longest per-message delay.
 pub const MAX_SQS_DELAY_SECONDS: u32 = 900;
 
@@ -116,7 +120,84 @@ pub trait Queue: Send + Sync {
 
     /// Enqueues a task.
     async fn send(&self, queue: &str, message: &TaskMessage, delay: Duration) -> Result<()> {
-        let body = serde_json::to_string(message).map_err(|e| Error::Corrupt(e.to_string()))?;
-        self.send_raw(queue, &body, delay).await
+        self.send_raw(queue, &body(message)?, delay).await
+    }
+
+    /// Enqueues tasks on one queue, each with its own delay; the first
+    /// failure is answered (some may have been sent). SQS sends up to
+    /// [`MAX_BATCH`] per call.
+    async fn send_all(&self, queue: &str, messages: &[(TaskMessage, Duration)]) -> Result<()> {
+        for (message, delay) in messages {
+            self.send(queue, message, *delay).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A task message as sent.
+pub fn body(message: &TaskMessage) -> Result<String> {
+    serde_json::to_string(message).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+/// Splits bodies into batches of at most [`MAX_BATCH`] messages and
+/// [`MAX_BATCH_BYTES`] together (a body larger than that goes alone).
+pub fn batches<T>(messages: Vec<(String, T)>) -> Vec<Vec<(String, T)>> {
+    let mut batches: Vec<Vec<(String, T)>> = Vec::new();
+    let mut bytes = 0;
+    for message in messages {
+        let size = message.0.len();
+        match batches.last_mut() {
+            Some(batch) if batch.len() < MAX_BATCH && bytes + size <= MAX_BATCH_BYTES => {
+                bytes += size;
+                batch.push(message);
+            }
+            _ => {
+                bytes = size;
+                batches.push(vec![message]);
+            }
+        }
+    }
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_hold_ten_messages_and_256_kib_at_most() {
+        let sized = |sizes: &[usize]| -> Vec<(String, usize)> {
+            sizes.iter().map(|&n| ("x".repeat(n), n)).collect()
+        };
+        let shape = |batches: Vec<Vec<(String, usize)>>| -> Vec<Vec<usize>> {
+            batches
+                .into_iter()
+                .map(|b| b.into_iter().map(|(_, n)| n).collect())
+                .collect()
+        };
+        assert_eq!(
+            shape(batches(sized(&[1; 23]))),
+            [vec![1; 10], vec![1; 10], vec![1; 3]]
+        );
+        let big = 100 * 1024;
+        // Two large bodies fit together, a third starts the next batch;
+        // one larger than a batch goes alone.
+        assert_eq!(
+            shape(batches(sized(&[
+                big,
+                big,
+                big,
+                10,
+                MAX_BATCH_BYTES + 1,
+                10
+            ]))),
+            [
+                vec![big, big],
+                vec![big, 10],
+                vec![MAX_BATCH_BYTES + 1],
+                vec![10]
+            ]
+        );
+        assert!(batches(sized(&[])).is_empty());
     }
 }

@@ -149,6 +149,22 @@ async fn the_store_creates_reads_and_replaces_conditionally() {
     assert_eq!(read.version, 1);
     assert!(store.get("missing").await.unwrap().is_none());
 
+    // A task that reserves nothing (an array's child) is one conditional
+    // put: its id is taken once.
+    let plain = new_task(None);
+    store.create(&plain).await.unwrap();
+    match store
+        .create(&Task {
+            payload: None,
+            ..plain.clone()
+        })
+        .await
+    {
+        Err(CreateError::Store(Error::Conflict(_))) => {}
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(store.get(&plain.id).await.unwrap().unwrap().task, plain);
+
     // A second task with the same name is refused, naming the first.
     match store.create(&new_task(Some("nightly"))).await {
         Err(CreateError::NameTaken { existing_id, .. }) => assert_eq!(existing_id, task.id),
@@ -321,6 +337,43 @@ async fn the_queue_sends_receives_hides_and_deletes() {
     queues.delete(&again[0]).await.unwrap();
     let counts = queues.counts("default", Lane::Tasks).await.unwrap();
     assert_eq!((counts.visible, counts.in_flight), (0, 0));
+
+    // Many at once go in batches, each message with its own delay and whole.
+    let many: Vec<(TaskMessage, Duration)> = (0..23)
+        .map(|i| {
+            let task = Task {
+                payload: Some(serde_json::json!({"pad": "p".repeat(20_000), "i": i})),
+                ..new_task(None)
+            };
+            let delay = Duration::from_secs(if i == 0 { 60 } else { 0 });
+            (TaskMessage::with_snapshot(&task, 1), delay)
+        })
+        .collect();
+    queues.send_all("default", &many).await.unwrap();
+    let mut received = Vec::new();
+    while received.len() < many.len() - 1 {
+        let got = queues
+            .receive(
+                "default",
+                Lane::Tasks,
+                ReceiveOptions {
+                    max: 10,
+                    wait: Duration::from_secs(1),
+                    visibility: Duration::from_secs(30),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(!got.is_empty(), "{} of 22 received", received.len());
+        received.extend(got.iter().map(|m| m.task_message().unwrap()));
+    }
+    let delayed = queues.counts("default", Lane::Tasks).await.unwrap().delayed;
+    assert_eq!(delayed, 1, "the delayed message waits");
+    let mut expected: Vec<TaskMessage> = many[1..].iter().map(|(m, _)| m.clone()).collect();
+    let by_id = |m: &TaskMessage| m.task_id.clone();
+    expected.sort_by_key(by_id);
+    received.sort_by_key(by_id);
+    assert_eq!(received, expected);
 }
 
 #[tokio::test]

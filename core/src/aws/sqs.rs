@@ -9,11 +9,15 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::{
     BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry,
     DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
+    SendMessageBatchRequestEntry,
 };
 use aws_sdk_sqs::Client;
 
 use crate::error::{Error, Result};
-use crate::queue::{Lane, Queue, QueueCounts, ReceiveOptions, Received, MAX_SQS_DELAY_SECONDS};
+use crate::model::TaskMessage;
+use crate::queue::{
+    batches, body, Lane, Queue, QueueCounts, ReceiveOptions, Received, MAX_SQS_DELAY_SECONDS,
+};
 
 /// SQS's longest visibility timeout.
 const MAX_VISIBILITY_SECONDS: u64 = 43_200;
@@ -72,15 +76,49 @@ impl SqsQueues {
 #[async_trait]
 impl Queue for SqsQueues {
     async fn send_raw(&self, queue: &str, body: &str, delay: Duration) -> Result<()> {
-        let delay = delay.as_secs().min(u64::from(MAX_SQS_DELAY_SECONDS)) as i32;
         self.client
             .send_message()
             .queue_url(self.url(queue, Lane::Tasks).await?)
             .message_body(body)
-            .delay_seconds(delay)
+            .delay_seconds(delay_seconds(delay))
             .send()
             .await
             .map_err(|e| Error::aws("SendMessage", e))?;
+        Ok(())
+    }
+
+    async fn send_all(&self, queue: &str, messages: &[(TaskMessage, Duration)]) -> Result<()> {
+        let url = self.url(queue, Lane::Tasks).await?;
+        let bodies = messages
+            .iter()
+            .map(|(message, delay)| Ok((body(message)?, *delay)))
+            .collect::<Result<Vec<_>>>()?;
+        for batch in batches(bodies) {
+            let entries = batch
+                .into_iter()
+                .enumerate()
+                .map(|(i, (body, delay))| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .delay_seconds(delay_seconds(delay))
+                        .build()
+                        .map_err(|e| Error::request(SEND_BATCH, e))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let count = entries.len();
+            let sent = self
+                .client
+                .send_message_batch()
+                .queue_url(&url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| Error::aws(SEND_BATCH, e))?;
+            batch_results(count, SEND_BATCH, sent.failed())
+                .into_iter()
+                .collect::<Result<()>>()?;
+        }
         Ok(())
     }
 
@@ -224,8 +262,13 @@ impl Queue for SqsQueues {
     }
 }
 
+const SEND_BATCH: &str = "SendMessageBatch";
 const DELETE_BATCH: &str = "DeleteMessageBatch";
 const HIDE_BATCH: &str = "ChangeMessageVisibilityBatch";
+
+fn delay_seconds(delay: Duration) -> i32 {
+    delay.as_secs().min(u64::from(MAX_SQS_DELAY_SECONDS)) as i32
+}
 
 fn visibility_seconds(visibility: Duration) -> i32 {
     visibility.as_secs().min(MAX_VISIBILITY_SECONDS) as i32

@@ -1,6 +1,8 @@
 //! The control plane's part in arrays (see [`crate::array`]): making the
 //! children, hearing how they stand, retrying and cancelling them.
 
+use std::time::Duration;
+
 use chrono::Utc;
 use futures_util::future::try_join_all;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -15,6 +17,9 @@ use crate::store::{CreateError, Transition, Versioned};
 
 /// Children made (or retried, or cancelled) at once.
 const AT_ONCE: usize = 16;
+
+/// A child's message and its delay.
+type Outgoing = (TaskMessage, Duration);
 
 impl Flow<'_> {
     /// Makes the children of a released parent, a page at a time from its
@@ -41,11 +46,14 @@ impl Flow<'_> {
             let now = Utc::now();
             let children = (from..array.size.min(from + array::PAGE))
                 .map(|index| array::child(task, index, now));
-            let statuses: Vec<Status> = stream::iter(children)
+            let made: Vec<(Status, Option<Outgoing>)> = stream::iter(children)
                 .map(|child| self.make_child(child))
                 .buffered(AT_ONCE)
                 .try_collect()
                 .await?;
+            let (statuses, sends): (Vec<Status>, Vec<Option<Outgoing>>) = made.into_iter().unzip();
+            let sends: Vec<Outgoing> = sends.into_iter().flatten().collect();
+            self.queues.send_all(&task.queue, &sends).await?;
             let grow = |t: &Task| array::grown(t, from, &statuses, now);
             parent = match self.store.transition_from(Some(parent), &grow).await? {
                 Transition::Applied(written) => {
@@ -104,11 +112,11 @@ impl Flow<'_> {
         Ok(None)
     }
 
-    /// Creates one child and sends its message (or links it to its
-    /// upstream child); one that exists already (an expansion cut short
-    /// made it) is sent again if it is still queued, since its message may
-    /// never have been. Answers its status.
-    async fn make_child(&self, child: Task) -> Result<Status> {
+    /// Creates one child (or links it to its upstream child); one that
+    /// exists already (an expansion cut short made it) is sent again if it
+    /// is still queued, since its message may never have been. Answers its
+    /// status and the message to send, if any: a page's are sent together.
+    async fn make_child(&self, child: Task) -> Result<(Status, Option<Outgoing>)> {
         let child = match self.store.create(&child).await {
             Ok(()) => Versioned {
                 task: child,
@@ -122,17 +130,14 @@ impl Flow<'_> {
             Err(other) => return Err(Error::Conflict(other.to_string())),
         };
         let task = &child.task;
-        match task.status {
-            Status::Waiting => Ok(self.link(task).await?.status),
+        Ok(match task.status {
+            Status::Waiting => (self.link(task).await?.status, None),
             Status::Queued if !task.unsent => {
                 let message = TaskMessage::with_snapshot(task, child.version);
-                self.queues
-                    .send(&task.queue, &message, remaining_delay(task))
-                    .await?;
-                Ok(Status::Queued)
+                (Status::Queued, Some((message, remaining_delay(task))))
             }
-            status => Ok(status),
-        }
+            status => (status, None),
+        })
     }
 
     /// Tells `parent` how these children stand (`reopen`: they were
