@@ -2,7 +2,8 @@
 //! `wharf-control` on moto. One submission makes a parent and its
 //! children; each child runs once with its index, the parent counts them,
 //! a retry re-runs only what failed, `nToN` pairs the children of two
-//! arrays, and an expansion cut short by a kill -9 makes every child once.
+//! arrays, an expansion cut short by a kill -9 makes every child once, and
+//! an array with a fan-in ends once through kill -9s of workers and controls.
 
 mod support;
 
@@ -267,6 +268,138 @@ async fn an_expansion_killed_midway_makes_every_child_once_and_a_cancel_ends_the
     let _worker = stack.spawn_worker_of(8);
     stack.queue_drained().await;
     assert!(ledger.lines().is_empty(), "no cancelled child ran");
+}
+
+/// A sequence of numbers that differs from run to run; the seed is printed,
+/// so that a failing order of kills can be told apart (xorshift).
+struct Dice(u64);
+
+impl Dice {
+    fn new() -> Dice {
+        use std::hash::{BuildHasher, Hasher};
+        let seed = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+            | 1;
+        println!("kill order seed: {seed}");
+        Dice(seed)
+    }
+
+    /// A number in `0..n`.
+    fn roll(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// The children of the array killed through: 200 (two pages), or
+/// `WHARF_TEST_ARRAY_CHILDREN` (bench/README.md's reliability run has 1,000).
+fn children_to_kill_through() -> usize {
+    std::env::var("WHARF_TEST_ARRAY_CHILDREN")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200)
+}
+
+#[tokio::test]
+async fn an_array_and_its_fan_in_end_once_through_kill_9_of_workers_and_controls() {
+    let size = children_to_kill_through();
+    const KILLS: usize = 10;
+    let stack = Stack::start().await;
+    let ledger = Ledger::new();
+    let mut controls = vec![stack.spawn_control(), stack.spawn_control()];
+    let mut workers = vec![stack.spawn_worker_of(6), stack.spawn_worker_of(6)];
+    // Every 50th child runs 9 s, over two lease periods of the test workers.
+    let mut task = array(
+        &ledger,
+        size as u32,
+        r#"[ $((WHARF_ARRAY_INDEX % 50)) = 7 ] && sleep 9 || sleep 0.2
+           echo "$WHARF_TASK_ID $WHARF_ATTEMPT" >> "$LEDGER""#,
+    );
+    task["maxAttempts"] = json!(10);
+    let id = stack.submit_id(task).await;
+    let mut fan_in = shell_task(
+        r#"echo "$WHARF_TASK_ID $WHARF_ATTEMPT $(grep -c '"status": "succeeded"' "$WHARF_UPSTREAM")" >> "$LEDGER""#,
+    );
+    fan_in["spec"]["process"]["env"] = json!({"LEDGER": ledger.0});
+    fan_in["dependsOn"] = json!([{"task": id}]);
+    fan_in["maxAttempts"] = json!(10);
+    let fan_in = stack.submit_id(fan_in).await;
+
+    // A kill -9 every 2 to 6 s, of a worker or a control picked at random,
+    // each replaced at once.
+    let mut dice = Dice::new();
+    let mut kills = Vec::new();
+    while kills.len() < KILLS && stack.task(&fan_in).await["status"] == "waiting" {
+        tokio::time::sleep(Duration::from_millis(2000 + dice.roll(4000))).await;
+        let (kind, fleet) = match dice.roll(3) {
+            0 => ("control", &mut controls),
+            _ => ("worker", &mut workers),
+        };
+        let doomed = fleet.remove(dice.roll(fleet.len() as u64) as usize);
+        signal(&doomed, nix::sys::signal::Signal::SIGKILL);
+        fleet.push(match kind {
+            "control" => stack.spawn_control(),
+            _ => stack.spawn_worker_of(6),
+        });
+        let made = stack.task(&id).await["array"]["created"].clone();
+        kills.push(format!("{kind} with {made} children made"));
+    }
+    println!("killed: {kills:?}");
+    assert!(
+        kills.len() >= 3,
+        "the kills came while the array ran: {kills:?}"
+    );
+
+    let parent = stack.wait(&id, Duration::from_secs(600)).await;
+    assert_eq!(parent["status"], "succeeded", "{parent}");
+    assert_eq!(parent["array"]["counts"], json!({"succeeded": size}));
+    let done = stack.wait(&fan_in, WAIT).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+
+    // Each task reached its end, recorded, exactly once: the ledger's last
+    // line for it is its recorded attempt. An earlier line can only be an
+    // attempt killed after its process ended and before its end was
+    // recorded (at least once, as promised): the record calls it WorkerLost.
+    let mut runs: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    for line in ledger.lines() {
+        let mut words = line.split(' ').map(str::to_owned);
+        let task = words.next().unwrap();
+        runs.entry(task).or_default().push(words.collect());
+    }
+    assert_eq!(runs.len(), size + 1, "every child and the fan-in ran");
+    assert_eq!(
+        runs[&fan_in].last().unwrap()[1],
+        size.to_string(),
+        "the fan-in saw every child succeeded"
+    );
+    let mut reran = 0;
+    for child in children(&stack, &id, 1000).await {
+        assert_eq!(child["status"], "succeeded", "{child}");
+        let ran = &runs[child["id"].as_str().unwrap()];
+        let attempts: Vec<u64> = ran.iter().map(|r| r[0].parse().unwrap()).collect();
+        assert_eq!(
+            attempts.last().copied(),
+            child["attempt"].as_u64(),
+            "{attempts:?} {child}"
+        );
+        for earlier in &attempts[..attempts.len() - 1] {
+            let recorded = child["attempts"].as_array().unwrap().iter();
+            let reason = recorded
+                .filter(|a| a["attempt"] == *earlier)
+                .map(|a| a["reason"].clone())
+                .collect::<Vec<_>>();
+            assert_eq!(reason, ["WorkerLost"], "{attempts:?} {child}");
+            reran += 1;
+        }
+    }
+    println!("{reran} attempts ended unrecorded and ran again");
+    assert!(reran <= KILLS * 6, "at most a worker's slots per kill");
+    let waiting = stack.json("/v1/tasks?status=waiting").await;
+    assert_eq!(waiting["tasks"], json!([]), "nothing is left waiting");
+    stack.queue_drained().await;
 }
 
 #[tokio::test]
