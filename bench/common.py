@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(os.environ.get("WHARF_BENCH_BIN", ROOT / "target" / "release"))
 PROBE = Path(os.environ.get("WHARF_BENCH_PROBE", BIN / "examples" / "bench_probe"))
 VENV = ROOT / ".venv-bench"
-MOTO = ROOT / ".venv" / "bin" / "moto_server"
+# moto with its DynamoDB calls serialized (scripts/moto_server.py): without
+# it two conditional writes to one item can both succeed, which AWS never lets.
+MOTO = [str(ROOT / ".venv" / "bin" / "python"), str(ROOT / "scripts" / "moto_server.py")]
 # The smoke run (CI) checks that the scripts work, with tiny sizes.
 SMOKE = os.environ.get("WHARF_BENCH_SMOKE") == "1"
 RUNS = 1 if SMOKE else 3
@@ -145,7 +147,7 @@ class Stack:
         # moto logs a line per request: what `aws_calls` counts.
         self.moto_log = Path(f"/tmp/wharf-bench-moto-{self.moto_port}.log")
         with self.moto_log.open("w") as log:
-            self.spawn([str(MOTO), "-H", "127.0.0.1", "-p", str(self.moto_port)], output=log)
+            self.spawn([*MOTO, "-H", "127.0.0.1", "-p", str(self.moto_port)], output=log)
         wait_http(f"{self.endpoint}/moto-api/")
         subprocess.run([str(BIN / "wharf"), "admin", "provision"], env=self.env, check=True,
                        stdout=subprocess.DEVNULL)

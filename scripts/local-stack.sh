@@ -30,7 +30,8 @@ start_stack() {
   export WHARF_API_URL="http://127.0.0.1:$api_port"
 
   echo "==> moto server on $AWS_ENDPOINT_URL"
-  .venv/bin/moto_server -H 127.0.0.1 -p "$moto_port" >"$STATE/moto.log" 2>&1 &
+  # DynamoDB calls serialized: conditional writes atomic, as in AWS.
+  .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$moto_port" >"$STATE/moto.log" 2>&1 &
   PIDS+=($!)
   wait_http "$AWS_ENDPOINT_URL/moto-api/"
 

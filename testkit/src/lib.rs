@@ -31,7 +31,7 @@ pub struct Moto {
 
 impl Moto {
     /// Starts moto from the workspace's `.venv` (made by `make .venv`) — with
-    /// its DynamoDB calls serialized, see `testkit/moto_server.py` — and waits
+    /// its DynamoDB calls serialized, see `scripts/moto_server.py` — and waits
     /// until it answers. `WHARF_MOTO_PYTHON` names another Python with moto.
     pub async fn start() -> Moto {
         let python = std::env::var_os("WHARF_MOTO_PYTHON")
@@ -44,7 +44,7 @@ impl Moto {
         );
         let port = free_port();
         let child = Command::new(&python)
-            .arg(workspace_root().join("testkit/moto_server.py"))
+            .arg(workspace_root().join("scripts/moto_server.py"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

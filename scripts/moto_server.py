@@ -3,9 +3,12 @@
 moto handles requests on many threads and evaluates a DynamoDB condition
 expression and the write it guards without a lock, so two concurrent
 conditional writes can both succeed. Real DynamoDB applies a conditional
-write to an item atomically, and Wharf's claims rely on that; the test
-harness therefore runs moto with its DynamoDB handler behind one lock.
-Everything else (SQS long polls included) stays concurrent.
+write to an item atomically, and Wharf's claims rely on that (without the
+lock, a dependent registering on its upstream while a worker finished it
+once left the upstream's record `running` for good). The tests, `make demo`,
+the local stack and the benchmarks therefore run moto through this script,
+its DynamoDB handler behind one lock. Everything else (SQS long polls
+included) stays concurrent.
 """
 
 import sys
