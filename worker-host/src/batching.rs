@@ -13,6 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::future::join_all;
 use tokio::sync::{mpsc, oneshot};
+use wharf_core::model::TaskMessage;
 use wharf_core::queue::{Lane, Queue, QueueCounts, ReceiveOptions, Received, MAX_BATCH};
 use wharf_core::{Error, Result};
 
@@ -128,6 +129,10 @@ where
 impl Queue for BatchingQueue {
     async fn send_raw(&self, queue: &str, body: &str, delay: Duration) -> Result<()> {
         self.inner.send_raw(queue, body, delay).await
+    }
+
+    async fn send_all(&self, queue: &str, messages: &[(TaskMessage, Duration)]) -> Result<()> {
+        self.inner.send_all(queue, messages).await
     }
 
     async fn receive(

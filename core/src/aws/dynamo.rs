@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -184,27 +185,36 @@ impl DynamoTaskStore {
         }
     }
 
-    /// Writes a task that reserves nothing, unless its id is taken.
+    /// Writes a task that reserves nothing, unless its id is taken. The
+    /// SDK retries a put whose answer was lost; finding the very record it
+    /// wrote is success (a transaction has a request token for that).
     async fn put_alone(&self, task: &Task) -> Result<(), CreateError> {
+        let item = self.task_item(task, 1)?;
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(self.task_item(task, 1)?))
+            .set_item(Some(item.clone()))
             .condition_expression("attribute_not_exists(#id)")
             .expression_attribute_names("#id", KEY)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(exists(task))
+        let err = match put {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
+        match err.as_service_error() {
+            Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                let stored = failed.item();
+                let ours = |name: &str| stored.and_then(|s| s.get(name)) == item.get(name);
+                if ours("task") && ours("version") {
+                    Ok(())
+                } else {
+                    Err(exists(task))
+                }
             }
-            Err(err) => Err(Error::aws("PutItem", err).into()),
+            _ => Err(Error::aws("PutItem", err).into()),
         }
     }
 

@@ -88,6 +88,9 @@ impl Queue for SqsQueues {
     }
 
     async fn send_all(&self, queue: &str, messages: &[(TaskMessage, Duration)]) -> Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
         let url = self.url(queue, Lane::Tasks).await?;
         let bodies = messages
             .iter()

@@ -18,9 +18,6 @@ use crate::store::{CreateError, Transition, Versioned};
 /// Children made (or retried, or cancelled) at once.
 const AT_ONCE: usize = 16;
 
-/// A child's message and its delay.
-type Outgoing = (TaskMessage, Duration);
-
 impl Flow<'_> {
     /// Makes the children of a released parent, a page at a time from its
     /// cursor, until every child exists: the parent as last written. An
@@ -46,14 +43,24 @@ impl Flow<'_> {
             let now = Utc::now();
             let children = (from..array.size.min(from + array::PAGE))
                 .map(|index| array::child(task, index, now));
-            let made: Vec<(Status, Option<Outgoing>)> = stream::iter(children)
+            let made: Vec<(Status, Option<Versioned>)> = stream::iter(children)
                 .map(|child| self.make_child(child))
                 .buffered(AT_ONCE)
                 .try_collect()
                 .await?;
-            let (statuses, sends): (Vec<Status>, Vec<Option<Outgoing>>) = made.into_iter().unzip();
-            let sends: Vec<Outgoing> = sends.into_iter().flatten().collect();
-            self.queues.send_all(&task.queue, &sends).await?;
+            let (statuses, to_send): (Vec<Status>, Vec<Option<Versioned>>) =
+                made.into_iter().unzip();
+            let messages: Vec<(TaskMessage, Duration)> = to_send
+                .iter()
+                .flatten()
+                .map(|c| {
+                    (
+                        TaskMessage::with_snapshot(&c.task, c.version),
+                        remaining_delay(&c.task),
+                    )
+                })
+                .collect();
+            self.queues.send_all(&task.queue, &messages).await?;
             let grow = |t: &Task| array::grown(t, from, &statuses, now);
             parent = match self.store.transition_from(Some(parent), &grow).await? {
                 Transition::Applied(written) => {
@@ -115,8 +122,9 @@ impl Flow<'_> {
     /// Creates one child (or links it to its upstream child); one that
     /// exists already (an expansion cut short made it) is sent again if it
     /// is still queued, since its message may never have been. Answers its
-    /// status and the message to send, if any: a page's are sent together.
-    async fn make_child(&self, child: Task) -> Result<(Status, Option<Outgoing>)> {
+    /// status, and itself if its message is to be sent: a page's are sent
+    /// together.
+    async fn make_child(&self, child: Task) -> Result<(Status, Option<Versioned>)> {
         let child = match self.store.create(&child).await {
             Ok(()) => Versioned {
                 task: child,
@@ -129,13 +137,9 @@ impl Flow<'_> {
             Err(CreateError::Store(err)) => return Err(err),
             Err(other) => return Err(Error::Conflict(other.to_string())),
         };
-        let task = &child.task;
-        Ok(match task.status {
-            Status::Waiting => (self.link(task).await?.status, None),
-            Status::Queued if !task.unsent => {
-                let message = TaskMessage::with_snapshot(task, child.version);
-                (Status::Queued, Some((message, remaining_delay(task))))
-            }
+        Ok(match child.task.status {
+            Status::Waiting => (self.link(&child.task).await?.status, None),
+            Status::Queued if !child.task.unsent => (Status::Queued, Some(child)),
             status => (status, None),
         })
     }
