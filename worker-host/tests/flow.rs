@@ -161,7 +161,6 @@ async fn a_failure_skips_its_success_dependents_recursively_and_releases_the_oth
 async fn a_lost_announcement_is_made_up_by_the_tick_of_two_controls_releasing_each_task_once() {
     let stack = Stack::start().await;
     let ledger = Ledger::new();
-    let _worker = stack.spawn_worker_of(4);
     let upstream = stack.submit_id(shell_task("sleep 1")).await;
     let mut dependents = Vec::new();
     for _ in 0..8 {
@@ -169,6 +168,9 @@ async fn a_lost_announcement_is_made_up_by_the_tick_of_two_controls_releasing_ea
         task["dependsOn"] = json!([{"task": upstream}]);
         dependents.push(stack.submit_id(task).await);
     }
+    // The worker starts once every dependent waits on the upstream (on a
+    // busy machine, eight submissions can outlast its second).
+    let _worker = stack.spawn_worker_of(4);
     stack.wait(&upstream, WAIT).await;
     // No control runs yet: the announcement waits on the control queue.
     let options = ReceiveOptions {
