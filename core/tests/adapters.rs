@@ -284,6 +284,12 @@ async fn fenced_updates_stop_once_the_fence_is_lost() {
 
 #[tokio::test]
 async fn the_queue_sends_receives_hides_and_deletes() {
+    // Up to ten messages, waiting for them up to `wait`.
+    let ten = |wait| ReceiveOptions {
+        max: 10,
+        wait,
+        visibility: Duration::from_secs(30),
+    };
     let moto = Moto::start().await;
     let queues = backend(&moto).await.queues;
     let message = TaskMessage::bare("t1");
@@ -292,15 +298,7 @@ async fn the_queue_sends_receives_hides_and_deletes() {
         .await
         .unwrap();
     let got = queues
-        .receive(
-            "default",
-            Lane::Tasks,
-            ReceiveOptions {
-                max: 10,
-                wait: Duration::from_secs(2),
-                visibility: Duration::from_secs(30),
-            },
-        )
+        .receive("default", Lane::Tasks, ten(Duration::from_secs(2)))
         .await
         .unwrap();
     assert_eq!(got.len(), 1);
@@ -321,15 +319,7 @@ async fn the_queue_sends_receives_hides_and_deletes() {
         .await
         .unwrap();
     let again = queues
-        .receive(
-            "default",
-            Lane::Tasks,
-            ReceiveOptions {
-                max: 10,
-                wait: Duration::from_secs(2),
-                visibility: Duration::from_secs(30),
-            },
-        )
+        .receive("default", Lane::Tasks, ten(Duration::from_secs(2)))
         .await
         .unwrap();
     assert_eq!(again.len(), 1);
@@ -353,15 +343,7 @@ async fn the_queue_sends_receives_hides_and_deletes() {
     let mut received = Vec::new();
     while received.len() < many.len() - 1 {
         let got = queues
-            .receive(
-                "default",
-                Lane::Tasks,
-                ReceiveOptions {
-                    max: 10,
-                    wait: Duration::from_secs(1),
-                    visibility: Duration::from_secs(30),
-                },
-            )
+            .receive("default", Lane::Tasks, ten(Duration::from_secs(1)))
             .await
             .unwrap();
         assert!(!got.is_empty(), "{} of 22 received", received.len());
