@@ -38,6 +38,11 @@ pub const CONTROL_QUEUE: &str = "control";
 /// A released task still `unsent` this long after its release is sent by
 /// the control plane's tick: whoever released it has died.
 pub const UNSENT_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+/// The tick recounts a running array from its children's records only once
+/// its record has been left alone this long: a retry writes the parent
+/// first, then its children, and a recount in between would hear the
+/// children's ends from before the retry.
+const RECOUNT_GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 
 /// What the control queue carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -477,7 +482,7 @@ impl Flow<'_> {
     /// The tick's part: sends the message of every task left `unsent` for
     /// longer than [`UNSENT_GRACE`], then settles every waiting task (and
     /// the dependents of those it skips), then hears the children of every
-    /// running array, a page at a time. A task that cannot be handled now
+    /// running array left alone for [`RECOUNT_GRACE`], a page at a time. A task that cannot be handled now
     /// is logged and left for the next tick. Answers how many tasks it
     /// sent, and how many it released or skipped.
     pub async fn sweep(&self) -> Result<(usize, usize)> {
@@ -514,6 +519,9 @@ impl Flow<'_> {
                 if let Err(err) = self.send_unsent(&parent.id, now).await {
                     tracing::warn!(task_id = %parent.id, error = %err, "cannot make the array's children now");
                 }
+            }
+            if parent.updated_at > now - RECOUNT_GRACE {
+                continue;
             }
             if let Err(err) = self.reconcile(&parent).await {
                 tracing::warn!(task_id = %parent.id, error = %err, "cannot hear the array's children now");
